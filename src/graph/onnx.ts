@@ -1,0 +1,171 @@
+/** Writes a pss graph as an ONNX model (protobuf via the onnx-proto schema package). */
+import onnxProto from 'onnx-proto';
+import {
+  type AttrValue,
+  type DType,
+  GraphError,
+  type Node,
+  type OpSignature,
+  type TypedData,
+  type Value,
+} from './graph.js';
+
+const { onnx } = onnxProto;
+export const OPSET = 18;
+
+const ELEM_TYPE: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
+
+export interface GraphOutput {
+  name: string;
+  value: Value;
+}
+
+/** Nodes needed for `outputs`, in topological (creation) order. */
+export function reachableNodes(outputs: readonly Value[]): Node[] {
+  const seen = new Set<Node>();
+  const stack = outputs.map((v) => v.producer).filter((n): n is Node => n !== undefined);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    for (const v of n.inputs) if (v.producer && !seen.has(v.producer)) stack.push(v.producer);
+  }
+  return [...seen].sort((a, b) => a.id - b.id);
+}
+
+export function toOnnxModel(
+  outputs: readonly GraphOutput[],
+  signature: (op: string) => OpSignature,
+  name = 'pss',
+): Uint8Array {
+  const nodes = reachableNodes(outputs.map((o) => o.value));
+  const names = new Map<Value, string>();
+  const nameOf = (v: Value) => {
+    let n = names.get(v);
+    if (!n) names.set(v, (n = v.inputName ?? `v${v.id}`));
+    return n;
+  };
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
+  const constantName = (v: Value) => {
+    if (!names.has(v)) initializers.push(tensorProto(nameOf(v), v.shape, v.data!));
+    return nameOf(v);
+  };
+  let extra = 0;
+  const protoNodes: onnxProto.onnx.INodeProto[] = [];
+  const usedInputs = new Set<Value>();
+
+  for (const node of nodes) {
+    const sig = signature(node.op);
+    const inputNames = node.inputs.map((v) => {
+      if (v.data) return constantName(v);
+      if (!v.producer) usedInputs.add(v);
+      return nameOf(v);
+    });
+    for (const { name: attr, dtype } of sig.inputAttrs ?? []) {
+      const value = node.attrs[attr];
+      if (value === undefined) {
+        inputNames.push('');
+        continue;
+      }
+      const arr = typeof value === 'number' ? [value] : (value as number[]);
+      const shape = typeof value === 'number' ? [] : [arr.length];
+      const cname = `c${node.id}_${attr}`;
+      initializers.push(
+        tensorProto(cname, shape, typedOf(arr, dtype === 'input' ? node.inputs[0].dtype : dtype)),
+      );
+      inputNames.push(cname);
+    }
+    while (inputNames.length && inputNames[inputNames.length - 1] === '') inputNames.pop();
+    protoNodes.push(
+      onnx.NodeProto.create({
+        name: `${node.op}_${node.id}`,
+        opType: node.op,
+        input: inputNames,
+        output: [nameOf(node.output)],
+        attribute: Object.entries(sig.attrs ?? {})
+          .filter(([k]) => node.attrs[k] !== undefined)
+          .map(([k, kind]) => attributeProto(k, kind, node.attrs[k]!)),
+      }),
+    );
+  }
+
+  // Outputs get their own names through Identity nodes, so a value may be output twice,
+  // and a graph input or constant may be an output.
+  const outputInfos = outputs.map(({ name: outName, value }) => {
+    const src = value.data ? constantName(value) : nameOf(value);
+    if (!value.producer && !value.data) usedInputs.add(value);
+    protoNodes.push(
+      onnx.NodeProto.create({ name: `out_${extra++}`, opType: 'Identity', input: [src], output: [outName] }),
+    );
+    return valueInfo(outName, value);
+  });
+
+  const inputs = byId([...usedInputs]).map((v) => valueInfo(nameOf(v), v));
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'pss',
+    opsetImport: [{ domain: '', version: OPSET }],
+    graph: onnx.GraphProto.create({
+      name,
+      node: protoNodes,
+      input: inputs,
+      output: outputInfos,
+      initializer: initializers,
+    }),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function byId(values: Value[]): Value[] {
+  return values.sort((a, b) => a.id - b.id);
+}
+
+function valueInfo(name: string, v: Value): onnxProto.onnx.IValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: { elemType: ELEM_TYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } },
+    },
+  });
+}
+
+function typedOf(arr: readonly number[], dtype: DType): TypedData {
+  if (dtype === 'int64') return BigInt64Array.from(arr, (x) => BigInt(x));
+  if (dtype === 'float64') return Float64Array.from(arr);
+  if (dtype === 'bool') return Uint8Array.from(arr);
+  return Float32Array.from(arr);
+}
+
+function tensorProto(name: string, shape: readonly number[], data: TypedData): onnxProto.onnx.ITensorProto {
+  const elemType =
+    data instanceof Float32Array
+      ? 1
+      : data instanceof Float64Array
+        ? 11
+        : data instanceof BigInt64Array
+          ? 7
+          : 9;
+  return onnx.TensorProto.create({
+    name,
+    dims: [...shape],
+    dataType: elemType,
+    rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+function attributeProto(name: string, kind: string, value: AttrValue): onnxProto.onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (kind) {
+    case 'int':
+      return { name, type: T.INT, i: value as number };
+    case 'ints':
+      return { name, type: T.INTS, ints: [...(value as number[])] };
+    case 'float':
+      return { name, type: T.FLOAT, f: value as number };
+    case 'floats':
+      return { name, type: T.FLOATS, floats: [...(value as number[])] };
+    case 'string':
+      return { name, type: T.STRING, s: new TextEncoder().encode(value as string) };
+  }
+  throw new GraphError(`attribute ${name}: unknown kind ${kind}`);
+}

@@ -1,0 +1,215 @@
+/**
+ * Conv and ConvTranspose (NCHW, explicit pads as PyTorch does, never SAME), their
+ * backward rules, and the patch helpers pooling reuses. The two ops are each other's
+ * transposes, so every rule is built from Conv, ConvTranspose and data movement.
+ */
+import type { Value } from '../graph/graph.js';
+import { matmul } from './linalg.js';
+import { reduceSum } from './reduce.js';
+import { reshape, slice, transpose } from './shape.js';
+import { fail, type OpDef } from './types.js';
+
+export interface ConvOptions {
+  strides?: readonly number[];
+  /** [top, left, bottom, right] */
+  pads?: readonly number[];
+  dilations?: readonly number[];
+  group?: number;
+}
+interface ConvAttrs {
+  strides: number[];
+  pads: number[];
+  dilations: number[];
+  group: number;
+}
+
+function fill(o: ConvOptions): ConvAttrs {
+  return {
+    strides: [...(o.strides ?? [1, 1])],
+    pads: [...(o.pads ?? [0, 0, 0, 0])],
+    dilations: [...(o.dilations ?? [1, 1])],
+    group: o.group ?? 1,
+  };
+}
+
+export function conv(x: Value, w: Value, b?: Value, o: ConvOptions = {}): Value {
+  return x.graph.emit('Conv', b ? [x, w, b] : [x, w], { ...fill(o) });
+}
+
+/** The adjoint of `conv` in x; `outputShape` ([H, W]) picks the output_padding that restores it. */
+export function convTranspose(
+  x: Value,
+  w: Value,
+  b: Value | undefined,
+  o: ConvOptions & { outputShape?: readonly number[]; outputPadding?: readonly number[] },
+): Value {
+  const a = fill(o);
+  let outputPadding = [...(o.outputPadding ?? [0, 0])];
+  if (o.outputShape) {
+    outputPadding = [0, 1].map((i) => {
+      const k = w.shape[2 + i];
+      return o.outputShape![i] - transposedSize(x.shape[2 + i], k, a, i, 0);
+    });
+  }
+  return x.graph.emit('ConvTranspose', b ? [x, w, b] : [x, w], { ...a, output_padding: outputPadding });
+}
+
+function convSize(n: number, k: number, a: ConvAttrs, i: number): number {
+  return Math.floor((n + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k - 1) - 1) / a.strides[i]) + 1;
+}
+function transposedSize(n: number, k: number, a: ConvAttrs, i: number, outputPadding: number): number {
+  return a.strides[i] * (n - 1) + outputPadding + a.dilations[i] * (k - 1) + 1 - a.pads[i] - a.pads[i + 2];
+}
+
+const attrsOf = (attrs: Record<string, unknown>): ConvAttrs => attrs as unknown as ConvAttrs;
+
+function checkCommon(x: Value, w: Value, b: Value | undefined, a: ConvAttrs, what: string): void {
+  if (x.rank !== 4 || w.rank !== 4) fail(`${what} supports 2-D images only (NCHW input, 4-D weight)`);
+  if (x.dtype !== w.dtype) fail('input and weight dtypes differ');
+  for (const k of ['strides', 'dilations'] as const) {
+    if (a[k].length !== 2 || a[k].some((v) => v < 1)) fail(`${k} must be two positive numbers`);
+  }
+  if (a.pads.length !== 4 || a.pads.some((v) => v < 0)) fail('pads must be four non-negative numbers');
+  if (b && (b.rank !== 1 || b.dtype !== x.dtype)) fail('bias must be a vector of the input dtype');
+}
+
+/**
+ * dL/dW of y = Conv(x, W) for cotangent dy, as [M, C/group, kh, kw]. Three formulations,
+ * all built from differentiable ops, picked by shape:
+ *  - 1x1 kernels: one batched MatMul of dy and x flattened over space (per group);
+ *  - small feature maps: im2col through a one-hot depthwise Conv, then a batched MatMul;
+ *  - otherwise: Conv(x^T, dy^T) with stride and dilation swapped (the transposed-conv trick).
+ * With a batch of one in the group dimension (per-sample gradients) each group is one sample.
+ */
+export function convWeightGrad(x: Value, dy: Value, a: ConvAttrs, kernel: readonly number[]): Value {
+  const [n, c, h, w] = x.shape;
+  const [, m, ho, wo] = dy.shape;
+  const G = a.group;
+  const [cg, mg] = [c / G, m / G];
+  const [kh, kw] = kernel;
+  const sumBatch = (v: Value) => (n === 1 ? reshape(v, v.shape.slice(1)) : reduceSum(v, [0]));
+  const form = weightGradForm(kernel, ho * wo, cg * kh * kw);
+
+  if (form === 'matmul') {
+    // Strided 1x1: subsample x exactly with a one-hot 1x1 depthwise conv (keeps it differentiable).
+    const xs = a.strides.some((s) => s > 1) || a.pads.some((p) => p > 0) ? extractPatches(x, kernel, a) : x;
+    const xm = reshape(xs, [n, G, cg, ho * wo]);
+    const dym = reshape(dy, [n, G, mg, ho * wo]);
+    const dw = matmul(dym, transpose(xm, [0, 1, 3, 2]));
+    return reshape(sumBatch(dw), [m, cg, kh, kw]);
+  }
+  if (form === 'im2col') {
+    const patches = reshape(extractPatches(x, kernel, a), [n, G, cg * kh * kw, ho * wo]);
+    const dym = reshape(dy, [n, G, mg, ho * wo]);
+    const dw = matmul(dym, transpose(patches, [0, 1, 3, 2]));
+    return reshape(sumBatch(dw), [m, cg, kh, kw]);
+  }
+  const xt = reshape(transpose(reshape(x, [n, G, cg, h, w]), [2, 1, 0, 3, 4]), [cg, G * n, h, w]);
+  const dyt = transpose(dy, [1, 0, 2, 3]);
+  const full = conv(xt, dyt, undefined, {
+    strides: a.dilations,
+    dilations: a.strides,
+    pads: a.pads,
+    group: G,
+  });
+  return transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
+}
+
+export type WeightGradForm = 'matmul' | 'im2col' | 'conv';
+let forcedForm: WeightGradForm | undefined;
+/** For benchmarks and tests: force one formulation of the conv weight gradient (undefined: by shape). */
+export function forceWeightGradForm(form: WeightGradForm | undefined): void {
+  forcedForm = form;
+}
+function weightGradForm(kernel: readonly number[], outPixels: number, patchLen: number): WeightGradForm {
+  if (forcedForm && !(forcedForm === 'matmul' && kernel.some((k) => k !== 1))) return forcedForm;
+  if (kernel.every((k) => k === 1)) return 'matmul';
+  // Measured (bench/conv-forms.ts): the transposed-conv trick runs many tiny GEMMs when the
+  // feature map is small; im2col then wins. Its patch tensor stays small in that regime.
+  return outPixels <= 28 * 28 || patchLen * outPixels <= 1 << 21 ? 'im2col' : 'conv';
+}
+
+/**
+ * Sliding-window patches of x as channels: [N, C*kh*kw, Ho, Wo], channel c*kh*kw + (u*kw + v)
+ * holding x at kernel offset (u, v). A depthwise Conv with a one-hot kernel, so exact and differentiable.
+ */
+export function extractPatches(x: Value, kernel: readonly number[], o: ConvOptions): Value {
+  const c = x.shape[1];
+  const a = fill(o);
+  return conv(x, oneHotKernel(x, kernel), undefined, { ...a, group: c });
+}
+
+/** The adjoint of extractPatches: adds every patch entry back at its position (overlaps sum). */
+export function foldPatches(
+  p: Value,
+  kernel: readonly number[],
+  o: ConvOptions,
+  outputShape: readonly number[],
+): Value {
+  const kk = kernel[0] * kernel[1];
+  const c = p.shape[1] / kk;
+  const a = fill(o);
+  return convTranspose(p, oneHotKernel(p, kernel, c), undefined, { ...a, group: c, outputShape });
+}
+
+function oneHotKernel(like: Value, kernel: readonly number[], channels = like.shape[1]): Value {
+  const [kh, kw] = kernel;
+  const kk = kh * kw;
+  return like.graph.cachedConstant(`onehot:${like.dtype}:${channels}:${kh}x${kw}`, () => {
+    const data = new Float32Array(channels * kk * kk);
+    for (let ch = 0; ch < channels; ch++) for (let j = 0; j < kk; j++) data[(ch * kk + j) * kk + j] = 1;
+    const k = like.graph.constant(data, [channels * kk, 1, kh, kw]);
+    return like.dtype === 'float32' ? k : like.graph.constant(Float64Array.from(data), k.shape);
+  });
+}
+
+export const convOps = {
+  Conv: {
+    infer: ([x, w, b], attrs) => {
+      const a = attrsOf(attrs);
+      checkCommon(x, w, b, a, 'Conv');
+      const [, c] = x.shape;
+      const [m, cg, kh, kw] = w.shape;
+      if (c % a.group || m % a.group || cg !== c / a.group)
+        fail(`weight [${w.shape}] does not fit ${c} input channels in ${a.group} groups`);
+      if (b && b.shape[0] !== m) fail(`bias has ${b.shape[0]} entries for ${m} output channels`);
+      const out = [convSize(x.shape[2], kh, a, 0), convSize(x.shape[3], kw, a, 1)];
+      if (out.some((d) => d < 1)) fail('the kernel does not fit the padded input');
+      return { shape: [x.shape[0], m, ...out], dtype: x.dtype };
+    },
+    attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int' },
+    grad: ({ x: [x, w, b], g, attrs }) => {
+      const a = attrsOf(attrs);
+      return [
+        convTranspose(g, w, undefined, { ...a, outputShape: x.shape.slice(2) }),
+        convWeightGrad(x, g, a, w.shape.slice(2)),
+        b ? reduceSum(g, [0, 2, 3]) : null,
+      ].slice(0, b ? 3 : 2);
+    },
+  },
+  ConvTranspose: {
+    infer: ([x, w, b], attrs) => {
+      const a = attrsOf(attrs);
+      checkCommon(x, w, b, a, 'ConvTranspose');
+      const op = attrs.output_padding as number[];
+      const [, c] = x.shape;
+      const [cw, mg, kh, kw] = w.shape;
+      if (cw !== c || c % a.group)
+        fail(`weight [${w.shape}] does not fit ${c} input channels in ${a.group} groups`);
+      if (op.some((v, i) => v < 0 || v >= Math.max(a.strides[i], a.dilations[i])))
+        fail(`output_padding [${op}] must be below the stride or dilation`);
+      const out = [transposedSize(x.shape[2], kh, a, 0, op[0]), transposedSize(x.shape[3], kw, a, 1, op[1])];
+      return { shape: [x.shape[0], mg * a.group, ...out], dtype: x.dtype };
+    },
+    attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int', output_padding: 'ints' },
+    // ConvTranspose(x, W) is the adjoint of Conv(., W): <ConvT(x, W), g> = <x, Conv(g, W)>.
+    grad: ({ x: [x, w, b], g, attrs }) => {
+      const a = attrsOf(attrs);
+      return [
+        conv(g, w, undefined, a),
+        convWeightGrad(g, x, a, w.shape.slice(2)),
+        b ? reduceSum(g, [0, 2, 3]) : null,
+      ].slice(0, b ? 3 : 2);
+    },
+  },
+} satisfies Record<string, OpDef>;

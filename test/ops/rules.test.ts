@@ -1,0 +1,170 @@
+/** Every op's backward rule, first and second order, against finite differences. */
+import { describe, it } from 'node:test';
+import type { Value } from '../../src/graph/graph.js';
+import * as op from '../../src/ops/index.js';
+import { forceWeightGradForm, OPS, type OpType } from '../../src/ops/index.js';
+import { checkGrads, type GradCase } from '../helpers/gradcheck.js';
+import { rng } from '../helpers/random.js';
+
+const r = rng(42);
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+const normal = (...shape: number[]) => ({ shape, data: r.normal(size(shape)) });
+const uniform = (lo: number, hi: number, ...shape: number[]) => ({
+  shape,
+  data: r.uniform(size(shape), lo, hi),
+});
+const away = (...shape: number[]) => ({ shape, data: r.awayFromZero(size(shape)) });
+const distinct = (gap: number, ...shape: number[]) => ({ shape, data: r.distinct(size(shape), gap) });
+const cube = (x: Value) => op.mul(x, op.mul(x, x)); // makes linear ops' second derivatives non-trivial
+
+type Table = Partial<Record<OpType, Omit<GradCase, 'name'>[]>>;
+
+const table: Table = {
+  Add: [{ inputs: [normal(2, 3, 4), normal(3, 1)], f: ([a, b]) => cube(op.add(a, b)) }],
+  Sub: [{ inputs: [normal(3, 1), normal(2, 3, 4)], f: ([a, b]) => cube(op.sub(a, b)) }],
+  Mul: [{ inputs: [normal(2, 3, 4), normal(4)], f: ([a, b]) => op.mul(a, b) }],
+  Div: [{ inputs: [normal(2, 3), uniform(0.5, 2, 2, 1)], f: ([a, b]) => op.div(a, b) }],
+  Neg: [{ inputs: [normal(5)], f: ([x]) => cube(op.neg(x)) }],
+  Abs: [{ inputs: [away(7)], f: ([x]) => cube(op.abs(x)) }],
+  Sqrt: [{ inputs: [uniform(0.5, 2, 6)], f: ([x]) => op.sqrt(x) }],
+  Exp: [{ inputs: [normal(6)], f: ([x]) => op.exp(x) }],
+  Log: [{ inputs: [uniform(0.5, 2, 6)], f: ([x]) => op.log(x) }],
+  Sigmoid: [{ inputs: [normal(6)], f: ([x]) => op.sigmoid(x) }],
+  Relu: [{ inputs: [away(2, 8)], f: ([x]) => cube(op.relu(x)) }],
+  Clip: [{ inputs: [distinct(0.11, 20)], f: ([x]) => cube(op.clip(x, -0.5, 0.6)) }],
+  Sign: [{ inputs: [away(9)], f: ([x]) => op.mul(cube(x), op.sign(x)) }],
+  Identity: [{ inputs: [normal(4)], f: ([x]) => cube(op.identity(x)) }],
+  Dropout: [{ inputs: [normal(4)], f: ([x]) => cube(x.graph.emit('Dropout', [x])) }],
+  Cast: [{ inputs: [normal(5)], f: ([x]) => cube(op.cast(op.exp(op.cast(x, 'float64')), 'float32')) }],
+  Equal: [{ inputs: [distinct(0.1, 8)], f: ([x]) => op.mul(cube(x), op.mask(op.not(op.equal(x, 0.05)), x)) }],
+  Greater: [{ inputs: [distinct(0.1, 8)], f: ([x]) => op.mul(cube(x), op.mask(op.greater(x, 0.03), x)) }],
+  Less: [{ inputs: [distinct(0.1, 8)], f: ([x]) => op.mul(cube(x), op.mask(op.less(x, 0.03), x)) }],
+  And: [
+    {
+      inputs: [distinct(0.1, 8)],
+      f: ([x]) => op.mul(cube(x), op.mask(op.and(op.less(x, 0.23), op.greater(x, -0.23)), x)),
+    },
+  ],
+  Not: [{ inputs: [distinct(0.1, 8)], f: ([x]) => op.mul(cube(x), op.mask(op.not(op.less(x, 0.03)), x)) }],
+  Where: [
+    {
+      inputs: [normal(2, 5), normal(5)],
+      f: ([a, b]) => cube(op.where(op.greater(a.graph.constant(r.normal(5), [5]), 0), a, b)),
+    },
+  ],
+  Reshape: [{ inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.reshape(x, [4, -1])) }],
+  Flatten: [{ inputs: [normal(2, 3, 2, 2)], f: ([x]) => cube(op.flatten(x, 2)) }],
+  Transpose: [{ inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.transpose(x, [2, 0, 1])) }],
+  Expand: [{ inputs: [normal(3, 1)], f: ([x]) => cube(op.expand(x, [2, 3, 4])) }],
+  Concat: [{ inputs: [normal(2, 3), normal(2, 2)], f: ([a, b]) => cube(op.concat([a, b], 1)) }],
+  Slice: [{ inputs: [normal(4, 6)], f: ([x]) => cube(op.slice(x, [1, -4], [3, 100])) }],
+  Pad: [{ inputs: [normal(2, 3)], f: ([x]) => op.add(cube(op.pad(x, [1, 0, 2, 3])), 1) }],
+  ReduceSum: [
+    { inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.reduceSum(x, [0, 2])) },
+    { inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.reduceSum(x, [1], true)) },
+  ],
+  ReduceMean: [{ inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.reduceMean(x, [2], true)) }],
+  ReduceMax: [{ inputs: [distinct(0.05, 3, 5)], f: ([x]) => cube(op.reduceMax(x, [1])) }],
+  Softmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.softmax(x, 1) }],
+  LogSoftmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.logSoftmax(x, -1) }],
+  CumSum: [
+    { inputs: [normal(3, 5)], f: ([x]) => cube(op.cumSum(x, 1)) },
+    { inputs: [normal(3, 5)], f: ([x]) => cube(op.cumSum(x, 0, { exclusive: true, reverse: true })) },
+  ],
+  MatMul: [
+    { inputs: [normal(2, 3, 4), normal(4, 5)], f: ([a, b]) => cube(op.matmul(a, b)) },
+    { inputs: [normal(2, 1, 3, 4), normal(3, 4, 2)], f: ([a, b]) => cube(op.matmul(a, b)) },
+  ],
+  Gemm: [false, true].flatMap((transA) =>
+    [false, true].map((transB) => ({
+      inputs: [normal(...(transA ? [4, 3] : [3, 4])), normal(...(transB ? [5, 4] : [4, 5])), normal(5)],
+      f: ([a, b, c]: Value[]) => cube(op.gemm(a, b, c, { alpha: 0.7, beta: 1.3, transA, transB })),
+    })),
+  ),
+  Conv: [
+    // stride 2, odd size, bias
+    {
+      inputs: [normal(2, 3, 7, 7), normal(4, 3, 3, 3), normal(4)],
+      f: ([x, w, b]) => cube(op.conv(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] })),
+    },
+    // groups, dilation, asymmetric pads
+    {
+      inputs: [normal(1, 4, 8, 9), normal(6, 2, 3, 2)],
+      f: ([x, w]) => cube(op.conv(x, w, undefined, { group: 2, dilations: [2, 1], pads: [0, 1, 2, 0] })),
+    },
+    // depthwise, stride 2
+    {
+      inputs: [normal(2, 3, 6, 6), normal(3, 1, 3, 3)],
+      f: ([x, w]) => cube(op.conv(x, w, undefined, { group: 3, strides: [2, 2], pads: [1, 1, 1, 1] })),
+    },
+    // 1x1 stride 2 (ResNet downsample)
+    {
+      inputs: [normal(2, 4, 5, 5), normal(3, 4, 1, 1)],
+      f: ([x, w]) => cube(op.conv(x, w, undefined, { strides: [2, 2] })),
+    },
+  ],
+  ConvTranspose: [
+    {
+      inputs: [normal(2, 4, 3, 3), normal(4, 3, 3, 3), normal(3)],
+      f: ([x, w, b]) =>
+        cube(op.convTranspose(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 0] })),
+    },
+    {
+      inputs: [normal(1, 4, 4, 5), normal(4, 1, 2, 3)],
+      f: ([x, w]) => cube(op.convTranspose(x, w, undefined, { group: 2, dilations: [1, 2] })),
+    },
+  ],
+  MaxPool: [
+    {
+      inputs: [distinct(0.03, 2, 2, 7, 7)],
+      f: ([x]) => cube(op.maxPool(x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })),
+    },
+    { inputs: [distinct(0.03, 1, 3, 6, 6)], f: ([x]) => cube(op.maxPool(x, { kernel: [2, 2] })) },
+  ],
+  AveragePool: [
+    {
+      inputs: [normal(2, 2, 7, 7)],
+      f: ([x]) =>
+        cube(
+          op.averagePool(x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], countIncludePad: false }),
+        ),
+    },
+    {
+      inputs: [normal(2, 2, 5, 6)],
+      f: ([x]) => cube(op.averagePool(x, { kernel: [3, 2], strides: [1, 2], pads: [1, 0, 1, 1] })),
+    },
+  ],
+  GlobalAveragePool: [{ inputs: [normal(2, 3, 4, 5)], f: ([x]) => cube(op.globalAveragePool(x)) }],
+  BatchNormalization: [
+    {
+      inputs: [normal(2, 3, 4, 4), normal(3), normal(3), normal(3), uniform(0.5, 2, 3)],
+      f: ([x, s, b, m, v]) => cube(op.batchNorm(x, s, b, m, v, 1e-3)),
+    },
+  ],
+};
+
+describe('backward rules: finite differences, first and second order', () => {
+  it('cover every op in the registry', () => {
+    const missing = Object.keys(OPS).filter((k) => !table[k as OpType]?.length);
+    if (missing.length) throw new Error(`no gradient test for: ${missing.join(', ')}`);
+  });
+  for (const [name, cases] of Object.entries(table)) {
+    cases!.forEach((c, i) => {
+      it(`${name} #${i}`, () => checkGrads({ ...c, name: `${name} #${i}` }));
+    });
+  }
+  for (const form of ['matmul', 'im2col', 'conv'] as const) {
+    it(`Conv weight gradient, ${form} formulation`, async () => {
+      forceWeightGradForm(form);
+      try {
+        await checkGrads({
+          name: `Conv/${form}`,
+          inputs: [normal(2, 4, 7, 6), normal(6, 2, form === 'matmul' ? 1 : 3, form === 'matmul' ? 1 : 2)],
+          f: ([x, w]) => cube(op.conv(x, w, undefined, { group: 2, strides: [2, 1], pads: [1, 0, 0, 1] })),
+        });
+      } finally {
+        forceWeightGradForm(undefined);
+      }
+    });
+  }
+});
