@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""Write the PyTorch ground-truth fixtures to test/fixtures/*.safetensors.
+
+    python3 scripts/reference/make_fixtures.py [--only tinycnn,resnet18,resnet50,check]
+
+Weights/inputs come from deterministic.py (float32), the ground truth is computed in
+float64 (model.double(), eval mode).  Each sample's loss is
+F.cross_entropy(logits_b[None], label_b[None]) and its gradient w.r.t. every parameter
+gives the saliency:
+  filter          = |g|.mean(1,2,3)      per output channel of every 4-D parameter
+  filter_abs_mean = |g.mean(1,2,3)|
+  signed          = g.mean(1,2,3)
+  parameter       = |g|.flatten() of every parameter (named_parameters order), concatenated
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import deterministic as det  # noqa: E402
+from tinycnn import TinyCNN  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+OUT_DIR = os.path.join(ROOT, "test", "fixtures")
+
+_DTYPES = {
+    np.dtype("float64"): "F64",
+    np.dtype("float32"): "F32",
+    np.dtype("int64"): "I64",
+}
+
+
+# ---------------------------------------------------------------- safetensors writer
+
+
+def write_safetensors(path: str, tensors: dict, metadata: dict) -> int:
+    """Hand-written safetensors writer.  8-byte tensors are laid out first so every
+    tensor is naturally aligned (the header is padded to a multiple of 8)."""
+    items = []
+    for name, arr in tensors.items():
+        a = np.ascontiguousarray(np.asarray(arr))
+        if a.dtype not in _DTYPES:
+            raise TypeError(f"{name}: unsupported dtype {a.dtype}")
+        items.append((name, a.astype(a.dtype.newbyteorder("<"), copy=False)))
+    items.sort(key=lambda kv: -kv[1].dtype.itemsize)  # stable: keeps insertion order
+    header: dict = {"__metadata__": {str(k): str(v) for k, v in metadata.items()}}
+    off = 0
+    for name, a in items:
+        n = a.nbytes
+        header[name] = {"dtype": _DTYPES[a.dtype.newbyteorder("=")], "shape": list(a.shape),
+                        "data_offsets": [off, off + n]}
+        off += n
+    hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    hb += b" " * ((-len(hb)) % 8)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)))
+        f.write(hb)
+        for _, a in items:
+            f.write(a.tobytes(order="C"))
+    return os.path.getsize(path)
+
+
+# ---------------------------------------------------------------- saliency
+
+
+def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_parameter: bool):
+    """model: float64, eval.  Returns dict of float64 numpy arrays."""
+    names = [n for n, _ in model.named_parameters()]
+    params = [p for _, p in model.named_parameters()]
+    conv_idx = [i for i, p in enumerate(params) if p.dim() == 4]
+    out = {"logits": [], "loss": [], "filter": [], "filter_abs_mean": [], "signed": []}
+    if want_parameter:
+        out["parameter"] = []
+    for b in range(x64.shape[0]):
+        logits = model(x64[b : b + 1])
+        loss = F.cross_entropy(logits, labels[b : b + 1])
+        grads = torch.autograd.grad(loss, params)
+        out["logits"].append(logits.detach()[0])
+        out["loss"].append(loss.detach())
+        gc = [grads[i] for i in conv_idx]
+        out["filter"].append(torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in gc]))
+        out["filter_abs_mean"].append(torch.cat([g.mean(dim=(1, 2, 3)).abs() for g in gc]))
+        out["signed"].append(torch.cat([g.mean(dim=(1, 2, 3)) for g in gc]))
+        if want_parameter:
+            out["parameter"].append(torch.cat([g.abs().flatten() for g in grads]))
+    res = {k: torch.stack(v).numpy().astype(np.float64) for k, v in out.items()}
+    info = {
+        "param_names": json.dumps([[n, int(p.numel())] for n, p in zip(names, params)]),
+        "conv_layers": json.dumps([[names[i], int(params[i].shape[0])] for i in conv_idx]),
+        "num_filters": str(sum(int(params[i].shape[0]) for i in conv_idx)),
+        "num_params": str(sum(int(p.numel()) for p in params)),
+    }
+    return res, info
+
+
+def prepare(model, input_shape, name="input"):
+    det.load_deterministic(model)
+    model.eval()
+    x32 = det.input_value(name, input_shape)
+    model.double()
+    return x32, torch.from_numpy(x32.astype(np.float64))
+
+
+def common_meta(arch, input_shape, x32):
+    return {
+        "format": "pss-reference-v1",
+        "arch": arch,
+        "input_name": "input",
+        "input_shape": json.dumps(list(input_shape)),
+        # exactly-rounded float64 sum of the float32 input values (math.fsum)
+        "input_sum": repr(math.fsum(x32.astype(np.float64).ravel().tolist())),
+        "input_abs_sum": repr(math.fsum(np.abs(x32.astype(np.float64)).ravel().tolist())),
+        "dtype": "float64 ground truth from float32 deterministic weights",
+        "torch_version": torch.__version__,
+        "loss": "per-sample F.cross_entropy(logits_b[None], label_b[None])",
+        "filter_modes": "filter=|g|.mean(1,2,3); filter_abs_mean=|g.mean(1,2,3)|; signed=g.mean(1,2,3); over 4-D params",
+    }
+
+
+def stats(name, logits, loss):
+    lg = np.asarray(logits)
+    s = {"min": float(lg.min()), "max": float(lg.max()), "std": float(lg.std()),
+         "loss": [float(v) for v in np.asarray(loss).ravel()],
+         "nan": bool(np.isnan(lg).any()), "absurd": bool(np.isnan(lg).any() or np.abs(lg).max() > 1e4)}
+    print(f"[{name}] logits min={s['min']:.6g} max={s['max']:.6g} std={s['std']:.6g} "
+          f"loss={s['loss']} absurd={s['absurd']}", flush=True)
+    return s
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def make_tinycnn():
+    torch.manual_seed(0)  # irrelevant (all values overwritten) but keeps construction stable
+    model = TinyCNN()
+    shape = (3, 3, 29, 29)
+    x32, x64 = prepare(model, shape)
+    labels = torch.tensor([3, 7, 1], dtype=torch.int64)
+    res, info = per_sample_saliency(model, x64, labels, want_parameter=True)
+    # cross-check: batched forward gives the same logits
+    with torch.no_grad():
+        lb = model(x64).numpy()
+    assert np.allclose(lb, res["logits"], rtol=1e-12, atol=1e-12)
+    meta = common_meta("tinycnn", shape, x32)
+    meta.update(info)
+    meta["labels"] = json.dumps(labels.tolist())
+    tensors = {
+        "labels": labels.numpy(),
+        "logits": res["logits"],
+        "loss": res["loss"],
+        "filter": res["filter"],
+        "filter_abs_mean": res["filter_abs_mean"],
+        "signed": res["signed"],
+        "parameter": res["parameter"],
+        "input": x32,
+    }
+    size = write_safetensors(os.path.join(OUT_DIR, "tinycnn.safetensors"), tensors, meta)
+    stats("tinycnn", res["logits"], res["loss"])
+    return size
+
+
+def make_resnet(arch: str, with_parameter: bool):
+    import torchvision
+
+    model = getattr(torchvision.models, arch)(weights=None)
+    shape = (1, 3, 224, 224)
+    x32, x64 = prepare(model, shape)
+    with torch.no_grad():
+        logits0 = model(x64)[0]
+    order = torch.argsort(logits0, descending=True)
+    label = int(order[4])  # class ranked 5th by the float64 logits
+    labels = torch.tensor([label], dtype=torch.int64)
+    res, info = per_sample_saliency(model, x64, labels, want_parameter=with_parameter)
+    meta = common_meta(arch, shape, x32)
+    meta.update(info)
+    meta["labels"] = json.dumps([label])
+    meta["label_rule"] = "class ranked 5th (index 4 of descending argsort) by float64 logits"
+    meta["top5"] = json.dumps([int(i) for i in order[:5]])
+    tensors = {
+        "labels": labels.numpy(),
+        "logits": res["logits"],
+        "loss": res["loss"],
+        "filter": res["filter"],
+        "filter_abs_mean": res["filter_abs_mean"],
+        "signed": res["signed"],
+    }
+    if with_parameter:
+        full = res["parameter"][0]
+        idx = np.arange(0, full.shape[0], 997, dtype=np.int64)
+        tensors["parameter_index"] = idx
+        tensors["parameter_sub"] = full[idx][None, :]
+        meta["parameter_sub"] = "parameter_sub[0, k] = parameter[0, parameter_index[k]]; index = arange(0, P, 997)"
+    st = stats(arch, res["logits"], res["loss"])
+    meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
+
+
+def make_check():
+    idx = [0, 1, 2, 1000, 123456, 4294967295]
+    us = det.u_indices("conv1.weight", idx)
+    assert all(us[k] == det.u_scalar("conv1.weight", i) for k, i in enumerate(idx))
+    sd = TinyCNN().state_dict()
+    rv = det.param_value("bn1.running_var", sd["bn1.running_var"].shape)
+    fw = det.param_value("fc.weight", sd["fc.weight"].shape)
+    meta = {
+        "format": "pss-reference-v1",
+        "u_sample_name": "conv1.weight",
+        "u_sample_index": json.dumps(idx),
+        "fnv1a_conv1.weight": str(det.fnv1a("conv1.weight")),
+        "fmix_values": json.dumps({str(i): det.fmix(i) for i in idx}),
+    }
+    tensors = {"u_sample": us, "u_sample_index": np.array(idx, dtype=np.int64),
+               "bn1.running_var": rv, "fc.weight": fw}
+    return write_safetensors(os.path.join(OUT_DIR, "deterministic_check.safetensors"), tensors, meta)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default="check,tinycnn,resnet18,resnet50")
+    ap.add_argument("--threads", type=int, default=0)
+    a = ap.parse_args()
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    todo = a.only.split(",")
+    sizes = {}
+    for what in todo:
+        t = time.time()
+        if what == "check":
+            sizes["deterministic_check"] = make_check()
+        elif what == "tinycnn":
+            sizes["tinycnn"] = make_tinycnn()
+        elif what == "resnet18":
+            sizes["resnet18"] = make_resnet("resnet18", with_parameter=False)
+        elif what == "resnet50":
+            sizes["resnet50"] = make_resnet("resnet50", with_parameter=True)
+        else:
+            raise SystemExit(f"unknown fixture {what}")
+        print(f"  {what}: {time.time() - t:.1f}s", flush=True)
+    for k, v in sizes.items():
+        print(f"{k}.safetensors {v} bytes")
+    total = sum(os.path.getsize(os.path.join(OUT_DIR, f)) for f in os.listdir(OUT_DIR)
+                if f.endswith(".safetensors"))
+    print(f"total test/fixtures/*.safetensors: {total} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""PyTorch side of the pss benchmark (float32, CPU, eval mode, seeded random weights).
+
+    python3 scripts/reference/torch_bench.py --arch resnet50 --size 224 --threads 2 \
+        --repeats 5 --batch 8 [--what forward,filter,input]
+
+Prints ONE JSON object on stdout.  Each timing is the median over --repeats runs,
+after one warm-up run, in seconds:
+  forward_b1        : forward pass of one image (under torch.no_grad)
+  filter_b1         : forward + backward w.r.t. the conv weights of one image +
+                      per-filter mean |g|
+  filter_per_sample : per-sample filter saliency of --batch images, one image at a time
+                      in a loop; seconds per image
+  input_b1          : second-order input saliency of one image: g = grad(loss, conv_w,
+                      create_graph=True); s = per-filter mean |g|; s' = s.detach() with
+                      its 10 largest entries x100; L = 1 - cos(s, s'); grad(L, input)
+  peak_rss_mb       : resource.getrusage(RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import resource
+import statistics
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def blas_info() -> dict:
+    info = {}
+    cfg = torch.__config__.show()
+    for line in cfg.splitlines():
+        if "BLAS" in line:
+            m = re.search(r"BLAS_INFO=([^,\s]+)", line)
+            info["blas_info"] = m.group(1) if m else line.strip()
+            break
+    for line in cfg.splitlines():
+        if "MKL-DNN" in line or "oneDNN" in line:
+            info["mkldnn"] = line.strip(" -")
+            break
+    # which BLAS shared object is actually mapped into the process
+    try:
+        torch.mm(torch.ones(4, 4), torch.ones(4, 4))
+        libs = set()
+        with open("/proc/self/maps") as f:
+            for line in f:
+                p = line.split()[-1]
+                if re.search(r"(blas|mkl|dnnl|lapack|gomp|omp)[^/]*\.so", p):
+                    libs.add(p)
+        info["blas_libs"] = sorted(libs)
+    except OSError:
+        pass
+    return info
+
+
+def build_model(arch: str, num_classes: int = 1000):
+    torch.manual_seed(0)
+    if arch == "tinycnn":
+        import os
+
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from tinycnn import TinyCNN
+
+        return TinyCNN().eval()
+    import torchvision
+
+    return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes).eval()
+
+
+def timeit(fn, repeats: int) -> float:
+    fn()  # warm-up
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--arch", default="resnet50")
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--what", default="forward,filter,input")
+    a = ap.parse_args()
+    what = {w.strip() for w in a.what.split(",") if w.strip()}
+    unknown = what - {"forward", "filter", "input"}
+    if unknown:
+        raise SystemExit(f"unknown --what items: {sorted(unknown)}")
+
+    torch.set_num_threads(a.threads)
+    model = build_model(a.arch)
+    for p in model.parameters():
+        p.requires_grad_(True)
+    conv_w = [p for p in model.parameters() if p.dim() == 4]
+    gen = torch.Generator().manual_seed(1)
+    xs = torch.randn(max(a.batch, 1), 3, a.size, a.size, generator=gen)
+    with torch.no_grad():
+        n_cls = model(xs[:1]).shape[1]
+    labels = torch.randint(0, n_cls, (xs.shape[0],), generator=gen)
+
+    def filter_saliency(x, y):
+        loss = F.cross_entropy(model(x), y)
+        g = torch.autograd.grad(loss, conv_w)
+        return torch.cat([gi.abs().mean(dim=(1, 2, 3)) for gi in g])
+
+    def forward_b1():
+        with torch.no_grad():
+            return model(xs[:1])
+
+    def filter_b1():
+        return filter_saliency(xs[:1], labels[:1])
+
+    def filter_per_sample():
+        return [filter_saliency(xs[b : b + 1], labels[b : b + 1]) for b in range(a.batch)]
+
+    def input_b1():
+        x = xs[:1].clone().requires_grad_(True)
+        loss = F.cross_entropy(model(x), labels[:1])
+        g = torch.autograd.grad(loss, conv_w, create_graph=True)
+        s = torch.cat([gi.abs().mean(dim=(1, 2, 3)) for gi in g])
+        target = s.detach().clone()
+        top = torch.topk(target, 10).indices
+        target[top] *= 100.0
+        L = 1.0 - F.cosine_similarity(s, target, dim=0)
+        (gx,) = torch.autograd.grad(L, x)
+        return gx
+
+    out = {
+        "arch": a.arch,
+        "size": a.size,
+        "threads": a.threads,
+        "repeats": a.repeats,
+        "batch": a.batch,
+        "dtype": "float32",
+        "torch_version": torch.__version__,
+        "num_threads": torch.get_num_threads(),
+    }
+    out.update(blas_info())
+    if "forward" in what:
+        out["forward_b1"] = timeit(forward_b1, a.repeats)
+    if "filter" in what:
+        out["filter_b1"] = timeit(filter_b1, a.repeats)
+        out["filter_per_sample"] = timeit(filter_per_sample, a.repeats) / max(a.batch, 1)
+    if "input" in what:
+        out["input_b1"] = timeit(input_b1, a.repeats)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
