@@ -1,0 +1,29 @@
+/** What a built-in architecture is: data about it plus the function that declares its layers. */
+import type { Value } from '../graph/graph.js';
+import type { Net } from './nn.js';
+
+export interface Preprocessing {
+  /** Resize the shorter side to this, then centre-crop to the input size (torchvision's eval transform). */
+  resize: number;
+  mean: readonly number[];
+  std: readonly number[];
+}
+
+export interface Architecture {
+  readonly name: string;
+  readonly description: string;
+  readonly defaultClasses: number;
+  /** [channels, height, width] of the default input. */
+  readonly inputShape: readonly [number, number, number];
+  /** Name of the classifier layer; its weight's first dimension gives the number of classes. */
+  readonly classifier: string;
+  readonly preprocessing: Preprocessing;
+  /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */
+  define(net: Net, numClasses: number): (x: Value) => Value;
+}
+
+export const IMAGENET: Preprocessing = {
+  resize: 256,
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+};

@@ -1,0 +1,126 @@
+/** A built-in architecture with its weights: parameter list, conv layer table, values. */
+import { createHash } from 'node:crypto';
+import { PssError } from '../errors.js';
+import type { Architecture } from './architecture.js';
+import { deterministicParameter } from './deterministic.js';
+import { Net, type ParamSpec } from './nn.js';
+
+export interface ConvLayer {
+  /** Module name, e.g. "layer1.0.conv2". */
+  name: string;
+  /** Index of its first filter in the saliency vector. */
+  offset: number;
+  filters: number;
+  /** Weight shape [Cout, Cin/groups, kh, kw]. */
+  shape: number[];
+}
+
+export class Model {
+  readonly params: readonly ParamSpec[];
+  readonly layers: readonly ConvLayer[];
+  readonly filterCount: number;
+  private hash?: string;
+
+  constructor(
+    readonly arch: Architecture,
+    readonly numClasses: number,
+    readonly weights: ReadonlyMap<string, Float32Array>,
+    /** Where the weights came from (a path, a URL, "deterministic"). */
+    readonly source: string,
+  ) {
+    const net = new Net();
+    arch.define(net, numClasses);
+    this.params = net.params;
+    let offset = 0;
+    this.layers = this.params
+      .filter((p) => p.role === 'conv')
+      .map((p) => {
+        const layer = { name: p.name.replace(/\.weight$/, ''), offset, filters: p.shape[0], shape: p.shape };
+        offset += p.shape[0];
+        return layer;
+      });
+    this.filterCount = offset;
+    checkWeights(this.params, weights, source, arch.name);
+  }
+
+  get name(): string {
+    return this.arch.name;
+  }
+
+  /** SHA-256 over parameter names, shapes and values: identifies the model that statistics belong to. */
+  weightsHash(): string {
+    if (!this.hash) {
+      const h = createHash('sha256');
+      for (const p of this.params) {
+        const w = this.weights.get(p.name)!;
+        h.update(`${p.name}:${p.shape.join('x')};`);
+        h.update(new Uint8Array(w.buffer, w.byteOffset, w.byteLength));
+      }
+      this.hash = h.digest('hex');
+    }
+    return this.hash;
+  }
+
+  /** Deterministic weights (the formula shared with the PyTorch fixtures). */
+  static deterministic(arch: Architecture, numClasses = arch.defaultClasses): Model {
+    const net = new Net();
+    arch.define(net, numClasses);
+    const weights = new Map(net.params.map((p) => [p.name, deterministicParameter(p.name, p.shape)]));
+    return new Model(arch, numClasses, weights, 'deterministic');
+  }
+
+  /** From named float32 tensors; the number of classes is read off the classifier's weight. */
+  static fromTensors(
+    arch: Architecture,
+    tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+    source: string,
+  ): Model {
+    const classifier = tensors.get(`${arch.classifier}.weight`);
+    const numClasses = classifier?.shape[0] ?? arch.defaultClasses;
+    const shapes = new Map([...tensors].map(([k, t]) => [k, t.shape]));
+    const net = new Net();
+    arch.define(net, numClasses);
+    checkShapes(net.params, shapes, source, arch.name);
+    return new Model(arch, numClasses, new Map([...tensors].map(([k, t]) => [k, t.data])), source);
+  }
+}
+
+function checkShapes(
+  params: readonly ParamSpec[],
+  shapes: ReadonlyMap<string, readonly number[]>,
+  source: string,
+  arch: string,
+): void {
+  const missing = params.filter((p) => !shapes.has(p.name));
+  if (missing.length) {
+    const list = missing.slice(0, 3).map((p) => `"${p.name}" [${p.shape.join(', ')}]`);
+    const more = missing.length > 3 ? ` and ${missing.length - 3} more` : '';
+    throw new PssError(`${source} lacks ${missing.length} ${arch} tensor(s): ${list.join(', ')}${more}`);
+  }
+  for (const p of params) {
+    const s = shapes.get(p.name)!;
+    if (s.length !== p.shape.length || s.some((d, i) => d !== p.shape[i]))
+      throw new PssError(
+        `tensor "${p.name}" in ${source} has shape [${s.join(', ')}]; ${arch} expects [${p.shape.join(', ')}]`,
+      );
+  }
+}
+
+function checkWeights(
+  params: readonly ParamSpec[],
+  weights: ReadonlyMap<string, Float32Array>,
+  source: string,
+  arch: string,
+) {
+  const shapes = new Map(
+    params
+      .filter((p) => weights.has(p.name))
+      .map((p) => [
+        p.name,
+        weights.get(p.name)!.length === size(p.shape) ? p.shape : [weights.get(p.name)!.length],
+      ]),
+  );
+  checkShapes(params, shapes, source, arch);
+}
+
+const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

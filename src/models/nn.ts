@@ -1,0 +1,137 @@
+/**
+ * Layers with torchvision's parameter names. An architecture declares its layers on a Net
+ * in torchvision's order — which fixes the parameter order, and so the order of the
+ * saliency vector — and returns its forward function.
+ */
+import type { Graph, Value } from '../graph/graph.js';
+import * as op from '../ops/index.js';
+
+export type ParamRole = 'conv' | 'bn-weight' | 'bn-bias' | 'bn-mean' | 'bn-var' | 'linear' | 'bias';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  role: ParamRole;
+  /** Running statistics: state, not parameters (torch's buffers). */
+  buffer: boolean;
+}
+
+export type Layer = (x: Value) => Value;
+
+/** Where the forward pass runs: its graph, batch size, and parameter values. */
+export interface NetContext {
+  graph: Graph;
+  batch: number;
+  /** Conv weights get a per-sample copy (the batch in the group dimension) so their gradients stay per sample. */
+  perSampleConv: boolean;
+  param(spec: ParamSpec): Value;
+}
+
+export interface ConvSpec {
+  in: number;
+  out: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+}
+
+export class Net {
+  readonly params: ParamSpec[] = [];
+  /** For each conv weight: the value whose gradient is that weight's saliency, [B*Cout, ...] when per sample. */
+  readonly convTargets = new Map<string, Value>();
+  private readonly values = new Map<string, Value>();
+
+  /** Without a context the Net only records its parameters (layer tables, weight checks). */
+  constructor(readonly ctx?: NetContext) {}
+
+  private declare(name: string, shape: number[], role: ParamRole, buffer = false): void {
+    if (this.params.some((p) => p.name === name)) throw new Error(`parameter ${name} declared twice`);
+    this.params.push({ name, shape, role, buffer });
+  }
+
+  /** The graph value of a declared parameter. */
+  value(name: string): Value {
+    let v = this.values.get(name);
+    if (!v) {
+      const spec = this.params.find((p) => p.name === name);
+      if (!spec || !this.ctx) throw new Error(`parameter ${name} is not available`);
+      this.values.set(name, (v = this.ctx.param(spec)));
+    }
+    return v;
+  }
+
+  conv2d(name: string, s: ConvSpec): Layer {
+    const groups = s.groups ?? 1;
+    this.declare(`${name}.weight`, [s.out, s.in / groups, s.kernel, s.kernel], 'conv');
+    if (s.bias) this.declare(`${name}.bias`, [s.out], 'bias');
+    const p = s.padding ?? 0;
+    const opts = {
+      strides: [s.stride ?? 1, s.stride ?? 1],
+      pads: [p, p, p, p],
+      dilations: [s.dilation ?? 1, s.dilation ?? 1],
+    };
+    return (x) => {
+      const w = this.value(`${name}.weight`);
+      const b = s.bias ? this.value(`${name}.bias`) : undefined;
+      const batch = this.ctx!.batch;
+      if (!this.ctx!.perSampleConv || batch === 1) {
+        this.convTargets.set(name, w);
+        return op.conv(x, w, b, { ...opts, group: groups });
+      }
+      const wps = this.perSampleWeight(name, w, batch);
+      const bps = b && op.reshape(op.expand(op.reshape(b, [1, s.out]), [batch, s.out]), [batch * s.out]);
+      const [, , h, wd] = x.shape;
+      const y = op.conv(op.reshape(x, [1, batch * s.in, h, wd]), wps, bps, {
+        ...opts,
+        group: batch * groups,
+      });
+      return op.reshape(y, [batch, s.out, y.shape[2], y.shape[3]]);
+    };
+  }
+
+  private perSampleWeight(name: string, w: Value, batch: number): Value {
+    let wps = this.convTargets.get(name);
+    if (!wps) {
+      const [m, ...rest] = w.shape;
+      wps = op.reshape(op.expand(op.reshape(w, [1, ...w.shape]), [batch, ...w.shape]), [batch * m, ...rest]);
+      this.convTargets.set(name, wps);
+    }
+    return wps;
+  }
+
+  batchNorm2d(name: string, channels: number, eps = 1e-5): Layer {
+    this.declare(`${name}.weight`, [channels], 'bn-weight');
+    this.declare(`${name}.bias`, [channels], 'bn-bias');
+    this.declare(`${name}.running_mean`, [channels], 'bn-mean', true);
+    this.declare(`${name}.running_var`, [channels], 'bn-var', true);
+    return (x) =>
+      op.batchNorm(
+        x,
+        ...(['weight', 'bias', 'running_mean', 'running_var'].map((k) => this.value(`${name}.${k}`)) as [
+          Value,
+          Value,
+          Value,
+          Value,
+        ]),
+        eps,
+      );
+  }
+
+  linear(name: string, inFeatures: number, outFeatures: number, bias = true): Layer {
+    this.declare(`${name}.weight`, [outFeatures, inFeatures], 'linear');
+    if (bias) this.declare(`${name}.bias`, [outFeatures], 'bias');
+    return (x) =>
+      op.gemm(x, this.value(`${name}.weight`), bias ? this.value(`${name}.bias`) : undefined, {
+        transB: true,
+      });
+  }
+}
+
+/** Applies layers in order. */
+export const sequential =
+  (...layers: Layer[]): Layer =>
+  (x) =>
+    layers.reduce((v, f) => f(v), x);

@@ -1,0 +1,114 @@
+/**
+ * Filter saliency on ONNX Runtime: one cached session per (aggregation, batch, input size),
+ * per-sample results for a batch of images in one run.
+ */
+import { PssError } from '../errors.js';
+import type { Model } from '../models/model.js';
+import { type Device, Runner } from '../runtime/session.js';
+import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
+import { buildSaliencyGraph } from './graph.js';
+
+export interface SaliencyOptions {
+  device?: Device;
+  threads?: number;
+}
+
+export interface SaliencyResult {
+  label: number;
+  predicted: number;
+  loss: number;
+  logits: Float32Array;
+  /** One value per filter, in the model's layer order (or per parameter element). */
+  saliency: Float32Array;
+  aggregation: Aggregation;
+}
+
+/** A batch of preprocessed images, NCHW float32. */
+export interface ImageBatch {
+  data: Float32Array;
+  shape: readonly [number, number, number, number];
+}
+
+export class SaliencyEngine implements AsyncDisposable {
+  private readonly runners = new Map<string, Promise<Runner>>();
+
+  constructor(
+    readonly model: Model,
+    readonly options: SaliencyOptions = {},
+  ) {}
+
+  private runner(mode: Aggregation, shape: readonly number[]): Promise<Runner> {
+    const key = `${mode}:${shape.join('x')}`;
+    let r = this.runners.get(key);
+    if (!r) {
+      const g = buildSaliencyGraph(this.model, shape, mode);
+      r = Runner.create(
+        [
+          { name: 'logits', value: g.logits },
+          { name: 'loss', value: g.loss },
+          { name: 'saliency', value: g.saliency },
+        ],
+        this.options,
+      );
+      this.runners.set(key, r);
+    }
+    return r;
+  }
+
+  /** Saliency of every image in the batch w.r.t. its own true label. */
+  async compute(
+    batch: ImageBatch,
+    labels: readonly number[],
+    mode: Aggregation = DEFAULT_AGGREGATION,
+  ): Promise<SaliencyResult[]> {
+    const [n, c, h, w] = batch.shape;
+    const [ec] = this.model.arch.inputShape;
+    if (c !== ec) throw new PssError(`input has ${c} channels; ${this.model.name} expects ${ec}`);
+    if (batch.data.length !== n * c * h * w)
+      throw new PssError(`input has ${batch.data.length} values for shape [${batch.shape}]`);
+    if (labels.length !== n) throw new PssError(`${labels.length} labels for ${n} images`);
+    const k = this.model.numClasses;
+    for (const label of labels) {
+      if (!Number.isInteger(label) || label < 0 || label >= k)
+        throw new PssError(`label ${label} is out of range: ${this.model.name} has classes 0..${k - 1}`);
+    }
+    if (mode === 'parameter' && n > 1) {
+      const out: SaliencyResult[] = [];
+      const per = c * h * w;
+      for (let i = 0; i < n; i++) {
+        const one = { data: batch.data.subarray(i * per, (i + 1) * per), shape: [1, c, h, w] as const };
+        out.push(...(await this.compute(one, [labels[i]], mode)));
+      }
+      return out;
+    }
+    const onehot = new Float32Array(n * k);
+    labels.forEach((label, i) => {
+      onehot[i * k + label] = 1;
+    });
+    const runner = await this.runner(mode, batch.shape);
+    const out = await runner.run({ input: batch.data, onehot });
+    const per = out.saliency.length / n;
+    return labels.map((label, i) => {
+      const logits = Float32Array.from(out.logits.subarray(i * k, (i + 1) * k));
+      return {
+        label,
+        predicted: argmax(logits),
+        loss: out.loss[i],
+        logits,
+        saliency: Float32Array.from(out.saliency.subarray(i * per, (i + 1) * per)),
+        aggregation: mode,
+      };
+    });
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    for (const r of this.runners.values()) await (await r).release();
+    this.runners.clear();
+  }
+}
+
+export function argmax(xs: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}

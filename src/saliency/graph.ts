@@ -1,0 +1,78 @@
+/**
+ * The filter-saliency graph: forward pass, per-sample cross-entropy with the true labels,
+ * gradients w.r.t. the conv weights (per sample), and their aggregation to one number per
+ * filter — all one ONNX graph.
+ */
+import { grad } from '../autodiff/grad.js';
+import { Graph, type Value } from '../graph/graph.js';
+import type { Model } from '../models/model.js';
+import { Net } from '../models/nn.js';
+import * as op from '../ops/index.js';
+import type { Aggregation } from './aggregation.js';
+
+export interface SaliencyGraph {
+  graph: Graph;
+  net: Net;
+  input: Value;
+  onehot: Value;
+  logits: Value;
+  /** Per-sample cross-entropy, [B]. */
+  loss: Value;
+  /** Saliency, [B, F] (filters) or [B, P] (parameters). */
+  saliency: Value;
+}
+
+/** The model's forward pass on a new graph; conv weights per sample when batch > 1. */
+export function buildForward(model: Model, shape: readonly number[], perSampleConv: boolean) {
+  const graph = new Graph();
+  const input = graph.input('input', shape);
+  const net = new Net({
+    graph,
+    batch: shape[0],
+    perSampleConv,
+    param: (p) => graph.constant(model.weights.get(p.name)!, p.shape),
+  });
+  const logits = model.arch.define(net, model.numClasses)(input);
+  return { graph, net, input, logits };
+}
+
+/** Per-sample cross-entropy from logits [B, K] and one-hot labels [B, K]. */
+export function crossEntropy(logits: Value, onehot: Value): Value {
+  return op.neg(op.reduceSum(op.mul(onehot, op.logSoftmax(logits, 1)), [1]));
+}
+
+export function buildSaliencyGraph(model: Model, shape: readonly number[], mode: Aggregation): SaliencyGraph {
+  const batch = shape[0];
+  if (mode === 'parameter' && batch !== 1)
+    throw new Error('parameter saliency is built for one image at a time');
+  const { graph, net, input, logits } = buildForward(model, shape, mode !== 'parameter');
+  const onehot = graph.input('onehot', [batch, model.numClasses]);
+  const loss = crossEntropy(logits, onehot);
+  // Summing per-sample losses keeps each sample's gradient its own: the per-sample conv
+  // weights are separate graph values.
+  const total = op.reduceSum(loss, [0]);
+
+  let saliency: Value;
+  if (mode === 'parameter') {
+    const params = model.params.filter((p) => !p.buffer);
+    const grads = grad(
+      total,
+      params.map((p) => net.value(p.name)),
+    );
+    saliency = op.concat(
+      grads.map((g) => op.reshape(op.abs(g), [1, g.size])),
+      1,
+    );
+  } else {
+    const targets = model.layers.map((l) => net.convTargets.get(l.name)!);
+    const grads = grad(total, targets);
+    const perFilter = grads.map((g, i) => {
+      const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
+      if (mode === 'filter') return op.reduceMean(op.abs(flat), [2]);
+      const mean = op.reduceMean(flat, [2]);
+      return mode === 'signed' ? mean : op.abs(mean);
+    });
+    saliency = op.concat(perFilter, 1);
+  }
+  return { graph, net, input, onehot, logits, loss, saliency };
+}
