@@ -8,11 +8,25 @@ import { add, expand, opDef } from '../ops/index.js';
 
 const isFloat = (v: Value) => v.dtype === 'float32' || v.dtype === 'float64';
 
+export interface GradOptions {
+  /** Cotangent of y (default: 1, for a scalar y). */
+  seed?: Value;
+  /**
+   * Per-sample gradients for a batch of this size: each wrt value (a parameter) gets a
+   * cotangent [batch, ...shape] whose row b is the gradient of sample b's part of y,
+   * instead of their sum. Requires y to be a sum of per-sample terms.
+   */
+  perSampleBatch?: number;
+}
+
 /**
- * Cotangents of `wrt` for output `y`, seeded with `seed` (default: 1, for a scalar y).
- * Values `y` does not depend on get zeros.
+ * Cotangents of `wrt` for output `y`. Values `y` does not depend on get zeros.
  */
-export function grad(y: Value, wrt: readonly Value[], seed?: Value): Value[] {
+export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
+  let seed = opts.seed;
+  const batch = opts.perSampleBatch;
+  const leafShape = (v: Value) => (batch === undefined ? v.shape : [batch, ...v.shape]);
+  const perSampleLeaf = new Set(batch === undefined ? [] : wrt);
   const graph = y.graph;
   if (!seed) {
     if (y.size !== 1) throw new GraphError(`grad of a non-scalar ${y} needs a seed cotangent`);
@@ -36,16 +50,20 @@ export function grad(y: Value, wrt: readonly Value[], seed?: Value): Value[] {
     const g = cotangent.get(node.output);
     if (!g || !node.inputs.some((v) => active.has(v))) continue;
     const rule = opDef(node.op)!.grad;
-    const grads = rule({ node, x: node.inputs, y: node.output, g, attrs: node.attrs });
+    const perSample = node.inputs.map((v) => perSampleLeaf.has(v));
+    const grads = rule({ node, x: node.inputs, y: node.output, g, attrs: node.attrs, perSample });
     node.inputs.forEach((v, k) => {
       const gv = grads[k];
       if (!gv || !active.has(v)) return;
-      if (gv.shape.join() !== v.shape.join())
+      const want = perSample[k] ? leafShape(v) : v.shape;
+      if (gv.shape.join() !== want.join()) {
+        const what = perSample[k] ? 'per-sample cotangent' : 'cotangent';
         throw new GraphError(
-          `${node.op} rule gave a [${gv.shape}] cotangent for input ${k} of shape [${v.shape}]`,
+          `${node.op} rule gave a [${gv.shape}] ${what} for input ${k}; expected [${want}]`,
         );
+      }
       accumulate(v, gv);
     });
   }
-  return wrt.map((v) => cotangent.get(v) ?? expand(graph.scalar(0, v.dtype), v.shape));
+  return wrt.map((v) => cotangent.get(v) ?? expand(graph.scalar(0, v.dtype), leafShape(v)));
 }

@@ -21,9 +21,6 @@ export type Layer = (x: Value) => Value;
 /** Where the forward pass runs: its graph, batch size, and parameter values. */
 export interface NetContext {
   graph: Graph;
-  batch: number;
-  /** Conv weights get a per-sample copy (the batch in the group dimension) so their gradients stay per sample. */
-  perSampleConv: boolean;
   param(spec: ParamSpec): Value;
 }
 
@@ -40,8 +37,6 @@ export interface ConvSpec {
 
 export class Net {
   readonly params: ParamSpec[] = [];
-  /** For each conv weight: the value whose gradient is that weight's saliency, [B*Cout, ...] when per sample. */
-  readonly convTargets = new Map<string, Value>();
   private readonly values = new Map<string, Value>();
 
   /** Without a context the Net only records its parameters (layer tables, weight checks). */
@@ -73,33 +68,11 @@ export class Net {
       pads: [p, p, p, p],
       dilations: [s.dilation ?? 1, s.dilation ?? 1],
     };
-    return (x) => {
-      const w = this.value(`${name}.weight`);
-      const b = s.bias ? this.value(`${name}.bias`) : undefined;
-      const batch = this.ctx!.batch;
-      if (!this.ctx!.perSampleConv || batch === 1) {
-        this.convTargets.set(name, w);
-        return op.conv(x, w, b, { ...opts, group: groups });
-      }
-      const wps = this.perSampleWeight(name, w, batch);
-      const bps = b && op.reshape(op.expand(op.reshape(b, [1, s.out]), [batch, s.out]), [batch * s.out]);
-      const [, , h, wd] = x.shape;
-      const y = op.conv(op.reshape(x, [1, batch * s.in, h, wd]), wps, bps, {
+    return (x) =>
+      op.conv(x, this.value(`${name}.weight`), s.bias ? this.value(`${name}.bias`) : undefined, {
         ...opts,
-        group: batch * groups,
+        group: groups,
       });
-      return op.reshape(y, [batch, s.out, y.shape[2], y.shape[3]]);
-    };
-  }
-
-  private perSampleWeight(name: string, w: Value, batch: number): Value {
-    let wps = this.convTargets.get(name);
-    if (!wps) {
-      const [m, ...rest] = w.shape;
-      wps = op.reshape(op.expand(op.reshape(w, [1, ...w.shape]), [batch, ...w.shape]), [batch * m, ...rest]);
-      this.convTargets.set(name, wps);
-    }
-    return wps;
   }
 
   batchNorm2d(name: string, channels: number, eps = 1e-5): Layer {

@@ -74,45 +74,52 @@ function checkCommon(x: Value, w: Value, b: Value | undefined, a: ConvAttrs, wha
 }
 
 /**
- * dL/dW of y = Conv(x, W) for cotangent dy, as [M, C/group, kh, kw]. Three formulations,
- * all built from differentiable ops, picked by shape:
+ * dL/dW of y = Conv(x, W) for cotangent dy, as [M, C/group, kh, kw] — or, per sample,
+ * [N, M, C/group, kh, kw] without the sum over the batch. Three formulations, all built
+ * from differentiable ops, picked by shape:
  *  - 1x1 kernels: one batched MatMul of dy and x flattened over space (per group);
  *  - small feature maps: im2col through a one-hot depthwise Conv, then a batched MatMul;
- *  - otherwise: Conv(x^T, dy^T) with stride and dilation swapped (the transposed-conv trick).
- * With a batch of one in the group dimension (per-sample gradients) each group is one sample.
+ *  - otherwise: Conv(x^T, dy^T) with stride and dilation swapped (the transposed-conv
+ *    trick); per sample, the batch goes into the group dimension.
  */
-export function convWeightGrad(x: Value, dy: Value, a: ConvAttrs, kernel: readonly number[]): Value {
+export function convWeightGrad(
+  x: Value,
+  dy: Value,
+  a: ConvAttrs,
+  kernel: readonly number[],
+  perSample = false,
+): Value {
   const [n, c, h, w] = x.shape;
   const [, m, ho, wo] = dy.shape;
   const G = a.group;
   const [cg, mg] = [c / G, m / G];
   const [kh, kw] = kernel;
-  const sumBatch = (v: Value) => (n === 1 ? reshape(v, v.shape.slice(1)) : reduceSum(v, [0]));
+  const wshape = perSample ? [n, m, cg, kh, kw] : [m, cg, kh, kw];
+  const finish = (v: Value) => reshape(perSample || n === 1 ? v : reduceSum(v, [0]), wshape);
   const form = weightGradForm(kernel, ho * wo, cg * kh * kw);
 
-  if (form === 'matmul') {
-    // Strided 1x1: subsample x exactly with a one-hot 1x1 depthwise conv (keeps it differentiable).
-    const xs = a.strides.some((s) => s > 1) || a.pads.some((p) => p > 0) ? extractPatches(x, kernel, a) : x;
-    const xm = reshape(xs, [n, G, cg, ho * wo]);
+  if (form === 'matmul' || form === 'im2col') {
+    // A strided or padded 1x1 conv reads x through the same exact one-hot patch conv.
+    const direct = form === 'matmul' && a.strides.every((s) => s === 1) && a.pads.every((p) => p === 0);
+    const cols = reshape(direct ? x : extractPatches(x, kernel, a), [n, G, cg * kh * kw, ho * wo]);
     const dym = reshape(dy, [n, G, mg, ho * wo]);
-    const dw = matmul(dym, transpose(xm, [0, 1, 3, 2]));
-    return reshape(sumBatch(dw), [m, cg, kh, kw]);
+    return finish(matmul(dym, transpose(cols, [0, 1, 3, 2])));
   }
-  if (form === 'im2col') {
-    const patches = reshape(extractPatches(x, kernel, a), [n, G, cg * kh * kw, ho * wo]);
-    const dym = reshape(dy, [n, G, mg, ho * wo]);
-    const dw = matmul(dym, transpose(patches, [0, 1, 3, 2]));
-    return reshape(sumBatch(dw), [m, cg, kh, kw]);
+  const convTrick = (xt: Value, dyt: Value, groups: number) => {
+    const full = conv(xt, dyt, undefined, {
+      strides: a.dilations,
+      dilations: a.strides,
+      pads: a.pads,
+      group: groups,
+    });
+    return transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
+  };
+  if (perSample) {
+    const xt = reshape(transpose(reshape(x, [n, G, cg, h, w]), [2, 0, 1, 3, 4]), [cg, n * G, h, w]);
+    return reshape(convTrick(xt, reshape(dy, [n * m, 1, ho, wo]), n * G), wshape);
   }
   const xt = reshape(transpose(reshape(x, [n, G, cg, h, w]), [2, 1, 0, 3, 4]), [cg, G * n, h, w]);
-  const dyt = transpose(dy, [1, 0, 2, 3]);
-  const full = conv(xt, dyt, undefined, {
-    strides: a.dilations,
-    dilations: a.strides,
-    pads: a.pads,
-    group: G,
-  });
-  return transpose(slice(full, [0, 0], [kh, kw], [2, 3]), [1, 0, 2, 3]);
+  return convTrick(xt, transpose(dy, [1, 0, 2, 3]), G);
 }
 
 export type WeightGradForm = 'matmul' | 'im2col' | 'conv';
@@ -163,6 +170,37 @@ function oneHotKernel(like: Value, kernel: readonly number[], channels = like.sh
   });
 }
 
+/**
+ * dL/dx of y = Conv(x, W). With stride 1 it is itself a Conv — W transposed per group and
+ * flipped, "full" padding — which ONNX Runtime runs much faster than ConvTranspose (its
+ * blocked-layout kernels; the weight transform is constant-folded). Otherwise ConvTranspose.
+ */
+export function convInputGrad(g: Value, w: Value, a: ConvAttrs, inputShape: readonly number[]): Value {
+  const [m, cg, kh, kw] = w.shape;
+  const full = [kh, kw].map((k, i) => a.dilations[i] * (k - 1));
+  const pads = [full[0] - a.pads[0], full[1] - a.pads[1], full[0] - a.pads[2], full[1] - a.pads[3]];
+  if (a.strides.some((s) => s !== 1) || pads.some((p) => p < 0))
+    return convTranspose(g, w, undefined, { ...a, outputShape: inputShape });
+  const G = a.group;
+  const wt = reshape(transpose(reshape(w, [G, m / G, cg, kh, kw]), [0, 2, 1, 3, 4]), [G * cg, m / G, kh, kw]);
+  return conv(g, flipSpatial(wt), undefined, { pads, dilations: a.dilations, group: G });
+}
+
+/** Reverses the last two axes, as products with constant exchange matrices (differentiable). */
+function flipSpatial(w: Value): Value {
+  const exchange = (k: number) =>
+    w.graph.cachedConstant(`exchange:${w.dtype}:${k}`, () => {
+      const j = new Float32Array(k * k);
+      for (let i = 0; i < k; i++) j[i * k + (k - 1 - i)] = 1;
+      return w.graph.constant(w.dtype === 'float32' ? j : Float64Array.from(j), [k, k]);
+    });
+  const [kh, kw] = w.shape.slice(2);
+  const rows = kh > 1 ? matmul(exchange(kh), w) : w;
+  return kw > 1 ? matmul(rows, exchange(kw)) : rows;
+}
+
+const biasGrad = (g: Value, perSample: boolean) => reduceSum(g, perSample ? [2, 3] : [0, 2, 3]);
+
 export const convOps = {
   Conv: {
     infer: ([x, w, b], attrs) => {
@@ -178,12 +216,12 @@ export const convOps = {
       return { shape: [x.shape[0], m, ...out], dtype: x.dtype };
     },
     attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int' },
-    grad: ({ x: [x, w, b], g, attrs }) => {
+    grad: ({ x: [x, w, b], g, attrs, perSample }) => {
       const a = attrsOf(attrs);
       return [
-        convTranspose(g, w, undefined, { ...a, outputShape: x.shape.slice(2) }),
-        convWeightGrad(x, g, a, w.shape.slice(2)),
-        b ? reduceSum(g, [0, 2, 3]) : null,
+        convInputGrad(g, w, a, x.shape.slice(2)),
+        convWeightGrad(x, g, a, w.shape.slice(2), perSample[1]),
+        b ? biasGrad(g, perSample[2]) : null,
       ].slice(0, b ? 3 : 2);
     },
   },
@@ -203,12 +241,12 @@ export const convOps = {
     },
     attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int', output_padding: 'ints' },
     // ConvTranspose(x, W) is the adjoint of Conv(., W): <ConvT(x, W), g> = <x, Conv(g, W)>.
-    grad: ({ x: [x, w, b], g, attrs }) => {
+    grad: ({ x: [x, w, b], g, attrs, perSample }) => {
       const a = attrsOf(attrs);
       return [
         conv(g, w, undefined, a),
-        convWeightGrad(g, x, a, w.shape.slice(2)),
-        b ? reduceSum(g, [0, 2, 3]) : null,
+        convWeightGrad(g, x, a, w.shape.slice(2), perSample[1]),
+        b ? biasGrad(g, perSample[2]) : null,
       ].slice(0, b ? 3 : 2);
     },
   },

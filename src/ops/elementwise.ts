@@ -110,7 +110,9 @@ export const elementwiseOps = {
   Sigmoid: pointwise(({ y, g }) => [mul(g, mul(y, sub(1, y)))]),
   // The derivative of ReLU is a mask; written as a selection of g, it is linear in g,
   // so the rule can be differentiated again (the mask itself has zero derivative).
-  Relu: pointwise(({ x: [x], g }) => [where(greater(x, 0), g, 0)]),
+  // The mask reads the output (y > 0 exactly where x > 0), so ONNX Runtime can still fuse
+  // Conv+ReLU: the pre-activation is never needed.
+  Relu: pointwise(({ y, g }) => [where(greater(y, 0), g, 0)]),
   Clip: {
     ...pointwise(({ x: [x], g, attrs }) => [
       where(and(greater(x, attrs.min as number), less(x, attrs.max as number)), g, 0),

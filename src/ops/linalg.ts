@@ -1,7 +1,7 @@
 /** Matrix products: MatMul (batched, broadcast) and Gemm (the linear layer). Both bilinear. */
-import type { Value } from '../graph/graph.js';
+import type { Attrs, Value } from '../graph/graph.js';
 import { mul, unbroadcast } from './elementwise.js';
-import { transpose } from './shape.js';
+import { reshape, transpose } from './shape.js';
 import { broadcastShapes, fail, type OpDef } from './types.js';
 
 export const matmul = (a: Value, b: Value) => a.graph.emit('MatMul', [a, b]);
@@ -57,7 +57,7 @@ export const linalgOps = {
       return { shape: [m, n], dtype: a.dtype };
     },
     attrs: { alpha: 'float', beta: 'float', transA: 'int', transB: 'int' },
-    grad: ({ x: [a, b, c], g, attrs }) => {
+    grad: ({ x: [a, b, c], g, attrs, perSample }) => {
       const alpha = attrs.alpha as number;
       const tA = attrs.transA === 1;
       const tB = attrs.transB === 1;
@@ -65,6 +65,7 @@ export const linalgOps = {
       const dA = tA
         ? gemm(b, g, undefined, { alpha, transA: tB, transB: true })
         : gemm(g, b, undefined, { alpha, transB: !tB });
+      if (perSample[1] || perSample[2]) return [dA, ...gemmPerSample(a, c, g, attrs, perSample)];
       const dB = tB
         ? gemm(g, a, undefined, { alpha, transA: true, transB: tA })
         : gemm(a, g, undefined, { alpha, transA: !tA });
@@ -73,3 +74,23 @@ export const linalgOps = {
     },
   },
 } satisfies Record<string, OpDef>;
+
+/** Per-sample cotangents of B and C for a linear layer (rows of A are samples). */
+function gemmPerSample(
+  a: Value,
+  c: Value | undefined,
+  g: Value,
+  attrs: Attrs,
+  perSample: readonly boolean[],
+) {
+  if (attrs.transA === 1 || perSample[0]) fail('per-sample gradients need the samples as rows of A');
+  const n = a.shape[0];
+  const [k, out] = [a.shape[1], g.shape[1]];
+  const rows = (v: Value, d: number) => reshape(v, [n, d, 1]);
+  const cols = (v: Value, d: number) => reshape(v, [n, 1, d]);
+  // Sample i's gradient is the outer product of its row of g and its row of A.
+  const outer = attrs.transB === 1 ? matmul(rows(g, out), cols(a, k)) : matmul(rows(a, k), cols(g, out));
+  const dB = perSample[1] ? mul(outer, attrs.alpha as number) : null;
+  const dC = c && perSample[2] ? reshape(mul(g, attrs.beta as number), [n, ...c.shape]) : null;
+  return [dB, dC];
+}

@@ -28,9 +28,25 @@ export const normOps = {
     attrs: { epsilon: 'float' },
     // y = (x - mean) / sqrt(var + eps) * scale + bias, every piece a graph value so the
     // rule differentiates again (e.g. d/dscale of the input gradient).
-    grad: ({ x: [x, scale, , mean, variance], g, attrs }) => {
+    grad: ({ x: [x, scale, , mean, variance], g, attrs, perSample }) => {
       const perChannel = (v: Value) => reshape(v, [1, v.shape[0], ...x.shape.slice(2).map(() => 1)]);
       const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+      if (perSample[3] || perSample[4]) fail('running statistics have no per-sample gradient');
+      if (perSample[1] || perSample[2]) {
+        // Sum over space only: one row per sample.
+        const spatial = axes.slice(1);
+        const xhat = mul(
+          sub(x, perChannel(mean)),
+          perChannel(div(1, sqrt(add(variance, attrs.epsilon as number)))),
+        );
+        return [
+          mul(g, perChannel(div(scale, sqrt(add(variance, attrs.epsilon as number))))),
+          perSample[1] ? reduceSum(mul(g, xhat), spatial) : null,
+          perSample[2] ? reduceSum(g, spatial) : null,
+          null,
+          null,
+        ];
+      }
       const invStd = div(1, sqrt(add(variance, attrs.epsilon as number)));
       const centered = sub(x, perChannel(mean));
       const gSum = reduceSum(g, axes);

@@ -1,6 +1,6 @@
 /** Reductions and the ops that normalise along an axis (softmax, log-softmax, cumulative sum). */
 import type { Value } from '../graph/graph.js';
-import { div, equal, exp, mask, mul, sub } from './elementwise.js';
+import { div, equal, exp, mask, mul, sign, sub } from './elementwise.js';
 import { expand, reshape } from './shape.js';
 import { fail, ints, normAxis, type OpDef } from './types.js';
 
@@ -15,6 +15,8 @@ const reducer =
 export const reduceSum = reducer('ReduceSum');
 export const reduceMean = reducer('ReduceMean');
 export const reduceMax = reducer('ReduceMax');
+/** Sum of absolute values in one pass (no |x| intermediate). */
+export const reduceL1 = reducer('ReduceL1');
 export const softmax = (x: Value, axis = -1) =>
   x.graph.emit('Softmax', [x], { axis: normAxis(axis, x.rank) });
 export const logSoftmax = (x: Value, axis = -1) =>
@@ -64,6 +66,9 @@ export const reduceOps = {
     const hit = mask(equal(x, kept(y, x, ax)), x);
     return [mul(hit, div(kept(g, x, ax), reduceSum(hit, ax, true)))];
   }),
+  ReduceL1: reduction(({ x: [x], g, attrs }) => [
+    mul(sign(x), expand(kept(g, x, attrs.axes as number[]), x.shape)),
+  ]),
   Softmax: alongAxis(({ y, g, attrs }) => [
     mul(y, sub(g, reduceSum(mul(g, y), [attrs.axis as number], true))),
   ]),

@@ -48,6 +48,7 @@ export type OpType =
   | 'ReduceSum'
   | 'ReduceMean'
   | 'ReduceMax'
+  | 'ReduceL1'
   | 'Softmax'
   | 'LogSoftmax'
   | 'CumSum'

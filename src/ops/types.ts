@@ -10,6 +10,12 @@ export interface GradContext {
   /** The cotangent of the output. */
   readonly g: Value;
   readonly attrs: Attrs;
+  /**
+   * Per input: true when it is a parameter whose cotangent must stay per sample, i.e. have
+   * a leading batch axis [B, ...shape] instead of being summed over the batch (axis 0 of
+   * the activations). Only rules of ops that take parameters support it.
+   */
+  readonly perSample: readonly boolean[];
 }
 
 /**

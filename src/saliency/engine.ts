@@ -72,15 +72,6 @@ export class SaliencyEngine implements AsyncDisposable {
       if (!Number.isInteger(label) || label < 0 || label >= k)
         throw new PssError(`label ${label} is out of range: ${this.model.name} has classes 0..${k - 1}`);
     }
-    if (mode === 'parameter' && n > 1) {
-      const out: SaliencyResult[] = [];
-      const per = c * h * w;
-      for (let i = 0; i < n; i++) {
-        const one = { data: batch.data.subarray(i * per, (i + 1) * per), shape: [1, c, h, w] as const };
-        out.push(...(await this.compute(one, [labels[i]], mode)));
-      }
-      return out;
-    }
     const onehot = new Float32Array(n * k);
     labels.forEach((label, i) => {
       onehot[i * k + label] = 1;

@@ -22,16 +22,11 @@ export interface SaliencyGraph {
   saliency: Value;
 }
 
-/** The model's forward pass on a new graph; conv weights per sample when batch > 1. */
-export function buildForward(model: Model, shape: readonly number[], perSampleConv: boolean) {
+/** The model's forward pass on a new graph, its weights as constants. */
+export function buildForward(model: Model, shape: readonly number[]) {
   const graph = new Graph();
   const input = graph.input('input', shape);
-  const net = new Net({
-    graph,
-    batch: shape[0],
-    perSampleConv,
-    param: (p) => graph.constant(model.weights.get(p.name)!, p.shape),
-  });
+  const net = new Net({ graph, param: (p) => graph.constant(model.weights.get(p.name)!, p.shape) });
   const logits = model.arch.define(net, model.numClasses)(input);
   return { graph, net, input, logits };
 }
@@ -43,14 +38,12 @@ export function crossEntropy(logits: Value, onehot: Value): Value {
 
 export function buildSaliencyGraph(model: Model, shape: readonly number[], mode: Aggregation): SaliencyGraph {
   const batch = shape[0];
-  if (mode === 'parameter' && batch !== 1)
-    throw new Error('parameter saliency is built for one image at a time');
-  const { graph, net, input, logits } = buildForward(model, shape, mode !== 'parameter');
+  const { graph, net, input, logits } = buildForward(model, shape);
   const onehot = graph.input('onehot', [batch, model.numClasses]);
   const loss = crossEntropy(logits, onehot);
-  // Summing per-sample losses keeps each sample's gradient its own: the per-sample conv
-  // weights are separate graph values.
+  // The gradient of the summed loss, kept per sample (never summed over the batch).
   const total = op.reduceSum(loss, [0]);
+  const perSample = { perSampleBatch: batch };
 
   let saliency: Value;
   if (mode === 'parameter') {
@@ -58,17 +51,18 @@ export function buildSaliencyGraph(model: Model, shape: readonly number[], mode:
     const grads = grad(
       total,
       params.map((p) => net.value(p.name)),
+      perSample,
     );
     saliency = op.concat(
-      grads.map((g) => op.reshape(op.abs(g), [1, g.size])),
+      grads.map((g) => op.reshape(op.abs(g), [batch, -1])),
       1,
     );
   } else {
-    const targets = model.layers.map((l) => net.convTargets.get(l.name)!);
-    const grads = grad(total, targets);
+    const weights = model.layers.map((l) => net.value(`${l.name}.weight`));
+    const grads = grad(total, weights, perSample);
     const perFilter = grads.map((g, i) => {
       const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
-      if (mode === 'filter') return op.reduceMean(op.abs(flat), [2]);
+      if (mode === 'filter') return op.mul(op.reduceL1(flat, [2]), 1 / flat.shape[2]);
       const mean = op.reduceMean(flat, [2]);
       return mode === 'signed' ? mean : op.abs(mean);
     });

@@ -65,6 +65,7 @@ const table: Table = {
   ],
   ReduceMean: [{ inputs: [normal(2, 3, 4)], f: ([x]) => cube(op.reduceMean(x, [2], true)) }],
   ReduceMax: [{ inputs: [distinct(0.05, 3, 5)], f: ([x]) => cube(op.reduceMax(x, [1])) }],
+  ReduceL1: [{ inputs: [away(2, 3, 4)], f: ([x]) => cube(op.reduceL1(x, [0, 2])) }],
   Softmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.softmax(x, 1) }],
   LogSoftmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.logSoftmax(x, -1) }],
   CumSum: [

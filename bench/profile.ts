@@ -1,0 +1,73 @@
+/**
+ * Where the time goes: runs the filter-saliency graph with ONNX Runtime's profiler and
+ * sums node times by op type (and the slowest nodes).
+ *   npx tsx bench/profile.ts [--arch resnet50] [--batch 1] [--form im2col|conv|matmul]
+ */
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { toOnnxModel } from '../src/graph/onnx.js';
+import { deterministicInput } from '../src/models/deterministic.js';
+import { Model } from '../src/models/model.js';
+import { architecture } from '../src/models/zoo.js';
+import { forceWeightGradForm, opDef, type WeightGradForm } from '../src/ops/index.js';
+import { buildSaliencyGraph } from '../src/saliency/graph.js';
+
+const { values: args } = parseArgs({
+  options: {
+    arch: { type: 'string', default: 'resnet50' },
+    batch: { type: 'string', default: '1' },
+    form: { type: 'string' },
+    top: { type: 'string', default: '15' },
+  },
+});
+if (args.form) forceWeightGradForm(args.form as WeightGradForm);
+const arch = architecture(args.arch!);
+const model = Model.deterministic(arch);
+const b = Number(args.batch);
+const [c, h, w] = arch.inputShape;
+const g = buildSaliencyGraph(model, [b, c, h, w], 'filter');
+const bytes = toOnnxModel([{ name: 'saliency', value: g.saliency }], (op) => opDef(op)!);
+const session = await ort.InferenceSession.create(bytes, {
+  intraOpNumThreads: 2,
+  graphOptimizationLevel: 'all',
+  enableProfiling: true,
+  profileFilePrefix: '/tmp/pss-profile',
+});
+const onehot = new Float32Array(b * model.numClasses);
+for (let i = 0; i < b; i++) onehot[i * model.numClasses + i] = 1;
+const feeds = {
+  input: new ort.Tensor('float32', deterministicInput('x', [b, c, h, w]), [b, c, h, w]),
+  onehot: new ort.Tensor('float32', onehot, [b, model.numClasses]),
+};
+for (let i = 0; i < 3; i++) await session.run(feeds);
+session.endProfiling();
+const file = `/tmp/${readdirSync('/tmp')
+  .filter((f) => f.startsWith('pss-profile'))
+  .sort()
+  .pop()}`;
+const events = JSON.parse(readFileSync(file, 'utf8')) as {
+  cat: string;
+  name: string;
+  dur: number;
+  args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] };
+}[];
+for (const f of readdirSync('/tmp').filter((f) => f.startsWith('pss-profile'))) rmSync(`/tmp/${f}`);
+const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+const byOp = new Map<string, number>();
+for (const e of nodes) byOp.set(e.args!.op_name!, (byOp.get(e.args!.op_name!) ?? 0) + e.dur / 3);
+const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+console.log(`total node time per run: ${(total / 1000).toFixed(1)} ms (batch ${b})`);
+for (const [k, v] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top)))
+  console.log(`${k.padEnd(24)} ${(v / 1000).toFixed(1).padStart(8)} ms  ${((100 * v) / total).toFixed(1)}%`);
+const slow = new Map<string, number>();
+const shapes = new Map<string, string>();
+for (const e of nodes) {
+  slow.set(e.name, (slow.get(e.name) ?? 0) + e.dur / 3);
+  shapes.set(e.name, (e.args?.input_type_shape ?? []).map((t) => `[${Object.values(t)[0]}]`).join(' '));
+}
+console.log('\nslowest nodes:');
+for (const [k, v] of [...slow].sort((a, b) => b[1] - a[1]).slice(0, Number(args.top)))
+  console.log(
+    `${k.replace('_kernel_time', '').padEnd(40)} ${(v / 1000).toFixed(1).padStart(8)} ms  ${shapes.get(k)}`,
+  );
