@@ -77,3 +77,104 @@ export async function checkGrads(c: GradCase, seed = 1): Promise<void> {
     );
   }
 }
+
+export interface PerSampleCase {
+  name: string;
+  /** inputs[0] is the batch (axis 0 = samples); the others are parameters. */
+  inputs: readonly { shape: readonly number[]; data: Float32Array }[];
+  /** Indices of the parameters to get per-sample cotangents for. */
+  params: readonly number[];
+  f: (xs: Value[]) => Value;
+}
+
+/**
+ * Per-sample cotangents (grad with perSampleBatch) must equal the gradients of each
+ * sample alone — to first order, and through a second differentiation (the per-sample
+ * rules must be differentiable too). Single-sample gradients are checked by checkGrads.
+ */
+export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> {
+  const r = rng(seed);
+  const n = c.inputs[0].shape[0];
+  const per = c.inputs[0].data.length / n;
+
+  // One pass over the batch, per-sample parameter cotangents.
+  const run = async (
+    batch: number,
+    data0: Float32Array,
+    cData: Float32Array | undefined,
+    wData: Float32Array[] | undefined,
+    perSample: boolean,
+  ) => {
+    const graph = new Graph();
+    const shapes = c.inputs.map((inp, i) => (i === 0 ? [batch, ...inp.shape.slice(1)] : inp.shape));
+    const xs = shapes.map((s, i) => graph.input(`x${i}`, s));
+    const out = c.f(xs);
+    const cotan = cData ?? r.normal(out.size);
+    const f1 = sumAll(mul(out, graph.constant(cotan, out.shape)));
+    const params = c.params.map((i) => xs[i]);
+    const g1 = grad(f1, params, perSample ? { perSampleBatch: batch } : {});
+    const ws = wData ?? g1.map((g) => r.normal(g.size));
+    const f2 = g1
+      .map((g, k) => sumAll(mul(g, graph.constant(ws[k], g.shape))))
+      .reduce((a, b) => graph.emit('Add', [a, b]));
+    const g2 = grad(f2, [xs[0], ...params]);
+    const runner = await Runner.create(
+      [
+        ...g1.map((value, i) => ({ name: `g1_${i}`, value })),
+        ...g2.map((value, i) => ({ name: `g2_${i}`, value })),
+      ],
+      { threads: 1 },
+    );
+    const feeds: Record<string, Float32Array> = {};
+    c.inputs.forEach((inp, i) => {
+      feeds[`x${i}`] = i === 0 ? data0 : inp.data;
+    });
+    const res = await runner.run(feeds);
+    await runner.release();
+    return { res, cotan, ws, outSize: out.size };
+  };
+
+  const batched = await run(n, c.inputs[0].data, undefined, undefined, true);
+  const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
+    let d = 0;
+    let m = 0;
+    for (let i = 0; i < a.length; i++) {
+      d = Math.max(d, Math.abs(a[i] - b[i]));
+      m = Math.max(m, Math.abs(b[i]));
+    }
+    assert.equal(a.length, b.length, `${c.name}: ${what}: length`);
+    assert.ok(d <= 1e-5 * m + 1e-6, `${c.name}: ${what}: max diff ${d} (max ${m})`);
+  };
+  const g2Params = c.params.map(() => [] as number[]);
+  for (let s = 0; s < n; s++) {
+    const outPer = batched.outSize / n;
+    const single = await run(
+      1,
+      c.inputs[0].data.subarray(s * per, (s + 1) * per),
+      batched.cotan.subarray(s * outPer, (s + 1) * outPer),
+      batched.ws.map((w) => w.subarray((s * w.length) / n, ((s + 1) * w.length) / n)),
+      false,
+    );
+    c.params.forEach((_, k) => {
+      const pg = batched.res[`g1_${k}`];
+      const len = pg.length / n;
+      close(
+        pg.subarray(s * len, (s + 1) * len),
+        single.res[`g1_${k}`],
+        `sample ${s} parameter ${k}, first order`,
+      );
+      const g2 = single.res[`g2_${k + 1}`];
+      g2.forEach((v, i) => {
+        g2Params[k][i] = (g2Params[k][i] ?? 0) + v;
+      });
+    });
+    close(
+      batched.res.g2_0.subarray(s * per, (s + 1) * per),
+      single.res.g2_0,
+      `sample ${s} input, second order`,
+    );
+  }
+  c.params.forEach((_, k) => {
+    close(batched.res[`g2_${k + 1}`], g2Params[k], `parameter ${k}, second order`);
+  });
+}

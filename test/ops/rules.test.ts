@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Value } from '../../src/graph/graph.js';
 import * as op from '../../src/ops/index.js';
 import { forceWeightGradForm, OPS, type OpType } from '../../src/ops/index.js';
-import { checkGrads, type GradCase } from '../helpers/gradcheck.js';
+import { checkGrads, checkPerSample, type GradCase } from '../helpers/gradcheck.js';
 import { rng } from '../helpers/random.js';
 
 const r = rng(42);
@@ -167,5 +167,60 @@ describe('backward rules: finite differences, first and second order', () => {
         forceWeightGradForm(undefined);
       }
     });
+  }
+});
+
+describe('per-sample cotangents equal single-sample gradients, and differentiate again', () => {
+  const cases = [
+    {
+      name: 'Conv (weight, bias; grouped, strided)',
+      inputs: [normal(3, 4, 7, 6), normal(6, 2, 3, 3), normal(6)],
+      params: [1, 2],
+      f: ([x, w, b]: Value[]) => cube(op.conv(x, w, b, { group: 2, strides: [2, 1], pads: [1, 1, 1, 1] })),
+    },
+    {
+      name: 'Conv 1x1 stride 2',
+      inputs: [normal(2, 4, 5, 5), normal(3, 4, 1, 1)],
+      params: [1],
+      f: ([x, w]: Value[]) => cube(op.conv(x, w, undefined, { strides: [2, 2] })),
+    },
+    {
+      name: 'ConvTranspose (weight, bias)',
+      inputs: [normal(2, 4, 3, 3), normal(4, 3, 3, 3), normal(3)],
+      params: [1, 2],
+      f: ([x, w, b]: Value[]) => cube(op.convTranspose(x, w, b, { strides: [2, 2], pads: [1, 1, 1, 1] })),
+    },
+    {
+      name: 'Gemm (B transposed, C)',
+      inputs: [normal(3, 4), normal(5, 4), normal(5)],
+      params: [1, 2],
+      f: ([a, b, c]: Value[]) => cube(op.gemm(a, b, c, { transB: true, alpha: 0.7, beta: 1.3 })),
+    },
+    {
+      name: 'Gemm (B plain)',
+      inputs: [normal(3, 4), normal(4, 5)],
+      params: [1],
+      f: ([a, b]: Value[]) => cube(op.gemm(a, b)),
+    },
+    {
+      name: 'BatchNormalization (scale, bias)',
+      inputs: [normal(3, 2, 3, 3), normal(2), normal(2), normal(2), uniform(0.5, 2, 2)],
+      params: [1, 2],
+      f: ([x, s, b, m, v]: Value[]) => cube(op.batchNorm(x, s, b, m, v)),
+    },
+  ];
+  for (const form of ['default', 'matmul', 'im2col', 'conv'] as const) {
+    for (const c of cases) {
+      if (form !== 'default' && !c.name.startsWith('Conv')) continue;
+      if (form === 'matmul' && !c.name.includes('1x1')) continue;
+      it(`${c.name}${form === 'default' ? '' : `, ${form} formulation`}`, async () => {
+        forceWeightGradForm(form === 'default' ? undefined : form);
+        try {
+          await checkPerSample(c);
+        } finally {
+          forceWeightGradForm(undefined);
+        }
+      });
+    }
   }
 });
