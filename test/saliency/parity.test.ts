@@ -4,7 +4,7 @@
  * max |difference| <= 1e-3 * max |value|, in every aggregation mode.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { deterministicInput, deterministicParameter, hashUniform } from '../../src/models/deterministic.js';
 import { Model } from '../../src/models/model.js';
 import { resnet18, resnet50 } from '../../src/models/resnet.js';
@@ -20,10 +20,11 @@ const FIXTURE_KEY: Record<Aggregation, string> = {
   parameter: 'parameter',
 };
 
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>) {
+function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, t?: TestContext) {
   assert.equal(ours.length, ref.length, `${name}: length`);
   const cos = cosine(ours, ref);
   const rel = maxRelDiff(ours, ref);
+  t?.diagnostic(`${name}: cosine ${cos.toFixed(9)}, max |diff| / max |ref| ${rel.toExponential(2)}`);
   assert.ok(cos >= 0.99999, `${name}: cosine ${cos}`);
   assert.ok(rel <= 1e-3, `${name}: max |diff| / max |ref| = ${rel}`);
 }
@@ -54,13 +55,13 @@ describe('TinyCNN parity with PyTorch (batch of 3, per sample)', () => {
   const input = { data: Float32Array.from(fx.get('input').data), shape: [3, 3, 29, 29] as const };
 
   for (const mode of Object.keys(AGGREGATIONS) as Aggregation[]) {
-    it(`${mode}`, async () => {
+    it(`${mode}`, async (t) => {
       await using engine = new SaliencyEngine(model);
       const results = await engine.compute(input, labels, mode);
       const ref = fx.get(FIXTURE_KEY[mode]).data;
       const per = ref.length / 3;
       results.forEach((r, i) => {
-        assertClose(`${mode} sample ${i}`, r.saliency, ref.subarray(i * per, (i + 1) * per));
+        assertClose(`${mode} sample ${i}`, r.saliency, ref.subarray(i * per, (i + 1) * per), t);
         assertClose(`logits ${i}`, r.logits, fx.get('logits').data.subarray(i * 10, (i + 1) * 10));
         assert.ok(Math.abs(r.loss - fx.get('loss').data[i]) < 1e-5, `loss ${i}`);
       });
@@ -109,7 +110,7 @@ for (const [arch, fixture] of [
       (m) => m !== 'parameter' || fx.has('parameter_sub'),
     );
     for (const mode of modes) {
-      it(mode, async () => {
+      it(mode, async (t) => {
         await using engine = new SaliencyEngine(model);
         const [r] = await engine.compute(input, [label], mode);
         assertClose('logits', r.logits, fx.get('logits').data);
@@ -117,9 +118,9 @@ for (const [arch, fixture] of [
           const idx = fx.get('parameter_index').data;
           const sub = Float64Array.from(idx, (i) => r.saliency[i]);
           assert.equal(r.saliency.length, Number(fx.metadata.num_params));
-          assertClose(mode, sub, fx.get('parameter_sub').data);
+          assertClose(`${mode} (every 997th)`, sub, fx.get('parameter_sub').data, t);
         } else {
-          assertClose(mode, r.saliency, fx.get(FIXTURE_KEY[mode]).data);
+          assertClose(mode, r.saliency, fx.get(FIXTURE_KEY[mode]).data, t);
         }
       });
     }
