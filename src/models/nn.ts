@@ -24,13 +24,17 @@ export interface NetContext {
   param(spec: ParamSpec): Value;
 }
 
+/** A size for both spatial axes, or [height, width]. */
+export type Pair = number | readonly [number, number];
+const pair = (v: Pair): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
 export interface ConvSpec {
   in: number;
   out: number;
-  kernel: number;
-  stride?: number;
-  padding?: number;
-  dilation?: number;
+  kernel: Pair;
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
   groups?: number;
   bias?: boolean;
 }
@@ -60,14 +64,11 @@ export class Net {
 
   conv2d(name: string, s: ConvSpec): Layer {
     const groups = s.groups ?? 1;
-    this.declare(`${name}.weight`, [s.out, s.in / groups, s.kernel, s.kernel], 'conv');
+    const [kh, kw] = pair(s.kernel);
+    this.declare(`${name}.weight`, [s.out, s.in / groups, kh, kw], 'conv');
     if (s.bias) this.declare(`${name}.bias`, [s.out], 'bias');
-    const p = s.padding ?? 0;
-    const opts = {
-      strides: [s.stride ?? 1, s.stride ?? 1],
-      pads: [p, p, p, p],
-      dilations: [s.dilation ?? 1, s.dilation ?? 1],
-    };
+    const [ph, pw] = pair(s.padding ?? 0);
+    const opts = { strides: pair(s.stride ?? 1), pads: [ph, pw, ph, pw], dilations: pair(s.dilation ?? 1) };
     return (x) =>
       op.conv(x, this.value(`${name}.weight`), s.bias ? this.value(`${name}.bias`) : undefined, {
         ...opts,
