@@ -8,11 +8,21 @@ import { Net, type ParamSpec } from './nn.js';
 export interface ConvLayer {
   /** Module name, e.g. "layer1.0.conv2". */
   name: string;
+  /** Its weight's parameter name, e.g. "layer1.0.conv2.weight". */
+  param: string;
   /** Index of its first filter in the saliency vector. */
   offset: number;
   filters: number;
   /** Weight shape [Cout, Cin/groups, kh, kw]. */
   shape: number[];
+}
+
+/** Facts about a model that change how its results read. */
+export interface ModelInfo {
+  /** BatchNorm was folded into the convs (ONNX exports): raw saliency is scaled per filter by |γ|/sqrt(var+ε); z is unaffected when statistics come from the same model. */
+  batchNormFolded?: boolean;
+  /** Things the user should know (dropped softmax, filled-in tensors...). */
+  notes?: string[];
 }
 
 export class Model {
@@ -27,6 +37,7 @@ export class Model {
     readonly weights: ReadonlyMap<string, Float32Array>,
     /** Where the weights came from (a path, a URL, "deterministic"). */
     readonly source: string,
+    readonly info: ModelInfo = {},
   ) {
     const net = new Net();
     arch.define(net, numClasses);
@@ -35,7 +46,13 @@ export class Model {
     this.layers = this.params
       .filter((p) => p.role === 'conv')
       .map((p) => {
-        const layer = { name: p.name.replace(/\.weight$/, ''), offset, filters: p.shape[0], shape: p.shape };
+        const layer = {
+          name: p.name.replace(/\.weight$/, ''),
+          param: p.name,
+          offset,
+          filters: p.shape[0],
+          shape: p.shape,
+        };
         offset += p.shape[0];
         return layer;
       });

@@ -51,6 +51,12 @@ export class Net {
     this.params.push({ name, shape, role, buffer });
   }
 
+  /** Declares a parameter of any layer kind (imported graphs); returns its graph value on demand. */
+  parameter(name: string, shape: readonly number[], role: ParamRole, buffer = false): () => Value {
+    this.declare(name, [...shape], role, buffer);
+    return () => this.value(name);
+  }
+
   /** The graph value of a declared parameter. */
   value(name: string): Value {
     let v = this.values.get(name);

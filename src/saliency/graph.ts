@@ -58,7 +58,7 @@ export function buildSaliencyGraph(model: Model, shape: readonly number[], mode:
       1,
     );
   } else {
-    const weights = model.layers.map((l) => net.value(`${l.name}.weight`));
+    const weights = model.layers.map((l) => net.value(l.param));
     const grads = grad(total, weights, perSample);
     const perFilter = grads.map((g, i) => {
       const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);

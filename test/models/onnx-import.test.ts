@@ -1,0 +1,132 @@
+/**
+ * ONNX import: a torch.onnx export of ResNet-18 (BatchNorm folded, as PyTorch exports it)
+ * against the built-in ResNet-18 with the same weights, a round trip through pss's own
+ * ONNX writer (BatchNorm kept), and the errors for files pss cannot use.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import onnxProto from 'onnx-proto';
+import { PssError } from '../../src/errors.js';
+import { toOnnxModel } from '../../src/graph/onnx.js';
+import { deterministicInput } from '../../src/models/deterministic.js';
+import { Model } from '../../src/models/model.js';
+import { onnxModel } from '../../src/models/onnx-import.js';
+import { resnet18 } from '../../src/models/resnet.js';
+import { tinycnn } from '../../src/models/tinycnn.js';
+import { opDef } from '../../src/ops/index.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { buildForward } from '../../src/saliency/graph.js';
+import { RunningStats, standardize } from '../../src/stats/welford.js';
+import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { loadSkeleton } from '../helpers/onnx.js';
+
+/** Statistics over n deterministic inputs, then z of `input`. */
+async function zScores(model: Model, input: Float32Array, label: number, n: number) {
+  await using engine = new SaliencyEngine(model);
+  const stats = new RunningStats(model.filterCount);
+  const shape = [n, 3, 224, 224] as const;
+  const batch = await engine.compute(
+    { data: deterministicInput('stats', shape), shape },
+    Array.from({ length: n }, (_, i) => (i * 97) % 1000),
+  );
+  for (const r of batch) stats.push(r.saliency);
+  const [r] = await engine.compute({ data: input, shape: [1, 3, 224, 224] }, [label]);
+  return { z: standardize(r.saliency, stats.mean, stats.std()), result: r };
+}
+
+describe('ONNX import: torch.onnx export of ResNet-18 (BatchNorm folded)', () => {
+  const onnx = onnxModel(
+    loadSkeleton('test/fixtures/onnx/resnet18-folded.skeleton.onnx'),
+    'resnet18-folded.onnx',
+  );
+  const builtin = Model.deterministic(resnet18);
+  const fx = loadFixture('resnet18');
+  const label = fx.get('labels').data[0];
+  const input = deterministicInput('input', [1, 3, 224, 224]);
+
+  it('finds the same conv layers, in order, and says BatchNorm was folded', () => {
+    assert.deepEqual(
+      onnx.layers.map((l) => [l.name, l.filters]),
+      builtin.layers.map((l) => [l.name, l.filters]),
+    );
+    assert.equal(onnx.info.batchNormFolded, true);
+    assert.equal(onnx.numClasses, 1000);
+  });
+
+  it('gives the same z-ordering of filters as the built-in ResNet-18', async (t) => {
+    const a = await zScores(onnx, input, label, 6);
+    const b = await zScores(builtin, input, label, 6);
+    assert.ok(cosine(a.result.logits, fx.get('logits').data) > 0.99999, 'logits match PyTorch');
+    // Raw saliency differs by the folded per-filter factor...
+    assert.ok(cosine(a.result.saliency, b.result.saliency) < 0.999);
+    // ...which cancels in z.
+    const cos = cosine(a.z, b.z);
+    t.diagnostic(`z cosine ${cos.toFixed(9)}, max rel diff ${maxRelDiff(a.z, b.z).toExponential(2)}`);
+    assert.ok(cos > 0.99999, `z cosine ${cos}`);
+    const top = (z: Float64Array) =>
+      Array.from(z.keys())
+        .sort((i, j) => z[j] - z[i])
+        .slice(0, 100);
+    assert.deepEqual(top(a.z), top(b.z));
+  });
+});
+
+describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', () => {
+  it('matches the built-in model', async () => {
+    const builtin = Model.deterministic(tinycnn);
+    const { logits } = buildForward(builtin, [1, 3, 29, 29]);
+    const bytes = toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!);
+    const imported = onnxModel(bytes, 'tinycnn.onnx');
+    assert.equal(imported.info.batchNormFolded, false);
+    assert.equal(imported.filterCount, builtin.filterCount);
+    const fx = loadFixture('tinycnn');
+    const input = {
+      data: Float32Array.from(fx.get('input').data.subarray(0, 3 * 29 * 29)),
+      shape: [1, 3, 29, 29] as const,
+    };
+    await using e1 = new SaliencyEngine(imported);
+    await using e2 = new SaliencyEngine(builtin);
+    const [a] = await e1.compute(input, [3]);
+    const [b] = await e2.compute(input, [3]);
+    assert.ok(cosine(a.saliency, b.saliency) > 0.99999);
+    assert.ok(maxRelDiff(a.saliency, fx.get('filter').data.subarray(0, 192)) < 1e-3);
+  });
+});
+
+describe('ONNX import: files pss cannot use', () => {
+  const tiny = (ops: string[]) => {
+    const { onnx } = onnxProto;
+    const vi = (name: string, dims: number[]) => ({
+      name,
+      type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+    });
+    return onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'g',
+        node: ops.map((opType, i) => ({
+          opType,
+          input: [i ? `t${i}` : 'x'],
+          output: [i === ops.length - 1 ? 'y' : `t${i + 1}`],
+        })),
+        input: [vi('x', [1, 3, 8, 8])],
+        output: [vi('y', [1, 10])],
+      },
+    }).finish();
+  };
+  it('lists every unsupported operator', () => {
+    assert.throws(
+      () => onnxModel(tiny(['Relu', 'NonMaxSuppression', 'Foo', 'Foo']), 'm.onnx'),
+      (e: Error) =>
+        e instanceof PssError &&
+        /operators pss cannot differentiate: Foo, NonMaxSuppression$/.test(e.message),
+    );
+  });
+  it('refuses bytes that are not ONNX', () => {
+    assert.throws(
+      () => onnxModel(new TextEncoder().encode('definitely not a protobuf'), 'bad.onnx'),
+      (e: Error) => e instanceof PssError && /bad\.onnx/.test(e.message),
+    );
+  });
+});
