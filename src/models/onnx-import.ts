@@ -137,7 +137,9 @@ export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
       slot(2, 'bias');
       if (ins[1] && roles.get(ins[1])?.role === 'conv') convNames.push(ins[1]);
     } else if (n.opType === 'BatchNormalization') {
-      (['bn-weight', 'bn-bias', 'bn-mean', 'bn-var'] as const).forEach((r, k) => slot(k + 1, r));
+      (['bn-weight', 'bn-bias', 'bn-mean', 'bn-var'] as const).forEach((r, k) => {
+        slot(k + 1, r);
+      });
     } else if (n.opType === 'Gemm' || n.opType === 'MatMul') {
       slot(1, 'linear');
       slot(2, 'bias');
