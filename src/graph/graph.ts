@@ -115,7 +115,7 @@ export class Graph {
     for (const v of inputs) {
       if (v.graph !== this) throw new GraphError(`${op}: input ${v} belongs to another graph`);
     }
-    const node = new Node(this.nextId++, op, inputs, attrs);
+    const node = new Node(this.nextId++, op, [...inputs], attrs); // own copy: callers may reuse their array
     let type: { shape: Shape; dtype: DType };
     try {
       type = sig.infer(inputs, attrs);
