@@ -13,8 +13,9 @@ export const modelArgs = {
   },
   weights: {
     type: 'string',
-    description: 'Weights (.safetensors with torchvision parameter names)',
-    valueHint: 'file',
+    description:
+      "Weights: a .safetensors file with torchvision parameter names, an http(s) URL, or a Hugging Face Hub reference hf:owner/repo[@revision][/file] (tv:resnet50 = hf:timm/resnet50.tv_in1k, torchvision's ImageNet weights). Downloads are cached in $PSS_CACHE_DIR (default ~/.cache/pss)",
+    valueHint: 'file|url|hf:repo',
     required: true,
   },
 } as const satisfies ArgsDef;

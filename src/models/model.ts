@@ -29,6 +29,8 @@ export class Model {
   readonly params: readonly ParamSpec[];
   readonly layers: readonly ConvLayer[];
   readonly filterCount: number;
+  /** Notes on how the weights were loaded (e.g. tensors filled in); for the caller to show. */
+  warnings: readonly string[] = [];
   private hash?: string;
 
   constructor(
