@@ -2,6 +2,9 @@
 """Write the PyTorch ground-truth fixtures to test/fixtures/*.safetensors.
 
     python3 scripts/reference/make_fixtures.py [--only tinycnn,resnet18,resnet50,check]
+    python3 scripts/reference/make_fixtures.py --only vgg19,densenet121,inception_v3,mobilenet_v2,zoo
+
+(no --only: all of them; `zoo` is test/fixtures/zoo_state_dicts.json, names and shapes only)
 
 Weights/inputs come from deterministic.py (float32), the ground truth is computed in
 float64 (model.double(), eval mode).  Each sample's loss is
@@ -88,7 +91,9 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
     for b in range(x64.shape[0]):
         logits = model(x64[b : b + 1])
         loss = F.cross_entropy(logits, labels[b : b + 1])
-        grads = torch.autograd.grad(loss, params)
+        # unused parameters (inception_v3's AuxLogits in eval mode) get zero gradients
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        grads = [torch.zeros_like(p) if g is None else g for g, p in zip(grads, params)]
         out["logits"].append(logits.detach()[0])
         out["loss"].append(loss.detach())
         gc = [grads[i] for i in conv_idx]
@@ -209,6 +214,67 @@ def make_resnet(arch: str, with_parameter: bool):
     return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
 
 
+# Constructor arguments of the architectures pss builds: inception_v3 as torchvision builds
+# it for its ImageNet weights (weights=None alone would give transform_input=False).
+ZOO_KWARGS = {"inception_v3": {"aux_logits": True, "transform_input": True, "init_weights": False}}
+ZOO_SIZE = {"inception_v3": 299}
+
+
+def torchvision_model(arch: str):
+    import torchvision
+
+    if arch == "tinycnn":
+        return TinyCNN()
+    return getattr(torchvision.models, arch)(weights=None, **ZOO_KWARGS.get(arch, {}))
+
+
+def make_zoo_model(arch: str):
+    """Like make_resnet (filter modes only, no parameter mode) for any torchvision model."""
+    model = torchvision_model(arch)
+    size = ZOO_SIZE.get(arch, 224)
+    shape = (1, 3, size, size)
+    x32, x64 = prepare(model, shape)
+    with torch.no_grad():
+        logits0 = model(x64)[0]
+    order = torch.argsort(logits0, descending=True)
+    label = int(order[4])  # class ranked 5th by the float64 logits
+    labels = torch.tensor([label], dtype=torch.int64)
+    res, info = per_sample_saliency(model, x64, labels, want_parameter=False)
+    meta = common_meta(arch, shape, x32)
+    meta.update(info)
+    meta["labels"] = json.dumps([label])
+    meta["label_rule"] = "class ranked 5th (index 4 of descending argsort) by float64 logits"
+    meta["top5"] = json.dumps([int(i) for i in order[:5]])
+    if arch in ZOO_KWARGS:
+        meta["constructor_kwargs"] = json.dumps(ZOO_KWARGS[arch])
+    tensors = {k: res[k] for k in ("logits", "loss", "filter", "filter_abs_mean", "signed")}
+    tensors["labels"] = labels.numpy()
+    st = stats(arch, res["logits"], res["loss"])
+    meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
+
+
+# Every architecture pss registers (src/models/zoo.ts).
+ZOO = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+       "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+       "densenet121", "densenet161", "densenet169", "densenet201",
+       "inception_v3", "mobilenet_v2", "tinycnn"]
+
+
+def make_zoo_state_dicts():
+    """test/fixtures/zoo_state_dicts.json: {arch: [[name, shape], ...]} in state_dict order,
+    without num_batches_tracked (names and shapes only; no model is run)."""
+    out = {}
+    for arch in ZOO:
+        sd = torchvision_model(arch).state_dict()
+        out[arch] = [[k, list(v.shape)] for k, v in sd.items() if not k.endswith("num_batches_tracked")]
+    path = os.path.join(OUT_DIR, "zoo_state_dicts.json")
+    text = "{\n" + ",\n".join(f"{json.dumps(a)}: {json.dumps(v, separators=(',', ':'))}" for a, v in out.items()) + "\n}\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return os.path.getsize(path)
+
+
 def make_check():
     idx = [0, 1, 2, 1000, 123456, 4294967295]
     us = det.u_indices("conv1.weight", idx)
@@ -230,7 +296,7 @@ def make_check():
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--only", default="check,tinycnn,resnet18,resnet50")
+    ap.add_argument("--only", default="check,tinycnn,resnet18,resnet50,vgg19,densenet121,inception_v3,mobilenet_v2,zoo")
     ap.add_argument("--threads", type=int, default=0)
     a = ap.parse_args()
     if a.threads:
@@ -247,11 +313,15 @@ def main():
             sizes["resnet18"] = make_resnet("resnet18", with_parameter=False)
         elif what == "resnet50":
             sizes["resnet50"] = make_resnet("resnet50", with_parameter=True)
+        elif what in ("vgg19", "densenet121", "inception_v3", "mobilenet_v2"):
+            sizes[what] = make_zoo_model(what)
+        elif what == "zoo":
+            sizes["zoo_state_dicts.json"] = make_zoo_state_dicts()
         else:
             raise SystemExit(f"unknown fixture {what}")
         print(f"  {what}: {time.time() - t:.1f}s", flush=True)
     for k, v in sizes.items():
-        print(f"{k}.safetensors {v} bytes")
+        print(f"{k if '.' in k else k + '.safetensors'} {v} bytes")
     total = sum(os.path.getsize(os.path.join(OUT_DIR, f)) for f in os.listdir(OUT_DIR)
                 if f.endswith(".safetensors"))
     print(f"total test/fixtures/*.safetensors: {total} bytes")

@@ -2,8 +2,12 @@
 
 import { PssError } from '../errors.js';
 import type { Architecture } from './architecture.js';
+import { densenet121, densenet161, densenet169, densenet201 } from './densenet.js';
+import { inception_v3 } from './inception.js';
+import { mobilenet_v2 } from './mobilenet.js';
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
 import { tinycnn } from './tinycnn.js';
+import { vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn } from './vgg.js';
 
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.freeze({
   resnet18,
@@ -11,6 +15,20 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   resnet50,
   resnet101,
   resnet152,
+  vgg11,
+  vgg13,
+  vgg16,
+  vgg19,
+  vgg11_bn,
+  vgg13_bn,
+  vgg16_bn,
+  vgg19_bn,
+  densenet121,
+  densenet161,
+  densenet169,
+  densenet201,
+  inception_v3,
+  mobilenet_v2,
   tinycnn,
 });
 
