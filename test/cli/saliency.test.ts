@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { loadImage } from '../../src/image/load.js';
+import { preprocess } from '../../src/image/preprocess.js';
 import { serializeNpy } from '../../src/io/npy.js';
 import { Model } from '../../src/models/model.js';
 import { serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
@@ -156,6 +158,93 @@ describe('pss saliency', () => {
     });
     it('a missing required flag', () => {
       assertUserError(pss(base), /label/i);
+    });
+  });
+});
+
+describe('pss saliency --image', () => {
+  const image = 'test/fixtures/images/rgb_300x200.jpg';
+  let w10: string;
+  let w1000: string;
+  const run = (weights: string, ...rest: string[]) =>
+    pss(['saliency', '--model', 'tinycnn', '--weights', weights, ...rest]);
+  before(() => {
+    w10 = weightsFile('image-w10.safetensors');
+    const m1000 = Model.deterministic(tinycnn, 1000);
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const p of m1000.params)
+      tensors[p.name] = { dtype: 'F32', shape: p.shape, data: m1000.weights.get(p.name)! };
+    writeFileSync(path('image-w1000.safetensors'), serializeSafeTensors(tensors));
+    w1000 = path('image-w1000.safetensors');
+  });
+
+  it("preprocesses with the architecture's transform: the same result as --input of that tensor", async () => {
+    const x = preprocess(await loadImage(image), tinycnn.preprocessing, [29, 29]);
+    writeFileSync(path('image.npy'), serializeNpy(x.data, x.shape));
+    const a = run(w10, '--image', image, '--label', '3', '--json', '-');
+    const b = run(w10, '--input', path('image.npy'), '--label', '3', '--json', '-');
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    const [ja, jb] = [JSON.parse(a.stdout), JSON.parse(b.stdout)];
+    assert.deepEqual(ja.saliency, jb.saliency);
+    assert.equal(ja.loss, jb.loss);
+    assert.equal('labelName' in ja, false, 'no class names for a 10-class model');
+  });
+
+  it('takes ImageNet class names when the model has 1000 classes; JSON and summary name them', () => {
+    const r = run(w1000, '--image', image, '--label', 'Great_White_Shark', '--json', path('names.json'));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(readFileSync(path('names.json'), 'utf8'));
+    assert.equal(out.label, 2);
+    assert.equal(out.labelName, 'great white shark');
+    assert.equal(out.logits.length, 1000);
+    assert.equal(typeof out.predictedName, 'string');
+    assert.match(
+      r.stdout,
+      new RegExp(`True class: great white shark \\(2\\); predicted: .+ \\(${out.predicted}\\)`),
+    );
+    const byIndex = run(w1000, '--image', image, '--label', '2', '--json', '-');
+    assert.equal(JSON.parse(byIndex.stdout).labelName, 'great white shark');
+  });
+
+  describe('bad input: one line naming the problem, exit 1', () => {
+    it('both --image and --input, or neither', () => {
+      writeFileSync(path('any.npy'), serializeNpy(input, [3, 29, 29]));
+      assertUserError(
+        run(w10, '--image', image, '--input', path('any.npy'), '--label', '1'),
+        /--image and --input are alternatives: give only one/,
+      );
+      assertUserError(run(w10, '--label', '1'), /no image: give an image file with --image .*or .* --input/);
+    });
+    it('an image file that is not an image, a truncated one, a missing one', () => {
+      writeFileSync(path('text.png'), 'not a picture');
+      assertUserError(
+        run(w10, '--image', path('text.png'), '--label', '1'),
+        /image file .*text\.png is not a JPEG/,
+      );
+      const jpeg = readFileSync(image);
+      writeFileSync(path('cut.jpg'), jpeg.subarray(0, 5000));
+      assertUserError(
+        run(w10, '--image', path('cut.jpg'), '--label', '1'),
+        /image file .*cut\.jpg is truncated or corrupt \(JPEG\)/,
+      );
+      assertUserError(
+        run(w10, '--image', path('nope.jpg'), '--label', '1'),
+        /image file not found: .*nope\.jpg/,
+      );
+    });
+    it('an ambiguous or unknown class name', () => {
+      assertUserError(
+        run(w1000, '--image', image, '--label', 'shark'),
+        /"shark" is ambiguous: .*"great white shark" \(2\), "tiger shark" \(3\)/,
+      );
+      assertUserError(run(w1000, '--image', image, '--label', 'goldfsh'), /did you mean "goldfish" \(1\)\?/);
+    });
+    it('a class name for a model that is not a 1000-class one', () => {
+      assertUserError(
+        run(w10, '--image', image, '--label', 'great white shark'),
+        /--label must be an integer >= 0, got "great white shark" \(class names .* tinycnn has 10\)/,
+      );
     });
   });
 });
