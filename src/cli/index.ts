@@ -21,40 +21,63 @@ export const main = defineCommand({
   },
   subCommands: {
     saliency: () => import('./commands/saliency.js').then((m) => m.default),
+    stats: () => import('./commands/stats.js').then((m) => m.default),
   },
 });
 
-/** The subcommand named in argv (if any), its help name and extras. */
-async function resolve(argv: string[]): Promise<[CommandDef, string, HelpExtras]> {
-  const subs = await (typeof main.subCommands === 'function' ? main.subCommands() : main.subCommands);
-  const name = argv.find((a) => !a.startsWith('-'));
-  const sub = name ? subs?.[name] : undefined;
-  if (!sub) return [main, 'pss', {}];
-  const resolved = (await (typeof sub === 'function' ? sub() : sub)) as CommandDef & { help?: HelpExtras };
-  return [resolved, `pss ${name}`, resolved.help ?? {}];
+type Command = CommandDef & { help?: HelpExtras };
+
+const resolveValue = async <T>(v: T | (() => T | Promise<T>)): Promise<T> =>
+  typeof v === 'function' ? (v as () => T | Promise<T>)() : v;
+
+/**
+ * Walks the command words in argv (`stats merge ...`): the innermost command, its name for
+ * help text, and argv without the command words. citty would check the flags of every
+ * level; only the innermost one's apply.
+ */
+async function resolve(
+  argv: string[],
+): Promise<{ cmd: Command; name: string; rest: string[]; unknown?: string }> {
+  let cmd: Command = main;
+  let name = 'pss';
+  let rest = argv;
+  for (;;) {
+    const subs = (await resolveValue(cmd.subCommands)) ?? {};
+    const i = rest.findIndex((a) => !a.startsWith('-'));
+    if (i < 0 || !Object.keys(subs).length) break;
+    const word = rest[i];
+    if (!Object.hasOwn(subs, word)) {
+      if (cmd === main) return { cmd, name, rest, unknown: word };
+      break;
+    }
+    cmd = (await resolveValue(subs[word])) as Command;
+    name = `${name} ${word}`;
+    rest = [...rest.slice(0, i), ...rest.slice(i + 1)];
+  }
+  return { cmd, name, rest };
 }
 
 export async function run(argv: string[]): Promise<number> {
+  let name = 'pss';
   try {
+    const resolved = await resolve(argv);
+    name = resolved.name;
     if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-      const [cmd, name, extras] = await resolve(argv);
-      console.log(await renderHelp(cmd, name, extras));
+      console.log(await renderHelp(resolved.cmd, resolved.name, resolved.cmd.help ?? {}));
       return 0;
     }
     if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
       console.log(version);
       return 0;
     }
-    const subs =
-      (await (typeof main.subCommands === 'function' ? main.subCommands() : main.subCommands)) ?? {};
-    const name = argv.find((a) => !a.startsWith('-'));
-    if (!name || !Object.hasOwn(subs, name)) {
-      console.error(
-        `pss: unknown command "${name ?? argv[0]}"; commands: ${Object.keys(subs).join(', ')}. See: pss --help`,
-      );
+    if (resolved.cmd === main) {
+      const commands = Object.keys((await resolveValue(main.subCommands)) ?? {});
+      const what = resolved.unknown ? `unknown command "${resolved.unknown}"` : 'no command given';
+      console.error(`pss: ${what}; commands: ${commands.join(', ')}. See: pss --help`);
       return 1;
     }
-    await runCommand(main, { rawArgs: argv });
+    // The innermost command alone parses the remaining flags.
+    await runCommand({ ...resolved.cmd, subCommands: undefined }, { rawArgs: resolved.rest });
     return 0;
   } catch (e) {
     if (e instanceof PssError) {
@@ -63,7 +86,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (e instanceof Error && e.name === 'CLIError') {
       const plain = stripAnsi(e.message).replace(/\.$/, '');
-      console.error(`pss: ${plain}. See: pss ${argv.find((a) => !a.startsWith('-'))} --help`);
+      console.error(`pss: ${plain}. See: ${name} --help`);
       return 1;
     }
     console.error(e);

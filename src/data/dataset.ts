@@ -1,0 +1,22 @@
+/** A labelled image collection, read one item at a time in a fixed order. */
+export interface Sample {
+  /** Path, or "file.idx#index": how errors and reports name it. */
+  id: string;
+  label: number;
+  /** The preprocessed image, CHW float32 in the model's input shape. */
+  load(): Promise<Float32Array>;
+}
+
+export interface Dataset {
+  /** Says what was read (kind, path, size); stored with the statistics. */
+  description: string;
+  length: number;
+  item(index: number): Sample;
+}
+
+/** Items [begin, end) of shard i of n: contiguous ranges that cover the dataset exactly. */
+export function shardRange(length: number, shard: readonly [number, number] | undefined): [number, number] {
+  if (!shard) return [0, length];
+  const [i, n] = shard;
+  return [Math.floor((i * length) / n), Math.floor(((i + 1) * length) / n)];
+}

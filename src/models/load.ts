@@ -1,0 +1,25 @@
+/** One entry point for `--model` / `--weights`: a built-in architecture with weights, or an ONNX file. */
+import { PssError } from '../errors.js';
+import type { Model } from './model.js';
+import { onnxModel } from './onnx-import.js';
+import { loadWeights, readFileOrFail } from './weights.js';
+import { architecture } from './zoo.js';
+
+export interface ModelSpec {
+  /** A built-in architecture name, or a path to an .onnx file. */
+  model: string;
+  /** Weights for a built-in architecture (not used with ONNX files). */
+  weights?: string;
+}
+
+export async function loadModel(spec: ModelSpec): Promise<Model> {
+  if (/\.onnx$/i.test(spec.model)) {
+    if (spec.weights)
+      throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');
+    return onnxModel(await readFileOrFail(spec.model, 'ONNX model'), spec.model);
+  }
+  const arch = architecture(spec.model);
+  if (!spec.weights)
+    throw new PssError(`--weights is required for ${arch.name} (a .safetensors file with torchvision names)`);
+  return loadWeights(arch, spec.weights);
+}
