@@ -7,8 +7,8 @@ import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 export const modelArgs = {
   model: {
     type: 'string',
-    description: `Built-in architecture: ${Object.keys(ARCHITECTURES).join(', ')}`,
-    valueHint: 'name',
+    description: `A built-in architecture (${Object.keys(ARCHITECTURES).join(', ')}) or an ONNX classifier file (.onnx, opset 11+)`,
+    valueHint: 'name|file.onnx',
     required: true,
   },
   weights: {
@@ -16,7 +16,6 @@ export const modelArgs = {
     description:
       "Weights: a .safetensors file with torchvision parameter names, an http(s) URL, or a Hugging Face Hub reference hf:owner/repo[@revision][/file] (tv:resnet50 = hf:timm/resnet50.tv_in1k, torchvision's ImageNet weights). Downloads are cached in $PSS_CACHE_DIR (default ~/.cache/pss)",
     valueHint: 'file|url|hf:repo',
-    required: true,
   },
 } as const satisfies ArgsDef;
 
@@ -42,5 +41,46 @@ export const aggregationArg = {
     description: `How gradients become saliency: ${Object.entries(AGGREGATIONS)
       .map(([k, v]) => `${k} = ${v}`)
       .join('; ')}`,
+  },
+} as const satisfies ArgsDef;
+
+export const imageArgs = {
+  image: {
+    type: 'string',
+    description:
+      "Image file (JPEG, PNG, WebP, GIF, TIFF), preprocessed as torchvision's eval transform does for the model (or --input)",
+    valueHint: 'photo.jpg',
+  },
+  input: {
+    type: 'string',
+    description:
+      'Preprocessed image: float32 .npy of shape [C,H,W] or [1,C,H,W], already normalised (or --image)',
+    valueHint: 'x.npy',
+  },
+  label: {
+    type: 'string',
+    description: 'True class of the image: an index, or a class name (ImageNet and Fashion-MNIST models)',
+    valueHint: 'n|name',
+    required: true,
+  },
+} as const satisfies ArgsDef;
+
+export const rankArgs = {
+  stats: {
+    type: 'string',
+    description: 'Validation statistics from pss stats (same model and aggregation): rank by z-score',
+    valueHint: 'file',
+  },
+  rank: {
+    type: 'enum',
+    options: ['z', 'abs-z'],
+    default: 'z',
+    description: "Rank filters by z (most abnormally large first) or by |z| (the authors' pruning study)",
+  },
+  top: {
+    type: 'string',
+    default: '10',
+    description: 'How many of the most salient filters to list',
+    valueHint: 'k',
   },
 } as const satisfies ArgsDef;

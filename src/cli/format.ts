@@ -1,32 +1,30 @@
 /** Human summaries for the terminal. */
 import type { RankedFilter } from '../saliency/rank.js';
+import type { SaliencyReport } from '../saliency/report.js';
 
-export function formatSummary(r: {
-  model: string;
-  label: number;
-  predicted: number;
-  loss: number;
-  aggregation: string;
-  standardized: boolean;
-  top: readonly RankedFilter[];
-  json?: string;
-}): string {
+const className = (i: number, name?: string) => (name ? `${name} (${i})` : `class ${i}`);
+
+export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[], json?: string): string {
   const verdict = r.predicted === r.label ? 'correct' : 'MISCLASSIFIED';
+  const p = r.probabilities.find((q) => q.class === r.predicted)?.probability ?? 0;
   const lines = [
-    `${r.model}: predicted class ${r.predicted}, true class ${r.label} (${verdict}); loss ${r.loss.toFixed(4)}`,
+    `${r.model}: predicted ${className(r.predicted, r.predictedName)} at ${(100 * p).toFixed(1)}%, true ${className(r.label, r.labelName)} — ${verdict}; loss ${r.loss.toFixed(4)}`,
   ];
-  if (r.top.length) {
-    const what = r.standardized ? 'z-score' : `saliency (${r.aggregation}, not standardised: no --stats)`;
-    lines.push('', `Most salient filters — ${what}:`);
-    const w = Math.max(5, ...r.top.map((t) => t.layer.length));
-    lines.push(`  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  filter  ${r.standardized ? 'z' : 'value'}`);
-    r.top.forEach((t, i) => {
+  for (const note of r.notes) lines.push(`note: ${note}`);
+  if (ranked.length) {
+    const what = r.standardized
+      ? `z-score against ${r.statistics!.count} validation images (${r.aggregation})`
+      : `raw saliency (${r.aggregation}); give --stats for z-scores`;
+    lines.push('', `Most salient filters, by ${r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`);
+    const w = Math.max(5, ...ranked.map((t) => t.layer.length));
+    lines.push(`  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  filter  ${r.standardized ? 'z' : 'saliency'}`);
+    ranked.forEach((t, i) => {
       lines.push(
         `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${String(t.filter).padStart(6)}  ${fmt(t.value)}`,
       );
     });
   }
-  if (r.json) lines.push('', `Full result: ${r.json}`);
+  if (json) lines.push('', `Full result: ${json}`);
   return lines.join('\n');
 }
 

@@ -5,7 +5,8 @@ import { IMAGENET_CLASSES } from './imagenet-classes.js';
 export { IMAGENET_CLASSES };
 
 /** The class names of a model with `numClasses` outputs, when pss knows them (ImageNet-1k). */
-export function classNamesFor(numClasses: number): readonly string[] | undefined {
+export function classNamesFor(numClasses: number, own?: readonly string[]): readonly string[] | undefined {
+  if (own?.length === numClasses) return own;
   return numClasses === IMAGENET_CLASSES.length ? IMAGENET_CLASSES : undefined;
 }
 

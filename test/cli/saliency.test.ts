@@ -2,12 +2,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { toOnnxModel } from '../../src/graph/onnx.js';
 import { loadImage } from '../../src/image/load.js';
 import { preprocess } from '../../src/image/preprocess.js';
 import { serializeNpy } from '../../src/io/npy.js';
 import { Model } from '../../src/models/model.js';
 import { serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
+import { opDef } from '../../src/ops/index.js';
+import { buildForward } from '../../src/saliency/graph.js';
+import { readStats } from '../../src/stats/file.js';
 import { pss, tempDir } from '../helpers/cli.js';
 import { cosine, loadFixture } from '../helpers/fixtures.js';
 
@@ -53,7 +57,7 @@ describe('pss saliency', () => {
   it('prints a summary and writes JSON that matches PyTorch', () => {
     const r = pss([...base, '--label', '3', '--json', path('out.json')]);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /tinycnn: predicted class \d+, true class 3/);
+    assert.match(r.stdout, /tinycnn: predicted class \d+ at [\d.]+%, true class 3 — (correct|MISCLASSIFIED)/);
     assert.match(r.stdout, /Most salient filters/);
     const out = JSON.parse(readFileSync(path('out.json'), 'utf8'));
     assert.equal(out.model, 'tinycnn');
@@ -201,7 +205,7 @@ describe('pss saliency --image', () => {
     assert.equal(typeof out.predictedName, 'string');
     assert.match(
       r.stdout,
-      new RegExp(`True class: great white shark \\(2\\); predicted: .+ \\(${out.predicted}\\)`),
+      new RegExp(`predicted .+ \\(${out.predicted}\\) at [\\d.]+%, true great white shark \\(2\\)`),
     );
     const byIndex = run(w1000, '--image', image, '--label', '2', '--json', '-');
     assert.equal(JSON.parse(byIndex.stdout).labelName, 'great white shark');
@@ -243,8 +247,128 @@ describe('pss saliency --image', () => {
     it('a class name for a model that is not a 1000-class one', () => {
       assertUserError(
         run(w10, '--image', image, '--label', 'great white shark'),
-        /--label must be an integer >= 0, got "great white shark" \(class names .* tinycnn has 10\)/,
+        /--label must be an integer >= 0, got "great white shark" \(class names .* tinycnn has 10 classes\)/,
       );
     });
+  });
+});
+
+describe('pss saliency --stats, ONNX models', () => {
+  const statsFile = path('tinycnn-stats.safetensors');
+  const w = () => weightsFile('w-stats.safetensors');
+  const imageArgs = ['--input', path('x.npy'), '--label', '3'];
+
+  before(() => {
+    writeFileSync(path('x.npy'), serializeNpy(input, [3, 29, 29]));
+    const r = pss([
+      'stats',
+      '--model',
+      'tinycnn',
+      '--weights',
+      w(),
+      '--data',
+      'test/fixtures/stats-images',
+      '--out',
+      statsFile,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('standardises with the statistics and ranks by z (or |z|)', async () => {
+    const r = pss([
+      'saliency',
+      '--model',
+      'tinycnn',
+      '--weights',
+      w(),
+      ...imageArgs,
+      '--stats',
+      statsFile,
+      '--json',
+      '-',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.standardized, true);
+    assert.equal(out.statistics.count, 20);
+    const stats = await readStats(statsFile);
+    const std = stats.acc.std();
+    const i = out.top[0].index;
+    const z = (out.saliency[i] - stats.acc.mean[i]) / (std[i] <= 1e-14 ? 1 : std[i]);
+    assert.ok(Math.abs(out.z[i] - z) < 1e-9);
+    assert.equal(Math.max(...out.z), out.top[0].z);
+    const abs = JSON.parse(
+      pss([
+        'saliency',
+        '--model',
+        'tinycnn',
+        '--weights',
+        w(),
+        ...imageArgs,
+        '--stats',
+        statsFile,
+        '--rank',
+        'abs-z',
+        '--json',
+        '-',
+      ]).stdout,
+    );
+    assert.equal(Math.max(...abs.z.map(Math.abs)), Math.abs(abs.top[0].z));
+    const text = pss([
+      'saliency',
+      '--model',
+      'tinycnn',
+      '--weights',
+      w(),
+      ...imageArgs,
+      '--stats',
+      statsFile,
+    ]).stdout;
+    assert.match(text, /z-score against 20 validation images/);
+  });
+
+  it('refuses statistics of another aggregation or other weights', () => {
+    let r = pss([
+      'saliency',
+      '--model',
+      'tinycnn',
+      '--weights',
+      w(),
+      ...imageArgs,
+      '--stats',
+      statsFile,
+      '--aggregation',
+      'signed',
+    ]);
+    assertUserError(r, /holds filter statistics; this run uses --aggregation signed/);
+    const other = weightsFile('other.safetensors', (t) => {
+      t['fc.bias'] = { ...t['fc.bias'], data: (t['fc.bias'].data as Float32Array).map((v) => v + 1) };
+    });
+    r = pss(['saliency', '--model', 'tinycnn', '--weights', other, ...imageArgs, '--stats', statsFile]);
+    assertUserError(r, /was computed for tinycnn with other weights/);
+  });
+
+  it('runs an ONNX classifier file and refuses one with unknown operators', () => {
+    const { logits } = buildForward(model, [1, 3, 29, 29]);
+    writeFileSync(
+      path('tiny.onnx'),
+      toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!),
+    );
+    const r = pss(['saliency', '--model', path('tiny.onnx'), ...imageArgs, '--json', '-']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.saliency.length, 192);
+    assert.equal(out.batchNormFolded, false);
+    assert.ok(cosine(out.saliency, fx.get('filter').data.subarray(0, 192)) > 0.99999);
+    // Rename an op type in place (same length keeps the protobuf valid).
+    const bytes = Buffer.from(
+      readFileSync(path('tiny.onnx')).toString('latin1').replaceAll('Relu', 'Frob'),
+      'latin1',
+    );
+    writeFileSync(path('frob.onnx'), bytes);
+    assertUserError(
+      pss(['saliency', '--model', path('frob.onnx'), ...imageArgs]),
+      /operators pss cannot differentiate: Frob/,
+    );
   });
 });

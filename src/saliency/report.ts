@@ -1,0 +1,95 @@
+/**
+ * The saliency report of one image — what `pss saliency` prints and writes as JSON, and
+ * what `pss explain` and the web app build on.
+ */
+import type { Model } from '../models/model.js';
+import type { Statistics } from '../stats/file.js';
+import { standardize } from '../stats/welford.js';
+import type { SaliencyResult } from './engine.js';
+import { type RankBy, type RankedFilter, topFilters } from './rank.js';
+
+export interface SaliencyReport {
+  model: string;
+  weights: string;
+  aggregation: string;
+  /** True when z holds standardised saliency; false when rankings use raw saliency. */
+  standardized: boolean;
+  statistics: { file: string; count: number; dataset: string } | null;
+  batchNormFolded: boolean;
+  notes: string[];
+  label: number;
+  labelName?: string;
+  predicted: number;
+  predictedName?: string;
+  loss: number;
+  /** The five most probable classes. */
+  probabilities: { class: number; name?: string; probability: number }[];
+  logits: number[];
+  layers: { name: string; offset: number; filters: number }[];
+  saliency: number[];
+  z: number[] | null;
+  rankedBy: RankBy;
+  top: { layer: string; filter: number; index: number; saliency: number; z: number | null }[];
+}
+
+export interface ReportOptions {
+  stats?: { path: string; stats: Statistics };
+  rankBy?: RankBy;
+  top?: number;
+  classNames?: readonly string[];
+}
+
+export function softmax(logits: ArrayLike<number>): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const e = Float64Array.from(logits, (v) => Math.exp(v - max));
+  const sum = e.reduce((a, b) => a + b, 0);
+  return e.map((v) => v / sum);
+}
+
+/** Assembles the report; returns the ranked filters too (for printing). */
+export function saliencyReport(
+  model: Model,
+  r: SaliencyResult,
+  o: ReportOptions = {},
+): { report: SaliencyReport; ranked: RankedFilter[] } {
+  const names = o.classNames;
+  const rankBy = o.rankBy ?? 'z';
+  const z = o.stats ? standardize(r.saliency, o.stats.stats.acc.mean, o.stats.stats.acc.std()) : undefined;
+  const perFilter = r.aggregation !== 'parameter';
+  const ranked = perFilter ? topFilters(z ?? r.saliency, model.layers, o.top ?? 10, rankBy) : [];
+  const probs = softmax(r.logits);
+  const top5 = Array.from(probs.keys())
+    .sort((a, b) => probs[b] - probs[a])
+    .slice(0, 5);
+  const report: SaliencyReport = {
+    model: model.name,
+    weights: model.source,
+    aggregation: r.aggregation,
+    standardized: z !== undefined,
+    statistics: o.stats
+      ? { file: o.stats.path, count: o.stats.stats.acc.count, dataset: o.stats.stats.meta.dataset }
+      : null,
+    batchNormFolded: model.info.batchNormFolded ?? false,
+    notes: [...(model.info.notes ?? []), ...model.warnings],
+    label: r.label,
+    ...(names && { labelName: names[r.label] }),
+    predicted: r.predicted,
+    ...(names && { predictedName: names[r.predicted] }),
+    loss: r.loss,
+    probabilities: top5.map((c) => ({ class: c, ...(names && { name: names[c] }), probability: probs[c] })),
+    logits: Array.from(r.logits),
+    layers: model.layers.map(({ name, offset, filters }) => ({ name, offset, filters })),
+    saliency: Array.from(r.saliency),
+    z: z ? Array.from(z) : null,
+    rankedBy: rankBy,
+    top: ranked.map((f) => ({
+      layer: f.layer,
+      filter: f.filter,
+      index: f.index,
+      saliency: r.saliency[f.index],
+      z: z ? z[f.index] : null,
+    })),
+  };
+  return { report, ranked };
+}
