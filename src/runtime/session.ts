@@ -22,11 +22,15 @@ export type Fetches = Record<string, Float32Array | Float64Array>;
 
 export class Runner implements Disposable {
   readonly inputs: readonly Value[];
+  /** The static shape of each output, by name. */
+  readonly outputShapes: Readonly<Record<string, readonly number[]>>;
   private constructor(
     private readonly session: ort.InferenceSession,
     inputs: readonly Value[],
+    outputs: readonly GraphOutput[],
   ) {
     this.inputs = inputs;
+    this.outputShapes = Object.fromEntries(outputs.map((o) => [o.name, o.value.shape]));
   }
 
   static async create(outputs: readonly GraphOutput[], opts: SessionOptions = {}): Promise<Runner> {
@@ -38,7 +42,7 @@ export class Runner implements Disposable {
     });
     const graph = outputs[0].value.graph;
     const inputs = graph.inputs.filter((v) => session.inputNames.includes(v.inputName!));
-    return new Runner(session, inputs);
+    return new Runner(session, inputs, outputs);
   }
 
   /** Runs with the given inputs (by graph-input name); extra feeds are ignored. */

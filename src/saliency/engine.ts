@@ -3,6 +3,7 @@
  * per-sample results for a batch of images in one run.
  */
 import { PssError } from '../errors.js';
+import type { GraphOutput } from '../graph/onnx.js';
 import type { Model } from '../models/model.js';
 import { type Device, Runner } from '../runtime/session.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
@@ -37,22 +38,25 @@ export class SaliencyEngine implements AsyncDisposable {
     readonly options: SaliencyOptions = {},
   ) {}
 
-  private runner(mode: Aggregation, shape: readonly number[]): Promise<Runner> {
-    const key = `${mode}:${shape.join('x')}`;
+  /** A cached ONNX Runtime session for a graph, built on first use. */
+  session(key: string, outputs: () => GraphOutput[]): Promise<Runner> {
     let r = this.runners.get(key);
     if (!r) {
-      const g = buildSaliencyGraph(this.model, shape, mode);
-      r = Runner.create(
-        [
-          { name: 'logits', value: g.logits },
-          { name: 'loss', value: g.loss },
-          { name: 'saliency', value: g.saliency },
-        ],
-        this.options,
-      );
+      r = Runner.create(outputs(), this.options);
       this.runners.set(key, r);
     }
     return r;
+  }
+
+  private runner(mode: Aggregation, shape: readonly number[]): Promise<Runner> {
+    return this.session(`saliency:${mode}:${shape.join('x')}`, () => {
+      const g = buildSaliencyGraph(this.model, shape, mode);
+      return [
+        { name: 'logits', value: g.logits },
+        { name: 'loss', value: g.loss },
+        { name: 'saliency', value: g.saliency },
+      ];
+    });
   }
 
   /** Saliency of every image in the batch w.r.t. its own true label. */

@@ -43,9 +43,17 @@ export function buildSaliencyGraph(model: Model, shape: readonly number[], mode:
   const loss = crossEntropy(logits, onehot);
   // The gradient of the summed loss, kept per sample (never summed over the batch).
   const total = op.reduceSum(loss, [0]);
-  const perSample = { perSampleBatch: batch };
 
-  let saliency: Value;
+  const saliency = saliencyOf(model, net, total, batch, mode);
+  return { graph, net, input, onehot, logits, loss, saliency };
+}
+
+/**
+ * Per-sample saliency [B, F] of a summed per-sample loss: the conv weights' gradients
+ * aggregated per filter, or every parameter's |gradient|. Differentiable again.
+ */
+export function saliencyOf(model: Model, net: Net, total: Value, batch: number, mode: Aggregation): Value {
+  const perSample = { perSampleBatch: batch };
   if (mode === 'parameter') {
     const params = model.params.filter((p) => !p.buffer);
     const grads = grad(
@@ -53,20 +61,21 @@ export function buildSaliencyGraph(model: Model, shape: readonly number[], mode:
       params.map((p) => net.value(p.name)),
       perSample,
     );
-    saliency = op.concat(
+    return op.concat(
       grads.map((g) => op.reshape(op.abs(g), [batch, -1])),
       1,
     );
-  } else {
-    const weights = model.layers.map((l) => net.value(l.param));
-    const grads = grad(total, weights, perSample);
-    const perFilter = grads.map((g, i) => {
-      const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
-      if (mode === 'filter') return op.mul(op.reduceL1(flat, [2]), 1 / flat.shape[2]);
-      const mean = op.reduceMean(flat, [2]);
-      return mode === 'signed' ? mean : op.abs(mean);
-    });
-    saliency = op.concat(perFilter, 1);
   }
-  return { graph, net, input, onehot, logits, loss, saliency };
+  const grads = grad(
+    total,
+    model.layers.map((l) => net.value(l.param)),
+    perSample,
+  );
+  const perFilter = grads.map((g, i) => {
+    const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
+    if (mode === 'filter') return op.mul(op.reduceL1(flat, [2]), 1 / flat.shape[2]);
+    const mean = op.reduceMean(flat, [2]);
+    return mode === 'signed' ? mean : op.abs(mean);
+  });
+  return op.concat(perFilter, 1);
 }
