@@ -225,6 +225,11 @@ def torchvision_model(arch: str):
 
     if arch == "tinycnn":
         return TinyCNN()
+    if arch == "fashion-cnn":
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "train"))
+        from fashion_cnn import FashionCNN
+
+        return FashionCNN()
     return getattr(torchvision.models, arch)(weights=None, **ZOO_KWARGS.get(arch, {}))
 
 
@@ -258,7 +263,7 @@ def make_zoo_model(arch: str):
 ZOO = ["resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
        "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
        "densenet121", "densenet161", "densenet169", "densenet201",
-       "inception_v3", "mobilenet_v2", "tinycnn"]
+       "inception_v3", "mobilenet_v2", "tinycnn", "fashion-cnn"]
 
 
 def make_zoo_state_dicts():

@@ -3,6 +3,7 @@
 import { PssError } from '../errors.js';
 import type { Architecture } from './architecture.js';
 import { densenet121, densenet161, densenet169, densenet201 } from './densenet.js';
+import { fashionCnn } from './fashion.js';
 import { inception_v3 } from './inception.js';
 import { mobilenet_v2 } from './mobilenet.js';
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
@@ -30,6 +31,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   inception_v3,
   mobilenet_v2,
   tinycnn,
+  'fashion-cnn': fashionCnn,
 });
 
 export function architecture(name: string): Architecture {
