@@ -1,6 +1,7 @@
 /**
- * Benchmark: filter saliency (and the forward pass) of a built-in model on ONNX Runtime
- * against PyTorch on the same machine, in the same run. Reports medians and ratios.
+ * Benchmark: forward pass, filter saliency (batch 1 and per-sample batches) and input-space
+ * saliency of a built-in model on ONNX Runtime, against PyTorch on the same machine in the
+ * same run. Each measurement runs in its own process, so peak memory (RSS) is its own.
  *
  *   npm run bench -- [--arch resnet50] [--batch 8] [--repeats 5] [--threads 2] [--no-torch]
  */
@@ -9,9 +10,9 @@ import { parseArgs } from 'node:util';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
-import { forceWeightGradForm, type WeightGradForm } from '../src/ops/index.js';
 import { Runner } from '../src/runtime/session.js';
 import { SaliencyEngine } from '../src/saliency/engine.js';
+import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
 
 const { values: args } = parseArgs({
@@ -20,7 +21,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '8' },
     repeats: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
-    form: { type: 'string' },
+    only: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
   },
 });
@@ -28,7 +29,9 @@ const arch = architecture(args.arch!);
 const batch = Number(args.batch);
 const repeats = Number(args.repeats);
 const threads = Number(args.threads);
-if (args.form) forceWeightGradForm(args.form as WeightGradForm);
+const [c, h, w] = arch.inputShape;
+const ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1'] as const;
+type Item = (typeof ITEMS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -42,82 +45,76 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
   return median(ts);
 }
 
-const model = Model.deterministic(arch);
-const [c, h, w] = arch.inputShape;
-const image = (n: number) => ({
-  data: deterministicInput('bench', [n, c, h, w]),
-  shape: [n, c, h, w] as const,
-});
-const labels = (n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
-
-const ours: Record<string, number> = {};
-{
-  const fwd = buildForward(model, [1, c, h, w]);
-  const runner = await Runner.create([{ name: 'logits', value: fwd.logits }], { threads });
-  const x = image(1).data;
-  ours.forward_b1 = await time(() => runner.run({ input: x }));
-  await runner.release();
-}
-{
+/** One measurement, in this process: seconds (per image for batches). */
+async function measure(item: Item): Promise<number> {
+  const model = Model.deterministic(arch);
+  const image = (n: number) => ({ data: deterministicInput('bench', [n, c, h, w]), shape: [n, c, h, w] as const });
+  const labels = (n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
+  if (item === 'forward_b1') {
+    const fwd = buildForward(model, [1, c, h, w]);
+    const runner = await Runner.create([{ name: 'logits', value: fwd.logits }], { threads });
+    const x = image(1).data;
+    return time(() => runner.run({ input: x }));
+  }
   await using engine = new SaliencyEngine(model, { threads });
-  const one = image(1);
-  ours.filter_b1 = await time(() => engine.compute(one, labels(1)));
-  const many = image(batch);
-  ours.filter_per_sample = (await time(() => engine.compute(many, labels(batch)))) / batch;
+  // (await inside the using-block: the engine must outlive the measurement)
+  if (item === 'filter_b1') return await time(() => engine.compute(image(1), labels(1)));
+  if (item === 'filter_per_sample') return (await time(() => engine.compute(image(batch), labels(batch)))) / batch;
+  return await time(() => explain(engine, image(1), 1));
 }
-ours.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
 
-let torch: Record<string, number> | undefined;
-if (!args['no-torch']) {
-  for (const py of [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
+if (args.only) {
+  const seconds = await measure(args.only as Item);
+  console.log(JSON.stringify({ seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
+} else {
+  const ours: Record<string, { seconds: number; peak_rss_mb: number }> = {};
+  for (const item of ITEMS) {
     const r = spawnSync(
-      py,
-      [
-        'scripts/reference/torch_bench.py',
-        '--arch',
-        arch.name,
-        '--size',
-        String(h),
-        '--threads',
-        String(threads),
-        '--repeats',
-        String(repeats),
-        '--batch',
-        String(batch),
-        '--what',
-        'forward,filter',
-      ],
+      process.execPath,
+      ['--import', 'tsx', 'bench/saliency.ts', ...process.argv.slice(2), '--only', item],
       { encoding: 'utf8' },
     );
-    if (r.status === 0) {
-      torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
-      break;
-    }
+    if (r.status !== 0) throw new Error(`${item} failed:\n${r.stderr}`);
+    ours[item] = JSON.parse(r.stdout.trim().split('\n').pop()!);
   }
-  if (!torch) console.log('PyTorch not found (install python3-torch); showing pss alone.');
-}
 
-console.log(
-  `\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`,
-);
-const rows = [
-  ['forward, batch 1', 'forward_b1'],
-  ['filter saliency, batch 1', 'filter_b1'],
-  [`filter saliency, per sample in batches of ${batch}`, 'filter_per_sample'],
-  ['peak RSS (MB)', 'peak_rss_mb'],
-];
-console.log(['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch'].join('\t'));
-for (const [label, key] of rows) {
-  const t = torch?.[key];
-  console.log(
-    [label, ours[key].toFixed(4), t?.toFixed(4) ?? '-', t ? (ours[key] / t).toFixed(2) : '-'].join('\t'),
-  );
+  let torch: Record<string, unknown> | undefined;
+  if (!args['no-torch']) {
+    for (const py of [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
+      const r = spawnSync(
+        py,
+        [
+          'scripts/reference/torch_bench.py',
+          ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
+          ...['--repeats', String(repeats), '--batch', String(batch), '--what', 'forward,filter,input'],
+        ],
+        { encoding: 'utf8' },
+      );
+      if (r.status === 0) {
+        torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
+        break;
+      }
+    }
+    if (!torch) console.log('PyTorch not found (install python3-torch); showing pss alone.');
+  }
+
+  console.log(`\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`);
+  const rows: [string, Item][] = [
+    ['forward, batch 1', 'forward_b1'],
+    ['filter saliency, batch 1', 'filter_b1'],
+    [`filter saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
+    ['input-space saliency, batch 1', 'input_b1'],
+  ];
+  console.log(['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch', 'pss peak RSS MB'].join('\t'));
+  for (const [label, key] of rows) {
+    const t = torch?.[key] as number | undefined;
+    const s = ours[key].seconds;
+    console.log([label, s.toFixed(4), t?.toFixed(4) ?? '-', t ? (s / t).toFixed(2) : '-', ours[key].peak_rss_mb.toFixed(0)].join('\t'));
+  }
+  if (torch) {
+    console.log(`PyTorch peak RSS (all its measurements, one process): ${Number(torch.peak_rss_mb).toFixed(0)} MB`);
+    const b1 = torch.filter_b1 as number;
+    console.log(`per-sample batches: ${(b1 / ours.filter_per_sample.seconds).toFixed(2)}x PyTorch's batch-1 throughput`);
+    console.log(`PyTorch ${torch.torch_version}; BLAS: ${JSON.stringify(torch.blas ?? torch.blas_info ?? 'see torch_bench.py')}`);
+  }
 }
-if (torch?.filter_b1) {
-  const throughput = 1 / ours.filter_per_sample / (1 / torch.filter_b1);
-  console.log(`per-sample batches: ${throughput.toFixed(2)}x PyTorch's batch-1 throughput`);
-}
-if (torch)
-  console.log(
-    `PyTorch ${torch.torch_version}; BLAS: ${(torch as Record<string, unknown>).blas ?? 'see torch_bench.py'}`,
-  );

@@ -39,6 +39,10 @@ export class Runner implements Disposable {
       executionProviders: [opts.device ?? 'cpu'],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
+      // Measured on ResNet-50 input-space saliency: without the arena and memory patterns,
+      // peak RSS drops from 2.0 to 1.3 GB at no measurable cost in time (bench/saliency.ts).
+      enableCpuMemArena: false,
+      enableMemPattern: false,
     });
     const graph = outputs[0].value.graph;
     const inputs = graph.inputs.filter((v) => session.inputNames.includes(v.inputName!));
