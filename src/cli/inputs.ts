@@ -7,7 +7,8 @@ import type { Model } from '../models/model.js';
 import { readFileOrFail } from '../models/weights.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
-import { checkStatsFor, readStats, type Statistics } from '../stats/file.js';
+import { readAnyStats } from '../stats/authors.js';
+import { checkStatsFor, type Statistics } from '../stats/file.js';
 import { requiredInt } from './parse.js';
 
 /** --image (decoded and preprocessed for the model) or --input (.npy, already preprocessed). */
@@ -44,14 +45,19 @@ export function labelArg(text: string, model: Model, names: readonly string[] | 
   );
 }
 
-/** --stats: statistics that must describe this model and aggregation. */
+/**
+ * --stats: statistics that must describe this model and aggregation — a pss statistics file,
+ * or one of the original authors' .pth files (stats/authors.ts). An authors' file whose name
+ * names no architecture is taken to be for --model; its filter count is still checked.
+ */
 export async function statsArg(
   path: string | undefined,
   model: Model,
   aggregation: Aggregation,
 ): Promise<{ path: string; stats: Statistics } | undefined> {
   if (path === undefined) return undefined;
-  const stats = await readStats(path);
+  const stats = await readAnyStats(path);
+  if (stats.meta.model === 'unknown') stats.meta.model = model.name;
   checkStatsFor(stats, model, aggregation, path);
   return { path, stats };
 }

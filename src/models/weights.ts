@@ -1,11 +1,20 @@
 /** Reading weights files into a Model. */
-import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { PssError } from '../errors.js';
 import type { Architecture } from './architecture.js';
 import { parseWeightsSpec, type ResolveOptions, resolveWeights } from './fetch.js';
 import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
 import { Model } from './model.js';
 import { Net } from './nn.js';
+import {
+  isTorchCheckpoint,
+  looksLikeSafeTensors,
+  PthFormatError,
+  readCheckpoint,
+  stateDictTensors,
+} from './pth.js';
 import { parseSafeTensors, toFloat32 } from './safetensors.js';
 
 export async function readFileOrFail(path: string, what: string): Promise<Uint8Array> {
@@ -20,25 +29,53 @@ export async function readFileOrFail(path: string, what: string): Promise<Uint8A
   }
 }
 
+/** File names of PyTorch checkpoints (torch.save), as opposed to .safetensors. */
+const CHECKPOINT_NAME = /\.(pth|pt|bin|ckpt|tar)$/i;
+
 /**
- * Loads a .safetensors file with torchvision parameter names. `spec` is a local path, an
- * http(s) URL or a Hub reference (`hf:owner/repo[@rev][/file]`, `tv:resnet50`); remote files
- * are downloaded once into the cache (see fetch.ts). Hub checkpoints whose names differ from
- * torchvision's (timm's VGG head) are renamed, and optional tensors they lack (timm's
- * Inception-v3 has no AuxLogits) are filled in — `model.warnings` says so.
+ * Loads weights with torchvision parameter names: a .safetensors file, or a PyTorch
+ * checkpoint (torch.save, zip or legacy format; told apart by content, see pth.ts) holding a
+ * state dict — itself or under "state_dict" / "model" — so torchvision's published URLs
+ * work as they are. `spec` is a local path, an http(s) URL or a Hub reference
+ * (`hf:owner/repo[@rev][/file]`, `tv:resnet50`); remote files are downloaded once into the
+ * cache (see fetch.ts). Hub checkpoints whose names differ from torchvision's (timm's VGG
+ * head) are renamed, and optional tensors they lack (timm's Inception-v3 has no AuxLogits)
+ * are filled in — `model.warnings` says so.
  */
 export async function loadWeights(
   arch: Architecture,
   spec: string,
   options: ResolveOptions = {},
 ): Promise<Model> {
-  const path = await resolveWeights(spec, { ...options, safetensors: true });
-  const source = parseWeightsSpec(spec).kind === 'file' ? `weights file ${path}` : `weights ${spec}`;
-  const st = parseSafeTensors(await readFileOrFail(path, 'weights file'), source);
+  const parsed = parseWeightsSpec(spec);
+  const remote = parsed.kind === 'file' ? undefined : parsed.url;
+  // A remote .pth is checked here, after the download, instead of by its safetensors header.
+  const checkpointName = remote !== undefined && CHECKPOINT_NAME.test(new URL(remote).pathname);
+  const path = await resolveWeights(spec, { ...options, safetensors: !checkpointName });
+  const source = parsed.kind === 'file' ? `weights file ${path}` : `weights ${spec}`;
+  const bytes = await readFileOrFail(path, 'weights file');
   const read = new Map<string, NamedTensor>();
-  for (const [name, t] of st.tensors) {
-    if (t.dtype === 'F32' || t.dtype === 'F64' || t.dtype === 'F16' || t.dtype === 'BF16')
-      read.set(name, { shape: t.shape, data: toFloat32(t) });
+  const named = CHECKPOINT_NAME.test(remote ? new URL(remote).pathname : path);
+  if (isTorchCheckpoint(bytes) || (named && !looksLikeSafeTensors(bytes))) {
+    try {
+      if (remote) checkHashPrefix(remote, bytes, path);
+      for (const [name, t] of stateDictTensors(readCheckpoint(bytes, source), source))
+        if (t.isFloating()) read.set(name, { shape: [...t.shape], data: t.toFloat32() });
+    } catch (e) {
+      // A damaged download is deleted, as fetch.ts deletes a damaged safetensors download.
+      if (!(remote && e instanceof PthFormatError)) throw e;
+      await rm(path, { force: true });
+      await rm(`${path}.sha256`, { force: true });
+      throw new PssError(
+        `${e.message}; the download was deleted: check the URL, or download the file yourself`,
+      );
+    }
+  } else {
+    const st = parseSafeTensors(bytes, source);
+    for (const [name, t] of st.tensors) {
+      if (t.dtype === 'F32' || t.dtype === 'F64' || t.dtype === 'F16' || t.dtype === 'BF16')
+        read.set(name, { shape: t.shape, data: toFloat32(t) });
+    }
   }
   const { tensors } = mapHubNames(arch.name, read);
   let warnings: string[] = [];
@@ -51,4 +88,19 @@ export async function loadWeights(
   const model = Model.fromTensors(arch, tensors, source);
   model.warnings = warnings;
   return model;
+}
+
+/**
+ * torch.hub's convention: a file name `name-<hex>.pth` carries the first hex digits of the
+ * file's SHA-256 (torchvision's URLs: resnet50-19c8e357.pth). A download that does not match
+ * is refused (PthFormatError, so the caller deletes it).
+ */
+function checkHashPrefix(url: string, bytes: Uint8Array, path: string): void {
+  const prefix = basename(new URL(url).pathname).match(/-([0-9a-f]{8,64})\.[A-Za-z]+$/)?.[1];
+  if (!prefix) return;
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (!sha.startsWith(prefix))
+    throw new PthFormatError(
+      `the download of ${url} (${path}) has SHA-256 ${sha}, but its file name promises one starting ${prefix} (torch.hub's convention)`,
+    );
 }

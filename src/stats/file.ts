@@ -88,10 +88,9 @@ export function checkStatsFor(stats: Statistics, model: Model, aggregation: Aggr
     throw new PssError(
       `${path} has statistics for ${meta.filters} filters; ${model.name} has ${model.filterCount}`,
     );
-  if (
-    meta.model !== model.name ||
-    (meta.weightsHash !== 'unknown' && meta.weightsHash !== model.weightsHash())
-  )
+  if (meta.model !== model.name)
+    throw new PssError(`${path} holds statistics for ${meta.model}; this is ${model.name}`);
+  if (meta.weightsHash !== 'unknown' && meta.weightsHash !== model.weightsHash())
     throw new PssError(
       `${path} was computed for ${meta.model} with other weights (hash ${meta.weightsHash.slice(0, 12)}); this is ${model.name} (hash ${model.weightsHash().slice(0, 12)})`,
     );
