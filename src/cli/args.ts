@@ -1,5 +1,6 @@
 /** Flag fragments shared by commands — each flag defined once. */
 import type { ArgsDef } from 'citty';
+import { DEFAULT_MODEL } from '../models/load.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
@@ -9,7 +10,7 @@ export const modelArgs = {
     type: 'string',
     description: `A built-in architecture (${Object.keys(ARCHITECTURES).join(', ')}) or an ONNX classifier file (.onnx, opset 11+)`,
     valueHint: 'name|file.onnx',
-    required: true,
+    default: DEFAULT_MODEL,
   },
   weights: {
     type: 'string',

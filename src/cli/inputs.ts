@@ -1,4 +1,5 @@
 /** Reading what the image commands share: the image (file or .npy), the label, the statistics. */
+import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
 import { loadInput } from '../image/input.js';
 import { resolveLabel } from '../image/labels.js';
@@ -8,7 +9,7 @@ import { readFileOrFail } from '../models/weights.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { readAnyStats } from '../stats/authors.js';
-import { checkStatsFor, type Statistics } from '../stats/file.js';
+import { checkStatsFor, readStats, type Statistics } from '../stats/file.js';
 import { requiredInt } from './parse.js';
 
 /** --image (decoded and preprocessed for the model) or --input (.npy, already preprocessed). */
@@ -49,15 +50,30 @@ export function labelArg(text: string, model: Model, names: readonly string[] | 
  * --stats: statistics that must describe this model and aggregation — a pss statistics file,
  * or one of the original authors' .pth files (stats/authors.ts). An authors' file whose name
  * names no architecture is taken to be for --model; its filter count is still checked.
+ * Without --stats: the statistics shipped with a bundled model, when they describe it.
  */
 export async function statsArg(
   path: string | undefined,
   model: Model,
   aggregation: Aggregation,
 ): Promise<{ path: string; stats: Statistics } | undefined> {
-  if (path === undefined) return undefined;
+  if (path === undefined) return bundledStats(model, aggregation);
   const stats = await readAnyStats(path);
   if (stats.meta.model === 'unknown') stats.meta.model = model.name;
   checkStatsFor(stats, model, aggregation, path);
+  return { path, stats };
+}
+
+/** The statistics shipped with a bundled model, when they describe it (same weights and aggregation). */
+async function bundledStats(model: Model, aggregation: Aggregation) {
+  const bundled = model.arch.bundled?.stats;
+  if (!bundled) return undefined;
+  const path = fileURLToPath(bundled);
+  const stats = await readStats(path);
+  try {
+    checkStatsFor(stats, model, aggregation, path);
+  } catch {
+    return undefined; // other weights or another aggregation: unstandardised, and the report says so
+  }
   return { path, stats };
 }

@@ -18,6 +18,8 @@ export interface Architecture {
   /** Name of the classifier layer; its weight's first dimension gives the number of classes. */
   readonly classifier: string;
   readonly preprocessing: Preprocessing;
+  /** Weights (and validation statistics) shipped inside the package: used when none are given. */
+  readonly bundled?: { weights: URL; stats?: URL; examples?: URL };
   /** Class names, when the architecture is tied to a dataset (1000-class models get ImageNet's). */
   readonly classNames?: readonly string[];
   /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */

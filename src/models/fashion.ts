@@ -33,6 +33,13 @@ export const fashionCnn: Architecture = {
   classifier: 'fc',
   // pixel / 255, then the mean and std of the 60,000 training images (0.286041, 0.353024)
   preprocessing: { resize: 28, mean: [0.286], std: [0.353] },
+  classNames: FASHION_MNIST_CLASSES,
+  // src/models and dist/models are both two levels below the package root.
+  bundled: {
+    weights: new URL('../../models/fashion-cnn.safetensors', import.meta.url),
+    stats: new URL('../../models/fashion-cnn.stats.safetensors', import.meta.url),
+    examples: new URL('../../examples/fashion/manifest.json', import.meta.url),
+  },
   define(net, numClasses) {
     const [a, b, c] = WIDTHS;
     const block = (i: number, cin: number, cout: number) => {

@@ -1,9 +1,13 @@
 /** One entry point for `--model` / `--weights`: a built-in architecture with weights, or an ONNX file. */
+import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { loadWeights, readFileOrFail } from './weights.js';
 import { architecture } from './zoo.js';
+
+/** The model pss uses when none is named: trained on Fashion-MNIST, shipped with its statistics. */
+export const DEFAULT_MODEL = 'fashion-cnn';
 
 export interface ModelSpec {
   /** A built-in architecture name, or a path to an .onnx file. */
@@ -19,7 +23,10 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
     return onnxModel(await readFileOrFail(spec.model, 'ONNX model'), spec.model);
   }
   const arch = architecture(spec.model);
-  if (!spec.weights)
-    throw new PssError(`--weights is required for ${arch.name} (a .safetensors file with torchvision names)`);
-  return loadWeights(arch, spec.weights);
+  const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
+  if (!weights)
+    throw new PssError(
+      `--weights is required for ${arch.name}: a .safetensors or .pth file, an https URL, or tv:${arch.name} for torchvision's ImageNet weights`,
+    );
+  return loadWeights(arch, weights);
 }
