@@ -1,0 +1,60 @@
+/** Figures: the input-space heatmap, filter-saliency charts, Grad-CAM panels and report.html. */
+export {
+  type Box,
+  type ChartOptions,
+  type FilterChart,
+  type FilterSaliencyData,
+  filterSaliencyChart,
+  filterSaliencyData,
+  filterSaliencyPng,
+  filterSaliencySvg,
+  layerHierarchy,
+  layerSummaryChart,
+  layerSummaryPng,
+  layerSummarySvg,
+  type MarkedFilter,
+  type SaliencyLayer,
+  shortLayerName,
+} from './filter-saliency.js';
+export {
+  type ActivationMap,
+  type CamOverlay,
+  type ClassInfo,
+  type ComparisonInput,
+  camOverlay,
+  comparisonFigure,
+  composePanels,
+  normalizeMap,
+  type Panel,
+  type PanelOptions,
+  resizeBilinear,
+} from './gradcam.js';
+export {
+  clipAndScale,
+  colourMask,
+  encodePng,
+  type GradientMap,
+  gaussianBlur3x3,
+  gaussianKernel3,
+  type HeatmapOptions,
+  type InputHeatmap,
+  inputHeatmap,
+  JET_LUT_BGR,
+  jetColours,
+  overlay,
+  overlayFloat,
+  type PngOptions,
+  percentile,
+  pixelSaliency,
+  writePng,
+} from './heatmap.js';
+export { svgToPng, vegaLiteToSvg } from './render.js';
+export {
+  type FigureRef,
+  type ReportFigures,
+  type ReportHtmlOptions,
+  reportHtml,
+  reportNotes,
+  writeReportHtml,
+} from './report-html.js';
+export { escapeXml, fitText, formatValue, textWidth } from './text.js';
