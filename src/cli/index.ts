@@ -22,6 +22,7 @@ export const main = defineCommand({
   subCommands: {
     saliency: () => import('./commands/saliency.js').then((m) => m.default),
     stats: () => import('./commands/stats.js').then((m) => m.default),
+    explain: () => import('./commands/explain.js').then((m) => m.default),
   },
 });
 
