@@ -1,18 +1,34 @@
 /** pss — parameter-space saliency on ONNX Runtime. The public API. */
+
+// The graph/autodiff core
 export { type GradOptions, grad } from './autodiff/grad.js';
+export type { Dataset, Sample } from './data/dataset.js';
+// Images and data
+export { openDataset } from './data/open.js';
 export { PssError } from './errors.js';
+// Figures
+export * as figures from './figures/index.js';
 export { Graph, GraphError, type Shape, type Value } from './graph/graph.js';
 export { toOnnxModel } from './graph/onnx.js';
+export { classNamesFor, IMAGENET_CLASSES, loadImage, preprocess, resolveLabel } from './image/index.js';
+export { loadInput } from './image/input.js';
 export { type NpyArray, parseNpy, serializeNpy } from './io/npy.js';
+// Models and weights
 export type { Architecture, Preprocessing } from './models/architecture.js';
 export { deterministicInput, deterministicParameter } from './models/deterministic.js';
-export { type ConvLayer, Model } from './models/model.js';
+export { bundledExamples, type Example } from './models/examples.js';
+export { parseWeightsSpec, type ResolveOptions, resolveWeights } from './models/fetch.js';
+export { DEFAULT_MODEL, loadModel, type ModelSpec } from './models/load.js';
+export { type ConvLayer, Model, type ModelInfo } from './models/model.js';
 export type { ParamSpec } from './models/nn.js';
+export { importOnnx, onnxModel } from './models/onnx-import.js';
+export { readCheckpoint, stateDictTensors } from './models/pth.js';
 export { parseSafeTensors, serializeSafeTensors } from './models/safetensors.js';
 export { loadWeights } from './models/weights.js';
 export { ARCHITECTURES, architecture } from './models/zoo.js';
 export * as ops from './ops/index.js';
 export { type Device, Runner } from './runtime/session.js';
+// Saliency
 export { AGGREGATIONS, type Aggregation, DEFAULT_AGGREGATION } from './saliency/aggregation.js';
 export {
   argmax,
@@ -21,5 +37,13 @@ export {
   type SaliencyOptions,
   type SaliencyResult,
 } from './saliency/engine.js';
+export { EXPLAIN_DEFAULTS, type ExplainOptions, type ExplainResult, explain } from './saliency/explain.js';
 export { buildForward, buildSaliencyGraph, crossEntropy } from './saliency/graph.js';
 export { locate, type RankBy, type RankedFilter, topFilters } from './saliency/rank.js';
+export { type SaliencyReport, saliencyReport } from './saliency/report.js';
+// Statistics
+export { authorsStats, readAnyStats } from './stats/authors.js';
+export { type CollectOptions, collectStats } from './stats/collect.js';
+export { checkStatsFor, readStats, type Statistics, writeStats } from './stats/file.js';
+export { mergeStats } from './stats/merge.js';
+export { RunningStats, standardize } from './stats/welford.js';
