@@ -45,6 +45,45 @@ export interface FilterSaliencyData {
   rankedBy?: 'z' | 'abs-z';
 }
 
+/** What both charts share: size, padding, fonts and colours of axes and titles. */
+function chartFrame(
+  width: number,
+  height: number,
+  padding: { left: number; right: number; top: number; bottom: number },
+  titleOffset: number,
+) {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    width,
+    height,
+    autosize: { type: 'none' as const },
+    padding,
+    background: 'white',
+    config: {
+      font: FONT,
+      view: { stroke: null },
+      axis: {
+        labelFontSize: 10,
+        titleFontSize: 12,
+        titleFontWeight: 'normal' as const,
+        labelColor: '#333',
+        titleColor: '#222',
+        domainColor: '#888',
+        tickColor: '#888',
+        labelLimit: 1000,
+      },
+      title: {
+        fontSize: 15,
+        subtitleFontSize: 11.5,
+        subtitleColor: '#555',
+        anchor: 'start' as const,
+        offset: titleOffset,
+        subtitlePadding: 4,
+      },
+    },
+  };
+}
+
 export interface ChartOptions {
   /** Total size of the figure in px (default 1500 × 400). */
   width?: number;
@@ -448,34 +487,7 @@ export function filterSaliencyChart(data: FilterSaliencyData, options: ChartOpti
       `● ${top} ${points.length} filter${points.length === 1 ? '' : 's'}${data.rankedBy === 'abs-z' ? ' (ranked by |z|)' : ''}, labelled layer#filter.`;
 
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: plotW,
-    height: plotH,
-    autosize: { type: 'none' },
-    padding: { left: padLeft, right: padRight, top: padTop, bottom: padBottom },
-    background: 'white',
-    config: {
-      font: FONT,
-      view: { stroke: null },
-      axis: {
-        labelFontSize: 10,
-        titleFontSize: 12,
-        titleFontWeight: 'normal',
-        labelColor: '#333',
-        titleColor: '#222',
-        domainColor: '#888',
-        tickColor: '#888',
-        labelLimit: 1000,
-      },
-      title: {
-        fontSize: 15,
-        subtitleFontSize: 11.5,
-        subtitleColor: '#555',
-        anchor: 'start',
-        offset: 10,
-        subtitlePadding: 4,
-      },
-    },
+    ...chartFrame(plotW, plotH, { left: padLeft, right: padRight, top: padTop, bottom: padBottom }, 10),
     title: {
       text:
         options.title ??
@@ -723,34 +735,7 @@ export function layerSummaryChart(data: FilterSaliencyData, options: ChartOption
     },
   };
   const spec: TopLevelSpec = {
-    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-    width: plotW,
-    height: plotH,
-    autosize: { type: 'none' },
-    padding: { left: padLeft, right: padRight, top: padTop, bottom: padBottom },
-    background: 'white',
-    config: {
-      font: FONT,
-      view: { stroke: null },
-      axis: {
-        labelFontSize: 10,
-        titleFontSize: 12,
-        titleFontWeight: 'normal',
-        labelColor: '#333',
-        titleColor: '#222',
-        domainColor: '#888',
-        tickColor: '#888',
-        labelLimit: 1000,
-      },
-      title: {
-        fontSize: 15,
-        subtitleFontSize: 11.5,
-        subtitleColor: '#555',
-        anchor: 'start',
-        offset: 12,
-        subtitlePadding: 4,
-      },
-    },
+    ...chartFrame(plotW, plotH, { left: padLeft, right: padRight, top: padTop, bottom: padBottom }, 12),
     title: {
       text: options.title ?? `Largest ${what} per conv layer`,
       subtitle:

@@ -12,7 +12,7 @@ import { serializeSafeTensors } from '../../src/models/safetensors.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { readStats } from '../../src/stats/file.js';
 import { pss, tempDir } from '../helpers/cli.js';
-import { loadFixture } from '../helpers/fixtures.js';
+import { loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 
 const dir = tempDir();
 const path = (f: string) => join(dir, f);
@@ -31,16 +31,6 @@ writeFileSync(
 );
 const base = ['stats', '--model', 'tinycnn', '--weights', weights];
 const images = 'test/fixtures/stats-images';
-
-const maxRel = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  let worst = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    worst = Math.max(worst, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return worst / scale;
-};
 
 /** An IDX images file of n random 29x29 images and its labels file (for runs long enough to interrupt). */
 function writeIdx(n: number) {
@@ -72,8 +62,8 @@ describe('pss stats', () => {
       assert.match(r.stderr, /skipped .*broken\.png/);
       assert.match(r.stdout, /over 20 images, 1 skipped/);
       const s = await readStats(out);
-      const mean = maxRel(s.acc.mean, fx.get(`${key}_mean`).data);
-      const std = maxRel(s.acc.std(), fx.get(`${key}_std`).data);
+      const mean = maxRelDiff(s.acc.mean, fx.get(`${key}_mean`).data);
+      const std = maxRelDiff(s.acc.std(), fx.get(`${key}_std`).data);
       t.diagnostic(`${mode}: max relative error mean ${mean.toExponential(2)}, std ${std.toExponential(2)}`);
       assert.ok(mean <= 1e-4 && std <= 1e-4, `${mode}: ${mean} ${std}`);
       assert.equal(s.meta.skipped, 1);
@@ -101,8 +91,8 @@ describe('pss stats', () => {
     assert.equal(r.code, 0, r.stderr);
     const [a, b] = [await readStats(whole), await readStats(merged)];
     assert.equal(b.acc.count, 60);
-    assert.ok(maxRel(b.acc.mean, a.acc.mean) <= 1e-12);
-    assert.ok(maxRel(b.acc.std(), a.acc.std()) <= 1e-12);
+    assert.ok(maxRelDiff(b.acc.mean, a.acc.mean) <= 1e-12);
+    assert.ok(maxRelDiff(b.acc.std(), a.acc.std()) <= 1e-12);
   });
 
   it('a run killed with SIGKILL and resumed gives the same statistics', async () => {

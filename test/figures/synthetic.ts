@@ -1,17 +1,10 @@
 /** Synthetic saliency profiles with torchvision's conv layer tables (no model code needed). */
 import type { SaliencyLayer } from '../../src/figures/filter-saliency.js';
+import { seededRandom } from '../../src/util/random.js';
 
-/** A small deterministic PRNG (mulberry32) and normal samples (Box–Muller). */
+/** Seeded uniform and normal samples. */
 export function prng(seed: number) {
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const { next: uniform, normal } = seededRandom(seed);
   return { uniform, normal };
 }
 

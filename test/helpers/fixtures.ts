@@ -1,5 +1,7 @@
 /** Reads the PyTorch reference fixtures (test/fixtures, made by scripts/reference/make_fixtures.py). */
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { TestContext } from 'node:test';
 import { parseSafeTensors, toFloat64 } from '../../src/models/safetensors.js';
 
 export function loadFixture(name: string) {
@@ -33,4 +35,17 @@ export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     m = Math.max(m, Math.abs(b[i]));
   }
   return d / m;
+}
+
+/**
+ * The parity tolerance against PyTorch float64: cosine >= 0.99999 and max |diff| <= 1e-3 · max |ref|;
+ * reports both through the test's diagnostics.
+ */
+export function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, t?: TestContext) {
+  assert.equal(ours.length, ref.length, `${name}: length`);
+  const cos = cosine(ours, ref);
+  const rel = maxRelDiff(ours, ref);
+  t?.diagnostic(`${name}: cosine ${cos.toFixed(9)}, max |diff| / max |ref| ${rel.toExponential(2)}`);
+  assert.ok(cos >= 0.99999, `${name}: cosine ${cos}`);
+  assert.ok(rel <= 1e-3, `${name}: max |diff| / max |ref| = ${rel}`);
 }

@@ -7,25 +7,16 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { FASHION_MNIST_CLASSES, fashionCnn } from '../../src/models/fashion.js';
 import { Net } from '../../src/models/nn.js';
 import { parseSafeTensors } from '../../src/models/safetensors.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { assertClose, loadFixture } from '../helpers/fixtures.js';
 
 const WEIGHTS = 'models/fashion-cnn.safetensors';
-
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, t?: TestContext) {
-  assert.equal(ours.length, ref.length, `${name}: length`);
-  const cos = cosine(ours, ref);
-  const rel = maxRelDiff(ours, ref);
-  t?.diagnostic(`${name}: cosine ${cos.toFixed(9)}, max |diff| / max |ref| ${rel.toExponential(2)}`);
-  assert.ok(cos >= 0.99999, `${name}: cosine ${cos}`);
-  assert.ok(rel <= 1e-3, `${name}: max |diff| / max |ref| = ${rel}`);
-}
 
 interface ManifestEntry {
   file: string;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { Graph } from '../../src/graph/graph.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import { densenet121 } from '../../src/models/densenet.js';
@@ -19,16 +19,7 @@ import { vgg11, vgg19 } from '../../src/models/vgg.js';
 import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, t?: TestContext) {
-  assert.equal(ours.length, ref.length, `${name}: length`);
-  const cos = cosine(ours, ref);
-  const rel = maxRelDiff(ours, ref);
-  t?.diagnostic(`${name}: cosine ${cos.toFixed(9)}, max |diff| / max |ref| ${rel.toExponential(2)}`);
-  assert.ok(cos >= 0.99999, `${name}: cosine ${cos}`);
-  assert.ok(rel <= 1e-3, `${name}: max |diff| / max |ref| = ${rel}`);
-}
+import { assertClose, loadFixture } from '../helpers/fixtures.js';
 
 const declared = (arch: Architecture) => {
   const net = new Net();

@@ -4,14 +4,14 @@
  * max |difference| <= 1e-3 * max |value|, in every aggregation mode.
  */
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import { deterministicInput, deterministicParameter, hashUniform } from '../../src/models/deterministic.js';
 import { Model } from '../../src/models/model.js';
 import { resnet18, resnet50 } from '../../src/models/resnet.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { AGGREGATIONS, type Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { assertClose, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 
 const FIXTURE_KEY: Record<Aggregation, string> = {
   filter: 'filter',
@@ -19,15 +19,6 @@ const FIXTURE_KEY: Record<Aggregation, string> = {
   signed: 'signed',
   parameter: 'parameter',
 };
-
-function assertClose(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>, t?: TestContext) {
-  assert.equal(ours.length, ref.length, `${name}: length`);
-  const cos = cosine(ours, ref);
-  const rel = maxRelDiff(ours, ref);
-  t?.diagnostic(`${name}: cosine ${cos.toFixed(9)}, max |diff| / max |ref| ${rel.toExponential(2)}`);
-  assert.ok(cos >= 0.99999, `${name}: cosine ${cos}`);
-  assert.ok(rel <= 1e-3, `${name}: max |diff| / max |ref| = ${rel}`);
-}
 
 describe('deterministic weights match the Python formula bit for bit', () => {
   const fx = loadFixture('deterministic_check');
