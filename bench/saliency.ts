@@ -48,7 +48,10 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 /** One measurement, in this process: seconds (per image for batches). */
 async function measure(item: Item): Promise<number> {
   const model = Model.deterministic(arch);
-  const image = (n: number) => ({ data: deterministicInput('bench', [n, c, h, w]), shape: [n, c, h, w] as const });
+  const image = (n: number) => ({
+    data: deterministicInput('bench', [n, c, h, w]),
+    shape: [n, c, h, w] as const,
+  });
   const labels = (n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
   if (item === 'forward_b1') {
     const fwd = buildForward(model, [1, c, h, w]);
@@ -59,7 +62,8 @@ async function measure(item: Item): Promise<number> {
   await using engine = new SaliencyEngine(model, { threads });
   // (await inside the using-block: the engine must outlive the measurement)
   if (item === 'filter_b1') return await time(() => engine.compute(image(1), labels(1)));
-  if (item === 'filter_per_sample') return (await time(() => engine.compute(image(batch), labels(batch)))) / batch;
+  if (item === 'filter_per_sample')
+    return (await time(() => engine.compute(image(batch), labels(batch)))) / batch;
   return await time(() => explain(engine, image(1), 1));
 }
 
@@ -98,7 +102,9 @@ if (args.only) {
     if (!torch) console.log('PyTorch not found (install python3-torch); showing pss alone.');
   }
 
-  console.log(`\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`);
+  console.log(
+    `\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`,
+  );
   const rows: [string, Item][] = [
     ['forward, batch 1', 'forward_b1'],
     ['filter saliency, batch 1', 'filter_b1'],
@@ -109,12 +115,26 @@ if (args.only) {
   for (const [label, key] of rows) {
     const t = torch?.[key] as number | undefined;
     const s = ours[key].seconds;
-    console.log([label, s.toFixed(4), t?.toFixed(4) ?? '-', t ? (s / t).toFixed(2) : '-', ours[key].peak_rss_mb.toFixed(0)].join('\t'));
+    console.log(
+      [
+        label,
+        s.toFixed(4),
+        t?.toFixed(4) ?? '-',
+        t ? (s / t).toFixed(2) : '-',
+        ours[key].peak_rss_mb.toFixed(0),
+      ].join('\t'),
+    );
   }
   if (torch) {
-    console.log(`PyTorch peak RSS (all its measurements, one process): ${Number(torch.peak_rss_mb).toFixed(0)} MB`);
+    console.log(
+      `PyTorch peak RSS (all its measurements, one process): ${Number(torch.peak_rss_mb).toFixed(0)} MB`,
+    );
     const b1 = torch.filter_b1 as number;
-    console.log(`per-sample batches: ${(b1 / ours.filter_per_sample.seconds).toFixed(2)}x PyTorch's batch-1 throughput`);
-    console.log(`PyTorch ${torch.torch_version}; BLAS: ${JSON.stringify(torch.blas ?? torch.blas_info ?? 'see torch_bench.py')}`);
+    console.log(
+      `per-sample batches: ${(b1 / ours.filter_per_sample.seconds).toFixed(2)}x PyTorch's batch-1 throughput`,
+    );
+    console.log(
+      `PyTorch ${torch.torch_version}; BLAS: ${JSON.stringify(torch.blas ?? torch.blas_info ?? 'see torch_bench.py')}`,
+    );
   }
 }
