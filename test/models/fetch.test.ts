@@ -555,7 +555,7 @@ describe('pss saliency --weights URL', () => {
     assert.ok(existsSync(join(cache, 'downloads', cacheFileName(url))));
     const again = await pss(args, { PSS_CACHE_DIR: cache });
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /tinycnn: predicted class \d+, true class 1/);
+    assert.match(again.stdout, /tinycnn: predicted class \d+ at [\d.]+%, true class 1 —/);
     assert.equal(server.requestsTo('/w.safetensors').length, 1);
   });
 
