@@ -1,0 +1,350 @@
+/** The web explorer's server without a browser: the JSON API, its limits and errors, static files. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { loadInput } from '../../src/image/input.js';
+import { loadModel } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { Explorer } from '../../src/web/explorer.js';
+import { maskedLogits } from '../../src/web/prune.js';
+import { JobQueue } from '../../src/web/queue.js';
+import { type RunningServer, startServer } from '../../src/web/server.js';
+import { onnxWithUnknownOp } from './helpers.js';
+
+const EXAMPLE = 'example:shirt-as-tshirt-5806.png';
+
+// biome-ignore lint/suspicious/noExplicitAny: the server's JSON, checked field by field
+type Json = Record<string, any>;
+const EXAMPLE_PNG = readFileSync('examples/fashion/shirt-as-tshirt-5806.png');
+
+/** A raw request (any path, any Host header): status, headers, body. */
+function raw(
+  url: string,
+  path: string,
+  o: { method?: string; headers?: Record<string, string>; body?: Uint8Array } = {},
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ hostname, port, path, method: o.method ?? 'GET', headers: o.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+describe('pss serve: the API', () => {
+  let explorer: Explorer;
+  let server: RunningServer;
+  const logs: string[] = [];
+  const cacheDir = process.env.PSS_CACHE_DIR;
+
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(new URL(path, server.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, json: (await res.json()) as Json };
+  };
+  const upload = async (path: string, bytes: Uint8Array, name: string) => {
+    const res = await fetch(new URL(`${path}?name=${encodeURIComponent(name)}`, server.url), {
+      method: 'POST',
+      body: bytes,
+    });
+    return { status: res.status, json: (await res.json()) as Json };
+  };
+
+  before(async () => {
+    process.env.PSS_CACHE_DIR = mkdtempSync(join(tmpdir(), 'pss-cache-')); // an empty cache
+    explorer = new Explorer();
+    await explorer.loadInitial({ model: 'fashion-cnn' });
+    server = await startServer({
+      explorer,
+      port: 0,
+      limits: { imageBytes: 200_000, onnxBytes: 300_000 },
+      log: (m) => logs.push(m),
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await explorer?.[Symbol.asyncDispose]();
+    if (cacheDir === undefined) delete process.env.PSS_CACHE_DIR;
+    else process.env.PSS_CACHE_DIR = cacheDir;
+    assert.deepEqual(logs, [], 'no unexpected (500) errors');
+  });
+
+  it('serves the page and its scripts, and nothing else from disk', async () => {
+    const page = await raw(server.url, '/');
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-type']), /^text\/html/);
+    assert.match(String(page.headers['content-security-policy']), /default-src 'self'/);
+    assert.match(page.body, /<script type="module" src="app.js">/);
+    assert.match(String((await raw(server.url, '/chart.js')).headers['content-type']), /^text\/javascript/);
+    for (const path of [
+      '/../package.json',
+      '/%2e%2e/package.json',
+      '/..%2fpackage.json',
+      '/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/static/../../package.json',
+      '/app.js/../../README.md',
+      '//etc/passwd',
+      '/%00',
+      '/api/models/m1/examples/..%2f..%2fpackage.json',
+      '/api/models/m1/examples/%2e%2e',
+    ]) {
+      const r = await raw(server.url, path);
+      assert.ok(r.status === 404 || r.status === 400, `${path}: ${r.status}`);
+      assert.doesNotMatch(r.body, /"name": "pss"|root:/, path);
+      assert.ok(JSON.parse(r.body).error, path);
+    }
+    assert.equal((await raw(server.url, '/api/models/m1/examples/bag-1884.png')).status, 200);
+  });
+
+  it('refuses other hosts and other origins', async () => {
+    const host = await raw(server.url, '/api/state', { headers: { host: 'evil.example:80' } });
+    assert.equal(host.status, 403);
+    assert.match(JSON.parse(host.body).error, /unexpected Host header/);
+    const origin = await raw(server.url, '/api/state', { headers: { origin: 'http://evil.example' } });
+    assert.equal(origin.status, 403);
+    const same = await raw(server.url, '/api/state', {
+      headers: { origin: server.url.replace(/\/$/, '') },
+    });
+    assert.equal(same.status, 200);
+  });
+
+  it('describes the loaded models and the architectures', async () => {
+    const state = (await (await fetch(new URL('/api/state', server.url))).json()) as Json;
+    const [m] = state.models;
+    assert.equal(state.initial, m.id);
+    assert.equal(m.name, 'fashion-cnn');
+    assert.equal(m.standardized, true);
+    assert.equal(m.filterCount, 224);
+    assert.equal(m.examples.length, 12);
+    assert.equal(m.examples.filter((e: { default: boolean }) => e.default).length, 1);
+    const resnet = state.architectures.find((a: { name: string }) => a.name === 'resnet50');
+    assert.equal(resnet.cached, null);
+    assert.equal(state.limits.imageBytes, 200_000);
+  });
+
+  it('explains an example: prediction, top 5, the profile, four maps', async () => {
+    const { status, json: r } = await post('/api/explain', { model: 'm1', image: EXAMPLE, label: 6, k: 5 });
+    assert.equal(status, 200, r.error);
+    assert.equal(r.predictedName, 'T-shirt/top');
+    assert.equal(r.labelName, 'Shirt');
+    assert.equal(r.probabilities.length, 5);
+    assert.equal(r.boosted.length, 5);
+    assert.equal(r.profile.values.length, 224);
+    assert.deepEqual(
+      r.profile.top.map((t: { index: number }) => t.index),
+      r.boosted.map((b: { index: number }) => b.index),
+    );
+    for (const map of Object.values(r.maps)) assert.match(String(map), /^data:image\/png;base64,iVBOR/);
+
+    const one = await post('/api/explain', {
+      model: 'm1',
+      image: EXAMPLE,
+      label: 6,
+      filters: [r.boosted[2].index],
+      profile: false,
+    });
+    assert.equal(one.status, 200, one.json.error);
+    assert.deepEqual(one.json.boosted, [r.boosted[2]]);
+    assert.equal(one.json.profile, undefined);
+    assert.notEqual(one.json.maps.pss, r.maps.pss);
+  });
+
+  it('predicts with filters zeroed, as a model whose weights have those filters zeroed would', async () => {
+    const top = [125, 195, 177, 154, 4, 15, 209, 81, 5, 126];
+    const plain = await post('/api/predict', { model: 'm1', image: EXAMPLE });
+    const zeroed = await post('/api/predict', { model: 'm1', image: EXAMPLE, zero: top });
+    assert.equal(plain.status, 200, plain.json.error);
+    assert.equal(zeroed.json.zeroed, 10);
+    assert.notDeepEqual(zeroed.json.probabilities, plain.json.probabilities);
+
+    // the masked graph against a copy of the weights with those rows set to zero
+    const model = await loadModel({ model: 'fashion-cnn' });
+    const weights = new Map(model.weights);
+    for (const index of top) {
+      const layer = [...model.layers].reverse().find((l) => l.offset <= index)!;
+      const w = Float32Array.from(weights.get(layer.param)!);
+      const per = w.length / layer.filters;
+      w.fill(0, (index - layer.offset) * per, (index - layer.offset + 1) * per);
+      weights.set(layer.param, w);
+    }
+    const pruned = new Model(model.arch, model.numClasses, weights, 'zeroed');
+    const x = await loadInput(EXAMPLE_PNG, model);
+    const batch = { data: x.data, shape: [1, ...x.shape] as [number, number, number, number] };
+    await using a = new SaliencyEngine(model);
+    await using b = new SaliencyEngine(pruned);
+    const masked = await maskedLogits(a, batch, top);
+    const [reference] = await b.compute(batch, [6]);
+    for (let i = 0; i < 10; i++) assert.ok(Math.abs(masked[i] - reference.logits[i]) < 1e-4, `logit ${i}`);
+  });
+
+  it('uploads: a bad image, a truncated one and one over the limit get a message; a good one works', async () => {
+    const text = await upload('/api/images', new TextEncoder().encode('not pixels'), 'notes.txt');
+    assert.equal(text.status, 400);
+    assert.equal(text.json.error, 'image file notes.txt is not a JPEG, PNG, WebP, GIF or TIFF image');
+    const cut = await upload('/api/images', EXAMPLE_PNG.subarray(0, EXAMPLE_PNG.length - 40), 'cut.png');
+    assert.equal(cut.status, 400);
+    assert.match(cut.json.error, /^image file cut\.png is truncated or corrupt/);
+    const big = await upload('/api/images', new Uint8Array(250_000), 'big.png');
+    assert.equal(big.status, 413);
+    assert.equal(big.json.error, 'the image big.png is 0.3 MB; the limit is 0.2 MB');
+    const name = await upload('/api/images', EXAMPLE_PNG, '../../<b>shirt</b>\u0007.png');
+    assert.equal(name.status, 200, name.json.error);
+    assert.equal(name.json.name, 'b>.png'); // the last path component, control characters dropped
+    const good = await upload('/api/images', EXAMPLE_PNG, 'shirt.png');
+    assert.match(good.json.id, /^upload:u\d+$/);
+    assert.deepEqual([good.json.width, good.json.height], [28, 28]);
+    const p = await post('/api/predict', { model: 'm1', image: good.json.id });
+    assert.equal(p.json.predictedName, 'T-shirt/top');
+  });
+
+  it('ONNX uploads: an unknown operator, an empty file, one over the limit', async () => {
+    const odd = await upload('/api/models/onnx', onnxWithUnknownOp(), 'odd.onnx');
+    assert.equal(odd.status, 400);
+    assert.equal(odd.json.error, 'odd.onnx uses ONNX operators pss cannot differentiate: Foo');
+    const empty = await upload('/api/models/onnx', new Uint8Array(0), 'empty.onnx');
+    assert.equal(empty.status, 400);
+    const big = await upload('/api/models/onnx', new Uint8Array(400_000), 'big.onnx');
+    assert.equal(big.status, 413);
+    assert.match(big.json.error, /the ONNX file big\.onnx is 0\.4 MB; the limit is 0\.3 MB/);
+    const junk = await upload('/api/models/onnx', new Uint8Array(1000).fill(7), 'junk.onnx');
+    assert.equal(junk.status, 400);
+    assert.match(junk.json.error, /^junk\.onnx is not a valid ONNX model/);
+  });
+
+  it('built-in models: local weights load; weights not in the cache are never downloaded', async () => {
+    const cached = await post('/api/models', { arch: 'resnet50', weights: 'tv:resnet50' });
+    assert.equal(cached.status, 400);
+    assert.match(cached.json.error, /^tv:resnet50 is not in the download cache .* does not download/);
+    const url = await post('/api/models', {
+      arch: 'resnet18',
+      weights: 'https://example.invalid/w.safetensors',
+    });
+    assert.match(url.json.error, /is not in the download cache/);
+    const unknown = await post('/api/models', { arch: 'resnet9000' });
+    assert.match(unknown.json.error, /^unknown model "resnet9000"/);
+    const missing = await post('/api/models', { arch: 'tinycnn', weights: '/nonexistent/w.safetensors' });
+    assert.match(missing.json.error, /not found: \/nonexistent\/w\.safetensors/);
+    const noWeights = await post('/api/models', { arch: 'tinycnn' });
+    assert.match(noWeights.json.error, /tinycnn needs weights/);
+
+    const tiny = await post('/api/models', {
+      arch: 'tinycnn',
+      weights: 'examples/tinycnn-deterministic.safetensors',
+    });
+    assert.equal(tiny.status, 200, tiny.json.error);
+    assert.equal(tiny.json.standardized, false);
+    assert.deepEqual(tiny.json.examples, []);
+    const again = await post('/api/models', {
+      arch: 'tinycnn',
+      weights: 'examples/tinycnn-deterministic.safetensors',
+    });
+    assert.equal(again.json.id, tiny.json.id);
+    const img = await upload('/api/images', EXAMPLE_PNG, 'shirt.png');
+    const r = await post('/api/explain', { model: tiny.json.id, image: img.json.id, label: 3 });
+    assert.equal(r.status, 200, r.json.error);
+    assert.equal(r.json.standardized, false);
+    assert.equal(r.json.profile.values.length, tiny.json.filterCount);
+  });
+
+  it('bad requests get {error} with a 4xx status', async () => {
+    const cases: [string, unknown, number, RegExp][] = [
+      [
+        '/api/explain',
+        { model: 'm1', image: EXAMPLE, label: 10 },
+        400,
+        /"label" must be an integer in \[0, 9\]/,
+      ],
+      ['/api/explain', { model: 'm1', image: EXAMPLE }, 400, /"label" is required/],
+      ['/api/explain', { model: 'm1', image: EXAMPLE, label: 1, k: 0 }, 400, /"k" must be/],
+      ['/api/explain', { model: 'm1', image: EXAMPLE, label: 1, filters: [] }, 400, /"filters" is empty/],
+      [
+        '/api/explain',
+        { model: 'm1', image: EXAMPLE, label: 1, filters: [224] },
+        400,
+        /out of range 0\.\.223/,
+      ],
+      ['/api/explain', { model: 'm9', image: EXAMPLE, label: 1 }, 404, /model m9 is not loaded/],
+      ['/api/explain', { model: 'm1', image: 'example:nope.png', label: 1 }, 404, /has no example nope\.png/],
+      ['/api/explain', { model: 'm1', image: 'upload:u999', label: 1 }, 404, /no longer on the server/],
+      ['/api/explain', { model: 'm1', image: '/etc/passwd', label: 1 }, 400, /"image" must be example:/],
+      ['/api/predict', { model: 'm1', image: EXAMPLE, zero: 'all' }, 400, /"zero" must be a list/],
+      ['/api/predict', [1, 2], 400, /must be a JSON object/],
+      ['/api/nothing', {}, 404, /not found/],
+    ];
+    for (const [path, body, status, message] of cases) {
+      const r = await post(path, body);
+      assert.equal(r.status, status, `${JSON.stringify(body)}: ${r.json.error}`);
+      assert.match(r.json.error, message);
+    }
+    const notJson = await raw(server.url, '/api/explain', {
+      method: 'POST',
+      body: new TextEncoder().encode('{'),
+    });
+    assert.equal(notJson.status, 400);
+    assert.equal((await raw(server.url, '/api/state', { method: 'DELETE' })).status, 405);
+    assert.equal((await post('/api/state', {})).status, 405);
+    // and it still answers
+    assert.equal((await post('/api/predict', { model: 'm1', image: EXAMPLE })).status, 200);
+  });
+
+  it('runs concurrent requests one at a time', async () => {
+    const results = await Promise.all(
+      [6, 0, 2].map((label) => post('/api/explain', { model: 'm1', image: EXAMPLE, label, profile: false })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.json.labelName),
+      ['Shirt', 'T-shirt/top', 'Pullover'],
+    );
+  });
+});
+
+describe('JobQueue', () => {
+  it('never runs two jobs at once, and skips a job whose request was abandoned', async () => {
+    const q = new JobQueue();
+    let running = 0;
+    let most = 0;
+    const job = (ms: number) => async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, ms));
+      running--;
+      return ms;
+    };
+    const gone = new AbortController();
+    const a = q.run('a', job(30));
+    const b = q.run('b', job(10), gone.signal);
+    const c = q.run('c', job(5));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(q.status().busy, 'a');
+    assert.equal(q.status().waiting, 2);
+    gone.abort();
+    assert.equal(await a, 30);
+    await assert.rejects(b, /cancelled/);
+    assert.equal(await c, 5);
+    assert.equal(most, 1);
+    assert.deepEqual(q.status(), { busy: null, elapsedMs: null, waiting: 0 });
+  });
+
+  it('goes on after a failed job', async () => {
+    const q = new JobQueue();
+    await assert.rejects(
+      q.run('bad', async () => {
+        throw new Error('boom');
+      }),
+      /boom/,
+    );
+    assert.equal(await q.run('good', async () => 1), 1);
+  });
+});
