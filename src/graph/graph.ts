@@ -25,6 +25,10 @@ export interface OpSignature {
    * static; the writer turns them into initializers.
    */
   readonly inputAttrs?: readonly { name: string; dtype: DType | 'input' }[];
+  /** The ONNX operator, when it differs from the pss op's name (e.g. StopGradient is an Identity). */
+  readonly onnxOp?: string;
+  /** ONNX outputs the op declares besides the one pss uses (e.g. TopK's indices); written unused. */
+  readonly extraOutputs?: number;
 }
 
 export class GraphError extends Error {

@@ -79,9 +79,12 @@ export function toOnnxModel(
     protoNodes.push(
       onnx.NodeProto.create({
         name: `${node.op}_${node.id}`,
-        opType: node.op,
+        opType: sig.onnxOp ?? node.op,
         input: inputNames,
-        output: [nameOf(node.output)],
+        output: [
+          nameOf(node.output),
+          ...Array.from({ length: sig.extraOutputs ?? 0 }, (_, i) => `${nameOf(node.output)}_unused${i}`),
+        ],
         attribute: Object.entries(sig.attrs ?? {})
           .filter(([k]) => node.attrs[k] !== undefined)
           .map(([k, kind]) => attributeProto(k, kind, node.attrs[k]!)),

@@ -39,6 +39,8 @@ export const relu = unary('Relu');
 export const sign = unary('Sign');
 export const not = unary('Not');
 export const identity = unary('Identity');
+/** The value, as a constant for differentiation: no cotangent flows through it. */
+export const stopGradient = unary('StopGradient');
 export const clip = (x: Value, min: number, max: number) => x.graph.emit('Clip', [x], { min, max });
 export const cast = (x: Value, to: DType) =>
   x.dtype === to ? x : x.graph.emit('Cast', [x], { to: DTYPE_CODE[to] });
@@ -123,6 +125,7 @@ export const elementwiseOps = {
   },
   Sign: pointwise(zeroGrad),
   Identity: { infer: ([x]) => ({ shape: x.shape, dtype: x.dtype }), grad: ({ g }) => [g] },
+  StopGradient: { infer: ([x]) => ({ shape: x.shape, dtype: x.dtype }), onnxOp: 'Identity', grad: zeroGrad },
   // Inference mode: Dropout is the identity.
   Dropout: { infer: ([x]) => ({ shape: x.shape, dtype: x.dtype }), grad: ({ g }) => [g] },
   Cast: {

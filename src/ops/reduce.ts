@@ -2,7 +2,7 @@
 import type { Value } from '../graph/graph.js';
 import { div, equal, exp, mask, mul, sign, sub } from './elementwise.js';
 import { expand, reshape } from './shape.js';
-import { fail, ints, normAxis, type OpDef } from './types.js';
+import { fail, ints, noGrad, normAxis, type OpDef } from './types.js';
 
 const reducer =
   (op: string) =>
@@ -21,6 +21,10 @@ export const softmax = (x: Value, axis = -1) =>
   x.graph.emit('Softmax', [x], { axis: normAxis(axis, x.rank) });
 export const logSoftmax = (x: Value, axis = -1) =>
   x.graph.emit('LogSoftmax', [x], { axis: normAxis(axis, x.rank) });
+/** The k largest values along the last axis, largest first (their indices are not used). */
+export const topKValues = (x: Value, k: number) =>
+  x.graph.emit('TopK', [x], { k: [k], axis: -1, largest: 1, sorted: 1 }); // ONNX wants k as a 1-element tensor
+
 export function cumSum(x: Value, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}): Value {
   return x.graph.emit('CumSum', [x], {
     axis: normAxis(axis, x.rank),
@@ -75,6 +79,19 @@ export const reduceOps = {
   LogSoftmax: alongAxis(({ y, g, attrs }) => [
     sub(g, mul(exp(y), reduceSum(g, [attrs.axis as number], true))),
   ]),
+  // Used to pick filters, not differentiated through (DESIGN §1.6 treats the boosted target as a constant).
+  TopK: {
+    infer: ([x], attrs) => {
+      const n = x.shape[x.rank - 1];
+      const [k] = ints(attrs.k, 'k');
+      if (!Number.isInteger(k) || k < 1 || k > n) fail(`k must be in 1..${n}`);
+      return { shape: [...x.shape.slice(0, -1), k], dtype: x.dtype };
+    },
+    attrs: { axis: 'int', largest: 'int', sorted: 'int' },
+    inputAttrs: [{ name: 'k', dtype: 'int64' }],
+    extraOutputs: 1,
+    grad: noGrad('TopK selects; pss does not differentiate through it'),
+  },
   CumSum: {
     infer: ([x]) => ({ shape: x.shape, dtype: x.dtype }),
     attrs: { exclusive: 'int', reverse: 'int' },

@@ -13,34 +13,58 @@ import { buildForward, crossEntropy, saliencyOf } from './graph.js';
 
 export interface ExplainGraph {
   logits: Value;
-  /** Standardised saliency z(x), [B, F]. */
-  z: Value;
+  /** Per-sample cross-entropy, [B]. */
+  loss: Value;
+  /** Raw filter saliency s(x), [B, F]. */
+  saliency: Value;
+  /** 1 where a filter was boosted, else 0, [B, F]. */
+  boosted: Value;
   /** cos(z, target) per sample, [B]. */
   cos: Value;
   /** d/dx of the summed cosines, [B, C, H, W]: each sample's own map. */
   inputGradient: Value;
-  /** Grad-CAM for the class in `onehot_cam_a` and `onehot_cam_b`, [B, h, w]. */
-  camA: Value;
-  camB: Value;
+  /** Grad-CAM of the predicted class (the largest logit) and of the true class, [B, h, w]. */
+  camPredicted: Value;
+  camTrue: Value;
 }
 
+/** Which filters get boosted: the top k by z (or |z|), chosen in the graph, or a mask fed in. */
+export type BoostSelection = { topK: number; byAbs: boolean } | 'mask';
+
 /**
- * Graph inputs: `input` [B,C,H,W], `onehot` (true labels) and `onehot_cam_a/b` [B,K],
- * `target` [B,F], `mean` and `std` [F] (std already floored: σ ≤ 1e-14 → 1).
+ * One run does it all. Graph inputs: `input` [B,C,H,W], `onehot` (true labels) [B,K],
+ * `mean` and `std` [F] (std already floored: σ ≤ 1e-14 → 1), and with a 'mask' selection
+ * `boost_mask` [B,F] (1 = boost). The target s' = z·(1 + (boost − 1)·mask) is a constant
+ * for differentiation (StopGradient), as the original detaches it.
  */
-export function buildExplainGraph(model: Model, shape: readonly number[], mode: Aggregation): ExplainGraph {
+export function buildExplainGraph(
+  model: Model,
+  shape: readonly number[],
+  mode: Aggregation,
+  selection: BoostSelection,
+  boost: number,
+): ExplainGraph {
   if (mode === 'parameter') throw new Error('input-space saliency uses a per-filter aggregation');
   const batch = shape[0];
   const { graph, net, input, logits } = buildForward(model, shape);
   const k = model.numClasses;
   const f = model.filterCount;
   const onehot = graph.input('onehot', [batch, k]);
-  const target = graph.input('target', [batch, f]);
   const mean = graph.input('mean', [f]);
   const std = graph.input('std', [f]);
 
-  const s = saliencyOf(model, net, op.reduceSum(crossEntropy(logits, onehot), [0]), batch, mode);
-  const z = op.div(op.sub(s, mean), std);
+  const loss = crossEntropy(logits, onehot);
+  const saliency = saliencyOf(model, net, op.reduceSum(loss, [0]), batch, mode);
+  const z = op.div(op.sub(saliency, mean), std);
+  const fixed = op.stopGradient(z);
+  let boosted: Value;
+  if (selection === 'mask') boosted = graph.input('boost_mask', [batch, f]);
+  else {
+    const key = selection.byAbs ? op.abs(fixed) : fixed;
+    const kth = op.slice(op.topKValues(key, selection.topK), [selection.topK - 1], [selection.topK], [1]);
+    boosted = op.mask(op.not(op.less(key, kth)), key);
+  }
+  const target = op.mul(fixed, op.add(op.mul(boosted, boost - 1), 1));
   const dot = op.reduceSum(op.mul(z, target), [1]);
   const norms = op.mul(
     op.sqrt(op.reduceSum(op.mul(z, z), [1])),
@@ -50,12 +74,21 @@ export function buildExplainGraph(model: Model, shape: readonly number[], mode: 
   const [inputGradient] = grad(op.reduceSum(cos, [0]), [input]);
 
   const activation = camLayer(logits);
-  const cam = (name: string) => {
-    const [ga] = grad(op.reduceSum(op.mul(logits, graph.input(name, [batch, k])), [0, 1]), [activation]);
-    const weights = op.reduceMean(ga, [2, 3], true);
-    return op.relu(op.reduceSum(op.mul(weights, activation), [1]));
+  const cam = (score: Value) => {
+    const [ga] = grad(op.reduceSum(score, [0]), [activation]);
+    return op.relu(op.reduceSum(op.mul(op.reduceMean(ga, [2, 3], true), activation), [1]));
   };
-  return { logits, z, cos, inputGradient, camA: cam('onehot_cam_a'), camB: cam('onehot_cam_b') };
+  return {
+    logits,
+    loss,
+    saliency,
+    boosted,
+    cos,
+    inputGradient,
+    // The gradient of the largest logit is the gradient of the predicted class's logit.
+    camPredicted: cam(op.reduceMax(logits, [1])),
+    camTrue: cam(op.reduceSum(op.mul(logits, onehot), [1])),
+  };
 }
 
 /**

@@ -1,15 +1,15 @@
 /**
  * Input-space saliency (DESIGN §1 step 6) and Grad-CAM for one image: which pixels drive
- * the most salient filters. Two runs: the filter saliency of the (noised) inputs picks and
- * boosts the target filters, then one second-order graph gives the map and Grad-CAM.
+ * the most salient filters. One run of one second-order graph gives the filter saliency,
+ * the boosted target (top k chosen in the graph), the map and Grad-CAM.
  */
 import { PssError } from '../errors.js';
 import { SIGMA_FLOOR, standardize } from '../stats/welford.js';
 import { seededRandom } from '../util/random.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
-import type { ImageBatch, SaliencyEngine, SaliencyResult } from './engine.js';
+import { argmax, type ImageBatch, type SaliencyEngine, type SaliencyResult } from './engine.js';
 import { buildExplainGraph } from './explain-graph.js';
-import { type RankBy, topFilters } from './rank.js';
+import type { RankBy } from './rank.js';
 
 export const EXPLAIN_DEFAULTS = { k: 10, boost: 100, noiseIters: 1, noisePercent: 0, seed: 0 } as const;
 
@@ -74,73 +74,79 @@ export async function explain(
   const [, c, h, w] = image.shape;
   const per = c * h * w;
   const x = image.data;
-  // The noised copies (the clean image itself when p = 0), one batch.
-  const data = new Float32Array(iters * per);
-  for (let i = 0; i < iters; i++)
-    for (let j = 0; j < per; j++) data[i * per + j] = p === 0 ? x[j] : (1 - p) * x[j] + p * rand.normal();
-  const batch = { data, shape: [iters, c, h, w] as const };
+  // Row 0 is the clean image (the report, Grad-CAM); with noise, rows 1..n are the noised
+  // copies (1 - p) x + p N(0, 1) whose maps are averaged, each with its own top k.
+  const noisy = p > 0;
+  const rows = noisy ? iters + 1 : 1;
+  const data = new Float32Array(rows * per);
+  data.set(x);
+  for (let i = 1; i < rows; i++)
+    for (let j = 0; j < per; j++) data[i * per + j] = (1 - p) * x[j] + p * rand.normal();
+  const shape = [rows, c, h, w] as const;
 
   const mean = Float32Array.from(o.stats?.mean ?? new Float64Array(f));
   const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), (s) =>
     s <= SIGMA_FLOOR ? 1 : s,
   );
-  const [clean] = await engine.compute(image, [label], mode);
-  const noisy =
-    p === 0 ? Array(iters).fill(clean) : await engine.compute(batch, Array(iters).fill(label), mode);
-
-  // Each sample's own target: its z with the chosen filters boosted (a constant).
-  const target = new Float32Array(iters * f);
-  let boosted: number[] = [];
-  noisy.forEach((r: SaliencyResult, i: number) => {
-    const z = standardize(r.saliency, mean, std);
-    const chosen = o.filters
-      ? [...o.filters]
-      : o.random
-        ? rand.sample(f, k)
-        : topFilters(z, model.layers, k, o.rankBy ?? 'z').map((t) => t.index);
-    if (i === 0) boosted = chosen;
-    const row = target.subarray(i * f, (i + 1) * f);
-    row.set(z);
-    for (const j of chosen) row[j] *= boost;
-  });
-
   const nc = model.numClasses;
-  const onehot = (cls: number) => {
-    const out = new Float32Array(iters * nc);
-    for (let i = 0; i < iters; i++) out[i * nc + cls] = 1;
-    return out;
-  };
-  const runner = await engine.session(`explain:${mode}:${batch.shape.join('x')}`, () => {
-    const g = buildExplainGraph(model, batch.shape, mode);
+  const onehot = new Float32Array(rows * nc);
+  for (let i = 0; i < rows; i++) onehot[i * nc + label] = 1;
+  const feeds: Record<string, Float32Array> = { input: data, onehot, mean, std };
+
+  // Hand-picked or random filters come in as a mask; the top k is chosen inside the graph.
+  const fixedChoice = o.filters !== undefined || o.random === true;
+  if (fixedChoice) {
+    const mask = new Float32Array(rows * f);
+    for (let i = 0; i < rows; i++) for (const j of o.filters ?? rand.sample(f, k)) mask[i * f + j] = 1;
+    feeds.boost_mask = mask;
+  }
+  const byAbs = (o.rankBy ?? 'z') === 'abs-z';
+  const selection = fixedChoice ? ('mask' as const) : { topK: k, byAbs };
+  const key = `explain:${mode}:${shape.join('x')}:${fixedChoice ? 'mask' : `top${k}${byAbs ? 'abs' : ''}`}:${boost}`;
+  const runner = await engine.session(key, () => {
+    const g = buildExplainGraph(model, shape, mode, selection, boost);
     return [
-      { name: 'input_gradient', value: g.inputGradient },
+      { name: 'logits', value: g.logits },
+      { name: 'loss', value: g.loss },
+      { name: 'saliency', value: g.saliency },
+      { name: 'boosted', value: g.boosted },
       { name: 'cos', value: g.cos },
-      { name: 'cam_a', value: g.camA },
-      { name: 'cam_b', value: g.camB },
+      { name: 'input_gradient', value: g.inputGradient },
+      { name: 'cam_predicted', value: g.camPredicted },
+      { name: 'cam_true', value: g.camTrue },
     ];
   });
-  const out = await runner.run({
-    input: data,
-    onehot: onehot(label),
-    onehot_cam_a: onehot(clean.predicted),
-    onehot_cam_b: onehot(label),
-    target,
-    mean,
-    std,
-  });
+  const out = await runner.run(feeds);
+
   const inputGradient = new Float32Array(per);
-  for (let i = 0; i < iters; i++)
-    for (let j = 0; j < per; j++) inputGradient[j] += out.input_gradient[i * per + j] / iters;
-  const [, ch, cw] = runner.outputShapes.cam_a;
+  const first = noisy ? 1 : 0;
+  for (let i = first; i < rows; i++)
+    for (let j = 0; j < per; j++) inputGradient[j] += out.input_gradient[i * per + j] / (rows - first);
+  const logits = Float32Array.from(out.logits.subarray(0, nc));
+  const clean: SaliencyResult = {
+    label,
+    predicted: argmax(logits),
+    loss: out.loss[0],
+    logits,
+    saliency: Float32Array.from(out.saliency.subarray(0, f)),
+    aggregation: mode,
+  };
+  const z = standardize(clean.saliency, mean, std);
+  const chosen = Array.from(out.boosted.subarray(0, f).keys()).filter((j) => out.boosted[j] > 0);
+  // Largest first (by the ranking used), as a list of the boosted filters reads best.
+  const boosted = o.filters
+    ? [...o.filters]
+    : chosen.sort((a, b) => (byAbs ? Math.abs(z[b]) - Math.abs(z[a]) : z[b] - z[a]));
+  const [, ch, cw] = runner.outputShapes.cam_true;
   const camSize = ch * cw;
   return {
     result: clean,
-    z: standardize(clean.saliency, mean, std),
+    z,
     boosted,
     inputGradient,
     gradcam: {
-      predicted: Float32Array.from(out.cam_a.subarray(0, camSize)),
-      true: Float32Array.from(out.cam_b.subarray(0, camSize)),
+      predicted: Float32Array.from(out.cam_predicted.subarray(0, camSize)),
+      true: Float32Array.from(out.cam_true.subarray(0, camSize)),
       shape: [ch, cw],
     },
     cos: out.cos[0],

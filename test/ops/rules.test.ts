@@ -1,8 +1,11 @@
 /** Every op's backward rule, first and second order, against finite differences. */
+import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Value } from '../../src/graph/graph.js';
+import { grad } from '../../src/autodiff/grad.js';
+import { Graph, type Value } from '../../src/graph/graph.js';
 import * as op from '../../src/ops/index.js';
 import { forceWeightGradForm, OPS, type OpType } from '../../src/ops/index.js';
+import { Runner } from '../../src/runtime/session.js';
 import { checkGrads, checkPerSample, type GradCase } from '../helpers/gradcheck.js';
 import { rng } from '../helpers/random.js';
 
@@ -68,6 +71,16 @@ const table: Table = {
   ReduceL1: [{ inputs: [away(2, 3, 4)], f: ([x]) => cube(op.reduceL1(x, [0, 2])) }],
   Softmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.softmax(x, 1) }],
   LogSoftmax: [{ inputs: [normal(3, 5)], f: ([x]) => op.logSoftmax(x, -1) }],
+  // TopK only selects (here: a mask of the 3 largest per row); no cotangent reaches it.
+  TopK: [
+    {
+      inputs: [distinct(0.1, 2, 6)],
+      f: ([x]) => {
+        const third = op.slice(op.topKValues(x, 3), [2], [3], [1]);
+        return op.mul(cube(x), op.mask(op.not(op.less(x, third)), x));
+      },
+    },
+  ],
   CumSum: [
     { inputs: [normal(3, 5)], f: ([x]) => cube(op.cumSum(x, 1)) },
     { inputs: [normal(3, 5)], f: ([x]) => cube(op.cumSum(x, 0, { exclusive: true, reverse: true })) },
@@ -146,7 +159,8 @@ const table: Table = {
 
 describe('backward rules: finite differences, first and second order', () => {
   it('cover every op in the registry', () => {
-    const missing = Object.keys(OPS).filter((k) => !table[k as OpType]?.length);
+    // StopGradient's rule is zero by definition, which finite differences cannot see: tested below.
+    const missing = Object.keys(OPS).filter((k) => !table[k as OpType]?.length && k !== 'StopGradient');
     if (missing.length) throw new Error(`no gradient test for: ${missing.join(', ')}`);
   });
   for (const [name, cases] of Object.entries(table)) {
@@ -223,4 +237,21 @@ describe('per-sample cotangents equal single-sample gradients, and differentiate
       });
     }
   }
+});
+
+describe('StopGradient and TopK', () => {
+  it('StopGradient passes values and blocks cotangents: d/dx (x * sg(x)) = x', async () => {
+    const g = new Graph();
+    const x = g.input('x', [4]);
+    const [dx] = grad(op.reduceSum(op.mul(x, op.stopGradient(x)), [0]), [x]);
+    const runner = await Runner.create([{ name: 'dx', value: dx }], { threads: 1 });
+    const data = Float32Array.from([1, -2, 3, 0.5]);
+    assert.deepEqual(Array.from((await runner.run({ x: data })).dx), Array.from(data));
+    await runner.release();
+  });
+  it('TopK refuses to be differentiated', () => {
+    const g = new Graph();
+    const x = g.input('x', [2, 5]);
+    assert.throws(() => grad(op.reduceSum(op.topKValues(x, 2), [0, 1]), [x]), /no gradient for TopK/);
+  });
 });
