@@ -24,6 +24,9 @@ export const main = defineCommand({
     stats: () => import('./commands/stats.js').then((m) => m.default),
     explain: () => import('./commands/explain.js').then((m) => m.default),
     serve: () => import('./commands/serve.js').then((m) => m.default),
+    prune: () => import('./commands/prune.js').then((m) => m.default),
+    neighbors: () => import('./commands/neighbors.js').then((m) => m.default),
+    finetune: () => import('./commands/finetune.js').then((m) => m.default),
   },
 });
 

@@ -22,6 +22,11 @@ export type Layer = (x: Value) => Value;
 export interface NetContext {
   graph: Graph;
   param(spec: ParamSpec): Value;
+  /**
+   * Applied to every conv's output (bias included), given the conv's weight name: e.g. a
+   * per-sample mask over output channels, which equals zeroing those filters' weights and bias.
+   */
+  convOutput?(weight: string, y: Value): Value;
 }
 
 /** A size for both spatial axes, or [height, width]. */
@@ -68,6 +73,11 @@ export class Net {
     return v;
   }
 
+  /** A conv's output after the context's hook (layer kits that build convs themselves call this too). */
+  convOutput(weight: string, y: Value): Value {
+    return this.ctx?.convOutput ? this.ctx.convOutput(weight, y) : y;
+  }
+
   conv2d(name: string, s: ConvSpec): Layer {
     const groups = s.groups ?? 1;
     const [kh, kw] = pair(s.kernel);
@@ -76,10 +86,13 @@ export class Net {
     const [ph, pw] = pair(s.padding ?? 0);
     const opts = { strides: pair(s.stride ?? 1), pads: [ph, pw, ph, pw], dilations: pair(s.dilation ?? 1) };
     return (x) =>
-      op.conv(x, this.value(`${name}.weight`), s.bias ? this.value(`${name}.bias`) : undefined, {
-        ...opts,
-        group: groups,
-      });
+      this.convOutput(
+        `${name}.weight`,
+        op.conv(x, this.value(`${name}.weight`), s.bias ? this.value(`${name}.bias`) : undefined, {
+          ...opts,
+          group: groups,
+        }),
+      );
   }
 
   batchNorm2d(name: string, channels: number, eps = 1e-5): Layer {

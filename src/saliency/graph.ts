@@ -4,6 +4,7 @@
  * filter — all one ONNX graph.
  */
 import { grad } from '../autodiff/grad.js';
+import { PssError } from '../errors.js';
 import { Graph, type Value } from '../graph/graph.js';
 import type { Model } from '../models/model.js';
 import { Net } from '../models/nn.js';
@@ -22,13 +23,53 @@ export interface SaliencyGraph {
   saliency: Value;
 }
 
-/** The model's forward pass on a new graph, its weights as constants. */
-export function buildForward(model: Model, shape: readonly number[]) {
+export interface ForwardOptions {
+  /**
+   * Add a graph input "filter_mask" [B, F] (F = model.filterCount): output channel k of conv
+   * layer l is multiplied, for sample b, by filter_mask[b, l.offset + k] — the same as
+   * zeroing that filter's weights (and its bias) for that sample only.
+   */
+  filterMask?: boolean;
+  /** Parameters that become graph inputs (named like the parameter) instead of constants. */
+  paramInputs?: readonly string[];
+}
+
+/** The model's forward pass on a new graph, its weights as constants (or inputs, see options). */
+export function buildForward(model: Model, shape: readonly number[], o: ForwardOptions = {}) {
   const graph = new Graph();
   const input = graph.input('input', shape);
-  const net = new Net({ graph, param: (p) => graph.constant(model.weights.get(p.name)!, p.shape) });
+  const inputs = new Set(o.paramInputs ?? []);
+  for (const name of inputs)
+    if (!model.weights.has(name)) throw new PssError(`${model.name} has no parameter "${name}"`);
+  const filterMask = o.filterMask ? graph.input('filter_mask', [shape[0], model.filterCount]) : undefined;
+  const layers = new Map(model.layers.map((l) => [l.param, l]));
+  const masked = new Set<string>();
+  const convs = new Set<string>();
+  const net = new Net({
+    graph,
+    param: (p) => {
+      if (p.role === 'conv') convs.add(p.name);
+      return inputs.has(p.name)
+        ? graph.input(p.name, p.shape)
+        : graph.constant(model.weights.get(p.name)!, p.shape);
+    },
+    convOutput: filterMask
+      ? (weight, y) => {
+          const l = layers.get(weight)!;
+          masked.add(weight);
+          const m = op.slice(filterMask, [l.offset], [l.offset + l.filters], [1]);
+          return op.mul(y, op.reshape(m, [shape[0], l.filters, 1, 1]));
+        }
+      : undefined,
+  });
   const logits = model.arch.define(net, model.numClasses)(input);
-  return { graph, net, input, logits };
+  // Every conv the forward pass uses must be masked (convs it skips, like Inception's auxiliary head, need not).
+  const unmasked = [...convs].filter((c) => !masked.has(c));
+  if (filterMask && unmasked.length)
+    throw new PssError(
+      `filter masks do not reach ${unmasked.length} of ${model.name}'s conv layers (e.g. ${unmasked[0]}): convs of imported ONNX models cannot be masked`,
+    );
+  return { graph, net, input, logits, filterMask };
 }
 
 /** Per-sample cross-entropy from logits [B, K] and one-hot labels [B, K]. */

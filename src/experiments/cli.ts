@@ -1,0 +1,141 @@
+/** What the experiment commands (prune, neighbors, finetune) share on the command line. */
+import { basename } from 'node:path';
+import type { ArgsDef } from 'citty';
+import { type Progress, progressBar } from '../cli/progress.js';
+import type { Dataset } from '../data/dataset.js';
+import { PssError } from '../errors.js';
+import { displayFromTensor } from '../image/display.js';
+import { loadInput } from '../image/input.js';
+import type { RgbImage } from '../image/load.js';
+import { bundledExamples } from '../models/examples.js';
+import type { Model } from '../models/model.js';
+import type { ImageBatch } from '../saliency/engine.js';
+import type { Statistics } from '../stats/file.js';
+import type { Standardizer } from './scan.js';
+
+export const dataArg = {
+  data: {
+    type: 'string',
+    description:
+      'Labelled images: a folder with one subfolder per class, a .csv or .jsonl list of (path, label), or an IDX images file (labels file beside it), e.g. /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz',
+    valueHint: 'source',
+    required: true,
+  },
+  limit: { type: 'string', description: 'Use only the first n images of the dataset', valueHint: 'n' },
+} as const satisfies ArgsDef;
+
+/** μ and σ of statistics read by statsArg, or undefined (raw saliency). */
+export const standardizer = (s: { stats: Statistics } | undefined): Standardizer | undefined =>
+  s && { mean: s.stats.acc.mean, std: s.stats.acc.std() };
+
+/** One progress bar per phase, each replacing the last. */
+export function phases(units: Record<string, string> = {}) {
+  let current: { name: string; bar: Progress } | undefined;
+  return {
+    update(name: string, done: number, total: number) {
+      if (current?.name !== name) {
+        current?.bar.stop();
+        current = { name, bar: progressBar(name.padEnd(8), total, units[name] ?? 'images') };
+      }
+      current.bar.update(done);
+    },
+    stop() {
+      current?.bar.stop();
+      current = undefined;
+    },
+  };
+}
+
+export interface Query {
+  batch: ImageBatch;
+  label: number;
+  /** What to call it in reports. */
+  name: string;
+  display: RgbImage;
+  /** Its dataset index when it came from --index. */
+  index?: number;
+}
+
+/**
+ * The image an experiment is about: --index (an item of --data, with its label), --image /
+ * --input with --label, or — with the bundled model and no image — its default example.
+ */
+export async function queryArg(
+  args: { image?: string; input?: string; index?: string; label?: string },
+  model: Model,
+  data: Dataset,
+  read: {
+    image: (a: { image?: string; input?: string }) => Promise<ImageBatch>;
+    label: (text: string) => number;
+  },
+  weightsGiven: boolean,
+): Promise<Query> {
+  const [c, h, w] = model.arch.inputShape;
+  if (args.index !== undefined) {
+    if (args.image !== undefined || args.input !== undefined)
+      throw new PssError('--index names an image of --data; do not combine it with --image or --input');
+    const i = Number(args.index);
+    if (!Number.isInteger(i) || i < 0 || i >= data.length)
+      throw new PssError(`--index must be an integer in 0..${data.length - 1}, got "${args.index}"`);
+    const item = data.item(i);
+    const x = await item.load();
+    const label = checkLabel(args.label === undefined ? item.label : read.label(args.label), model);
+    const batch: ImageBatch = { data: x, shape: [1, c, h, w] };
+    return {
+      batch,
+      label,
+      name: item.id,
+      index: i,
+      display: displayFromTensor(x, batch.shape, model.arch.preprocessing),
+    };
+  }
+  let { image, input, label } = args;
+  const examples = bundledExamples(model.arch);
+  if (image === undefined && input === undefined) {
+    const example = examples.find((e) => e.default);
+    if (!example || weightsGiven)
+      throw new PssError('no image: give --index i (an image of --data), or --image photo.png and --label');
+    image = example.path;
+  }
+  const known = image && examples.find((e) => e.path === image || basename(image!) === e.file);
+  label ??= known ? String(known.label) : undefined;
+  if (label === undefined)
+    throw new PssError('--label is required: the true class of the image (an index or a name)');
+  const batch = await read.image({ image, input });
+  const display = image
+    ? (await loadInput(image, model)).display
+    : displayFromTensor(batch.data, batch.shape, model.arch.preprocessing);
+  return { batch, label: checkLabel(read.label(label), model), name: (image ?? input)!, display };
+}
+
+function checkLabel(label: number, model: Model): number {
+  if (!Number.isInteger(label) || label < 0 || label >= model.numClasses)
+    throw new PssError(
+      `label ${label} is out of range: ${model.name} has classes 0..${model.numClasses - 1}`,
+    );
+  return label;
+}
+
+/** Seconds since `t0` (performance.now()), rounded to 0.1. */
+export const seconds = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
+
+/** --filters "layer:index,layer:index" → positions in the saliency vector. */
+export function filtersArg(text: string | undefined, model: Model): number[] | undefined {
+  if (text === undefined) return undefined;
+  const out = text.split(',').map((item) => {
+    const m = /^\s*(.+):(\d+)\s*$/.exec(item);
+    const layer = m && model.layers.find((l) => l.name === m[1]);
+    if (!m || !layer)
+      throw new PssError(
+        `--filters: "${item}" is not layer:index with a conv layer of ${model.name} (${model.layers
+          .slice(0, 3)
+          .map((l) => l.name)
+          .join(', ')}${model.layers.length > 3 ? ', ...' : ''})`,
+      );
+    const i = Number(m[2]);
+    if (i >= layer.filters)
+      throw new PssError(`--filters: ${layer.name} has filters 0..${layer.filters - 1}, not ${i}`);
+    return layer.offset + i;
+  });
+  return [...new Set(out)];
+}

@@ -1,0 +1,137 @@
+/**
+ * Fine-tuning only chosen filters (paper §4): plain SGD on one image's cross-entropy, where
+ * only the weight slices W[c, :, :, :] of the chosen filters c change. The layers holding
+ * them are graph inputs (not constants), so one ONNX Runtime session serves every step, and
+ * the gradient is pss's own conv weight gradient from the same graph.
+ */
+import { grad } from '../autodiff/grad.js';
+import { PssError } from '../errors.js';
+import { Model } from '../models/model.js';
+import * as op from '../ops/index.js';
+import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
+import { buildForward, crossEntropy } from '../saliency/graph.js';
+import { locate } from '../saliency/rank.js';
+import { argmaxRow, type ForwardRunner, forwardRunner, softmaxRows } from './forward.js';
+
+export interface StepRecord {
+  /** Before step `step` (0 = the original weights; the last record is after the last step). */
+  step: number;
+  loss: number;
+  predicted: number;
+  pTrue: number;
+}
+
+export interface FinetuneResult {
+  /** The conv weight tensors that changed (whole layers), by parameter name. */
+  params: Map<string, Float32Array>;
+  history: StepRecord[];
+  filters: { index: number; layer: string; filter: number }[];
+}
+
+/** The conv weight names holding the given filters, in model order. */
+export function layersOf(model: Model, filters: readonly number[]): string[] {
+  const names = new Set(
+    filters.map((f) => model.layers.find((l) => f >= l.offset && f < l.offset + l.filters)!.param),
+  );
+  return model.layers.filter((l) => names.has(l.param)).map((l) => l.param);
+}
+
+export async function finetuneFilters(
+  engine: SaliencyEngine,
+  image: ImageBatch,
+  label: number,
+  filters: readonly number[],
+  o: {
+    steps: number;
+    lr: number /** Stop as soon as the image is classified correctly. */;
+    untilCorrect?: boolean;
+  },
+): Promise<FinetuneResult> {
+  const model = engine.model;
+  if (image.shape[0] !== 1) throw new PssError('fine-tuning takes one image');
+  for (const f of filters)
+    if (!Number.isInteger(f) || f < 0 || f >= model.filterCount)
+      throw new PssError(`filter index ${f} is out of range 0..${model.filterCount - 1}`);
+  if (!(Number.isInteger(o.steps) && o.steps >= 0))
+    throw new PssError(`steps must be an integer >= 0, got ${o.steps}`);
+  if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new PssError(`learning rate must be > 0, got ${o.lr}`);
+  const names = layersOf(model, filters);
+  const params = new Map(names.map((n) => [n, Float32Array.from(model.weights.get(n)!)]));
+  const k = model.numClasses;
+  const runner = await engine.session(`finetune:${names.join(',')}:${image.shape.join('x')}`, () => {
+    const g = buildForward(model, image.shape, { paramInputs: names });
+    const onehot = g.graph.input('onehot', [1, k]);
+    const loss = crossEntropy(g.logits, onehot);
+    const grads = grad(
+      op.reduceSum(loss, [0]),
+      names.map((n) => g.net.value(n)),
+    );
+    return [
+      { name: 'logits', value: g.logits },
+      { name: 'loss', value: loss },
+      ...grads.map((v, i) => ({ name: `grad${i}`, value: v })),
+    ];
+  });
+  const onehot = new Float32Array(k);
+  onehot[label] = 1;
+  // Per layer: which output channels move, and the size of one channel's slice.
+  const rows = names.map((n) => {
+    const layer = model.layers.find((l) => l.param === n)!;
+    const channels = filters
+      .filter((f) => f >= layer.offset && f < layer.offset + layer.filters)
+      .map((f) => f - layer.offset);
+    return { channels, size: layer.shape.slice(1).reduce((a, b) => a * b, 1) };
+  });
+  const history: StepRecord[] = [];
+  for (let step = 0; ; step++) {
+    const out = await runner.run({ input: image.data, onehot, ...Object.fromEntries(params) });
+    const p = softmaxRows(out.logits, k);
+    history.push({ step, loss: out.loss[0], predicted: argmaxRow(out.logits, k, 0), pTrue: p[label] });
+    if (step === o.steps || (o.untilCorrect && history[step].predicted === label)) break;
+    names.forEach((n, i) => {
+      const w = params.get(n)!;
+      const g = out[`grad${i}`];
+      const { channels, size } = rows[i];
+      for (const c of channels) for (let j = c * size; j < (c + 1) * size; j++) w[j] -= o.lr * g[j];
+    });
+  }
+  return {
+    params,
+    history,
+    filters: filters.map((index) => ({ index, ...locate(index, model.layers) })),
+  };
+}
+
+/** A forward runner whose changed layers are fed as inputs (for before/after evaluations). */
+export function tunedRunner(engine: SaliencyEngine, names: readonly string[], batch: number): ForwardRunner {
+  return forwardRunner(engine, batch, { paramInputs: names });
+}
+
+/** The model with some parameters replaced (e.g. to save the fine-tuned weights). */
+export function withParams(model: Model, params: ReadonlyMap<string, Float32Array>, source: string): Model {
+  const weights = new Map(model.weights);
+  for (const [n, v] of params) weights.set(n, v);
+  return new Model(model.arch, model.numClasses, weights, source, model.info);
+}
+
+/** The model with the given filters zeroed by hand: their weights and, where there is one, their bias. */
+export function zeroFilters(model: Model, filters: readonly number[]): Model {
+  const weights = new Map(model.weights);
+  for (const f of filters) {
+    const layer = model.layers.find((l) => f >= l.offset && f < l.offset + l.filters);
+    if (!layer) throw new PssError(`filter index ${f} is out of range 0..${model.filterCount - 1}`);
+    const c = f - layer.offset;
+    const size = layer.shape.slice(1).reduce((a, b) => a * b, 1);
+    const w = Float32Array.from(weights.get(layer.param)!);
+    w.fill(0, c * size, (c + 1) * size);
+    weights.set(layer.param, w);
+    const biasName = `${layer.name}.bias`;
+    const bias = weights.get(biasName);
+    if (bias && model.params.some((p) => p.name === biasName)) {
+      const b = Float32Array.from(bias);
+      b[c] = 0;
+      weights.set(biasName, b);
+    }
+  }
+  return new Model(model.arch, model.numClasses, weights, `${model.source} (filters zeroed)`, model.info);
+}

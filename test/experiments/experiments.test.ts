@@ -1,0 +1,254 @@
+/**
+ * The experiments' machinery: per-sample filter masks against weights zeroed by hand,
+ * parameters fed as graph inputs, the fine-tuning step's gradient against the saliency
+ * engine's, the pruning orders, the CSV round trip and the summary.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PssError } from '../../src/errors.js';
+import { parseCsv } from '../../src/experiments/csv.js';
+import { finetuneFilters, layersOf, withParams, zeroFilters } from '../../src/experiments/finetune.js';
+import { forwardRunner } from '../../src/experiments/forward.js';
+import {
+  PRUNE_CSV_HEADER,
+  type PruneRow,
+  parsePruneCsv,
+  pruneOrders,
+  randomOrder,
+  summarizePrune,
+} from '../../src/experiments/prune.js';
+import { cosine, nearestProfiles } from '../../src/experiments/scan.js';
+import { toOnnxModel } from '../../src/graph/onnx.js';
+import { deterministicInput } from '../../src/models/deterministic.js';
+import { loadModel } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import { onnxModel } from '../../src/models/onnx-import.js';
+import { tinycnn } from '../../src/models/tinycnn.js';
+import { architecture } from '../../src/models/zoo.js';
+import { opDef } from '../../src/ops/index.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { buildForward } from '../../src/saliency/graph.js';
+import { maxRelDiff } from '../helpers/fixtures.js';
+
+const tiny = Model.deterministic(tinycnn);
+
+/** Logits of `model` on `x` ([n, ...inputShape]) with its weights as constants, one image per run. */
+async function plainLogits(model: Model, x: Float32Array): Promise<Float32Array> {
+  await using engine = new SaliencyEngine(model);
+  return await forwardRunner(engine, 1).logits(x);
+}
+
+describe('filter masks', () => {
+  it('a zero in the mask equals zeroing the filter (weights and bias) by hand, per sample', async () => {
+    const per = 3 * 29 * 29;
+    // conv2 (grouped, with a bias), conv3 (depthwise), conv4 (1x1, bias), conv1 and conv5.
+    const sets = [[0], [16 + 3, 16 + 30], [48 + 5, 80 + 0, 80 + 47], [128 + 63, 2, 16 + 31], []];
+    const n = sets.length;
+    const x = deterministicInput('masks', [n, 3, 29, 29]);
+    const mask = new Float32Array(n * tiny.filterCount).fill(1);
+    sets.forEach((s, i) => {
+      for (const f of s) mask[i * tiny.filterCount + f] = 0;
+    });
+    await using engine = new SaliencyEngine(tiny);
+    const masked = await forwardRunner(engine, 2, { filterMask: true }).logits(x, { mask });
+    for (const [i, s] of sets.entries()) {
+      const byHand = await plainLogits(zeroFilters(tiny, s), x.subarray(i * per, (i + 1) * per));
+      const ours = masked.subarray(i * 10, (i + 1) * 10);
+      assert.ok(maxRelDiff(ours, byHand) < 1e-5, `set ${i}: ${maxRelDiff(ours, byHand)}`);
+    }
+    // The zeroing matters (the logits move) except for the empty set.
+    const original = await plainLogits(tiny, x.subarray(0, per));
+    assert.ok(maxRelDiff(masked.subarray(0, 10), original) > 1e-3);
+  });
+
+  it('on the bundled model too, and a batch mixes masks freely', async () => {
+    const model = await loadModel({ model: 'fashion-cnn' });
+    const x = deterministicInput('fashion', [3, 1, 28, 28]);
+    const f = model.filterCount;
+    const mask = new Float32Array(3 * f).fill(1);
+    const off = [
+      [130, 131, 200],
+      [0, 17, 33],
+    ];
+    off.forEach((s, i) => {
+      for (const j of s) mask[i * f + j] = 0;
+    });
+    await using engine = new SaliencyEngine(model);
+    const masked = await forwardRunner(engine, 3, { filterMask: true }).logits(x, { mask });
+    for (const [i, s] of [...off, []].entries()) {
+      const byHand = await plainLogits(zeroFilters(model, s), x.subarray(i * 784, (i + 1) * 784));
+      assert.ok(maxRelDiff(masked.subarray(i * 10, (i + 1) * 10), byHand) < 1e-5, `row ${i}`);
+    }
+  });
+
+  it('reach every conv the forward pass uses (Inception-v3: its auxiliary head is not used)', () => {
+    const inception = Model.deterministic(architecture('inception_v3'));
+    const g = buildForward(inception, [1, 3, 299, 299], { filterMask: true });
+    assert.deepEqual(g.filterMask?.shape, [1, 18112]);
+  });
+
+  it('refuses a model whose convs it cannot reach (an imported ONNX graph)', () => {
+    const { logits } = buildForward(tiny, [1, 3, 29, 29]);
+    const imported = onnxModel(
+      toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!),
+      't.onnx',
+    );
+    assert.throws(() => buildForward(imported, [1, 3, 29, 29], { filterMask: true }), PssError);
+  });
+});
+
+describe('parameters as graph inputs', () => {
+  it('fed their own values, give the constant graph’s logits; fed other values, the other model’s', async () => {
+    const x = deterministicInput('inputs', [2, 3, 29, 29]);
+    const names = ['conv2.weight', 'conv5.weight'];
+    await using engine = new SaliencyEngine(tiny);
+    const run = forwardRunner(engine, 2, { paramInputs: names });
+    const own = new Map(names.map((n) => [n, tiny.weights.get(n)!]));
+    const a = await run.logits(x, { params: own });
+    const b = await forwardRunner(engine, 2).logits(x);
+    assert.ok(maxRelDiff(a, b) < 1e-6);
+    const other = new Map(names.map((n) => [n, tiny.weights.get(n)!.map((v) => v * 0.5)]));
+    const c = await run.logits(x, { params: other });
+    const d = await plainLogits(withParams(tiny, other, 'halved'), x.subarray(0, 3 * 29 * 29));
+    assert.ok(maxRelDiff(c.subarray(0, 10), d) < 1e-5);
+    assert.throws(() => buildForward(tiny, [1, 3, 29, 29], { paramInputs: ['nope.weight'] }), PssError);
+  });
+
+  it('one SGD step moves exactly the chosen filters, by lr × the gradient the saliency engine sees', async () => {
+    const x = { data: deterministicInput('ft', [1, 3, 29, 29]), shape: [1, 3, 29, 29] as const };
+    const filters = [2, 16 + 7, 128 + 40]; // conv1:2, conv2:7, conv5:40
+    const lr = 0.5;
+    await using engine = new SaliencyEngine(tiny);
+    const res = await finetuneFilters(engine, x, 4, filters, { steps: 1, lr });
+    assert.deepEqual([...res.params.keys()], layersOf(tiny, filters));
+    assert.deepEqual([...res.params.keys()], ['conv1.weight', 'conv2.weight', 'conv5.weight']);
+    const [signed] = await engine.compute(x, [4], 'signed');
+    const [abs] = await engine.compute(x, [4], 'filter');
+    for (const layer of tiny.layers.filter((l) => res.params.has(l.param))) {
+      const before = tiny.weights.get(layer.param)!;
+      const after = res.params.get(layer.param)!;
+      const size = before.length / layer.filters;
+      for (let c = 0; c < layer.filters; c++) {
+        const g = Array.from({ length: size }, (_, j) => (before[c * size + j] - after[c * size + j]) / lr);
+        if (!filters.includes(layer.offset + c)) {
+          assert.ok(
+            g.every((v) => v === 0),
+            `${layer.name}:${c} changed`,
+          );
+          continue;
+        }
+        const mean = g.reduce((a, b) => a + b, 0) / size;
+        const meanAbs = g.reduce((a, b) => a + Math.abs(b), 0) / size;
+        const i = layer.offset + c;
+        assert.ok(
+          Math.abs(mean - signed.saliency[i]) <= 1e-3 * Math.abs(abs.saliency[i]) + 1e-7,
+          `${i} signed`,
+        );
+        assert.ok(Math.abs(meanAbs - abs.saliency[i]) <= 1e-3 * abs.saliency[i] + 1e-7, `${i} |g|`);
+      }
+    }
+    assert.equal(res.history.length, 2);
+    assert.ok(res.history[1].loss < res.history[0].loss, 'the loss goes down');
+  });
+});
+
+describe('pruning orders', () => {
+  const z = [0.5, -3, 2, 2, -0.1, 4];
+  it('salient = largest z first; least-salient = the other end; ties to the lower index', () => {
+    const o = pruneOrders(z, 3, 'z', () => [5, 4, 3, 2, 1]);
+    assert.deepEqual(o.salient, [5, 2, 3]);
+    assert.deepEqual(o['least-salient'], [1, 4, 0]);
+    assert.deepEqual(o.random, [5, 4, 3]);
+    const a = pruneOrders(z, 2, 'abs-z', () => []);
+    assert.deepEqual(a.salient, [5, 1]);
+    assert.deepEqual(a['least-salient'], [4, 0]);
+  });
+  it('random orders are seeded per image: reproducible, distinct, different between images', () => {
+    const a = randomOrder(0, 17, 224, 10);
+    assert.deepEqual(a, randomOrder(0, 17, 224, 10));
+    assert.equal(new Set(a).size, 10);
+    assert.notDeepEqual(a, randomOrder(0, 18, 224, 10));
+    assert.notDeepEqual(a, randomOrder(1, 17, 224, 10));
+  });
+});
+
+describe('results files', () => {
+  const row = (image: number, strategy: PruneRow['strategy'], k: number, corrected: boolean): PruneRow => ({
+    image,
+    id: `dir, "with" quotes/${image}.png`,
+    label: 1,
+    predicted: 2,
+    strategy,
+    k,
+    filter: 'conv1:3',
+    z: 1.5,
+    newPredicted: corrected ? 1 : 2,
+    corrected,
+    pTrue: 0.25,
+    pPredicted: 0.5,
+    dTrue: 0.125,
+    dPredicted: -0.25,
+  });
+  it('CSV: quoting round trips; a cut last line is dropped', () => {
+    const { rows, complete } = parseCsv('a,"b,""c"""\n1,2\n3,"x');
+    assert.deepEqual(rows, [
+      ['a', 'b,"c"'],
+      ['1', '2'],
+      ['3', 'x'],
+    ]);
+    assert.deepEqual(complete, [true, true, false]);
+    const r = row(3, 'random', 2, true);
+    const line = [
+      r.image,
+      `"${r.id.replace(/"/g, '""')}"`,
+      1,
+      2,
+      'random',
+      2,
+      'conv1:3',
+      1.5,
+      1,
+      1,
+      0.25,
+      0.5,
+      0.125,
+      -0.25,
+    ].join(',');
+    assert.deepEqual(parsePruneCsv(`${PRUNE_CSV_HEADER}\n${line}\n${line.slice(0, 20)}`), [r]);
+  });
+  it('the summary counts corrected images per strategy and k', () => {
+    const rows = [
+      row(0, 'salient', 1, true),
+      row(0, 'salient', 2, true),
+      row(1, 'salient', 1, false),
+      row(1, 'salient', 2, true),
+      row(0, 'random', 1, false),
+      row(0, 'random', 2, false),
+      row(1, 'random', 1, true),
+      row(1, 'random', 2, false),
+    ];
+    const s = summarizePrune(rows, 2);
+    assert.equal(s.images, 2);
+    const salient = s.strategies.find((t) => t.strategy === 'salient')!;
+    assert.deepEqual(salient.corrected, [1, 2]);
+    assert.deepEqual(salient.fraction, [0.5, 1]);
+    assert.deepEqual(s.strategies.find((t) => t.strategy === 'random')!.corrected, [1, 0]);
+    assert.deepEqual(s.strategies.find((t) => t.strategy === 'least-salient')!.corrected, [0, 0]);
+  });
+});
+
+describe('saliency neighbours', () => {
+  it('ranks by cosine, leaves out what it is told to', () => {
+    const p = (index: number, z: number[]) => ({
+      index,
+      id: `${index}`,
+      label: 0,
+      predicted: 1,
+      z: Float32Array.from(z),
+    });
+    const cands = [p(0, [1, 0]), p(1, [1, 1]), p(2, [0, 1]), p(3, [-1, 0]), p(4, [2, 0.1])];
+    assert.ok(Math.abs(cosine([1, 0], [1, 1]) - Math.SQRT1_2) < 1e-12);
+    const near = nearestProfiles([1, 0], cands, 3, (c) => c.index === 0).map((n) => n.profile.index);
+    assert.deepEqual(near, [4, 1, 2]);
+  });
+});
