@@ -9,6 +9,7 @@ import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import { SIGMA_FLOOR } from '../stats/welford.js';
+import { cosine } from '../util/vector.js';
 import { argmaxRow } from './forward.js';
 
 /** Per-filter mean and std; absent → raw saliency (μ = 0, σ = 1). */
@@ -180,18 +181,7 @@ export async function profileItems(
   return out;
 }
 
-/** Cosine similarity (0 when either vector is zero). */
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
+export { cosine };
 
 /** The n profiles most similar to `query` by cosine, most similar first (ties: dataset order). */
 export function nearestProfiles(

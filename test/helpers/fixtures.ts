@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { parseSafeTensors, toFloat64 } from '../../src/models/safetensors.js';
+import { cosine } from '../../src/util/vector.js';
 
 export function loadFixture(name: string) {
   const st = parseSafeTensors(new Uint8Array(readFileSync(`test/fixtures/${name}.safetensors`)));
@@ -14,17 +15,7 @@ export function loadFixture(name: string) {
   return { get, has: (k: string) => st.tensors.has(k), metadata: st.metadata };
 }
 
-export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    ab += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return ab / Math.sqrt(aa * bb);
-}
+export { cosine };
 
 /** max |a - b| / max |b| */
 export function maxRelDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

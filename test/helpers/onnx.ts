@@ -26,3 +26,26 @@ export function loadSkeleton(path: string): Uint8Array {
   }
   return onnxProto.onnx.ModelProto.encode(model).finish();
 }
+
+/** A well-formed ONNX classifier file (input [1,3,8,8], output [1,10]) chaining the given op types. */
+export function tinyOnnx(ops: readonly string[]): Uint8Array {
+  const { onnx } = onnxProto;
+  const vi = (name: string, dims: number[]) => ({
+    name,
+    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
+  });
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    graph: {
+      name: 'g',
+      node: ops.map((opType, i) => ({
+        opType,
+        input: [i ? `t${i}` : 'x'],
+        output: [i === ops.length - 1 ? 'y' : `t${i + 1}`],
+      })),
+      input: [vi('x', [1, 3, 8, 8])],
+      output: [vi('y', [1, 10])],
+    },
+  }).finish();
+}

@@ -5,7 +5,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import onnxProto from 'onnx-proto';
 import { PssError } from '../../src/errors.js';
 import { toOnnxModel } from '../../src/graph/onnx.js';
 import { deterministicInput } from '../../src/models/deterministic.js';
@@ -18,7 +17,7 @@ import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { RunningStats, standardize } from '../../src/stats/welford.js';
 import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-import { loadSkeleton } from '../helpers/onnx.js';
+import { loadSkeleton, tinyOnnx } from '../helpers/onnx.js';
 
 /** Statistics over n deterministic inputs, then z of `input`. */
 async function zScores(model: Model, input: Float32Array, label: number, n: number) {
@@ -94,27 +93,7 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
 });
 
 describe('ONNX import: files pss cannot use', () => {
-  const tiny = (ops: string[]) => {
-    const { onnx } = onnxProto;
-    const vi = (name: string, dims: number[]) => ({
-      name,
-      type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-    });
-    return onnx.ModelProto.encode({
-      irVersion: 8,
-      opsetImport: [{ domain: '', version: 17 }],
-      graph: {
-        name: 'g',
-        node: ops.map((opType, i) => ({
-          opType,
-          input: [i ? `t${i}` : 'x'],
-          output: [i === ops.length - 1 ? 'y' : `t${i + 1}`],
-        })),
-        input: [vi('x', [1, 3, 8, 8])],
-        output: [vi('y', [1, 10])],
-      },
-    }).finish();
-  };
+  const tiny = tinyOnnx;
   it('lists every unsupported operator', () => {
     assert.throws(
       () => onnxModel(tiny(['Relu', 'NonMaxSuppression', 'Foo', 'Foo']), 'm.onnx'),

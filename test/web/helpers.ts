@@ -1,29 +1,10 @@
 /** What the web tests share: bad uploads, and `pss serve` in a child process. */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
-import onnxProto from 'onnx-proto';
+import { tinyOnnx } from '../helpers/onnx.js';
 
 /** A well-formed ONNX classifier file with an operator pss does not know ("Foo"). */
-export function onnxWithUnknownOp(): Uint8Array {
-  const { onnx } = onnxProto;
-  const vi = (name: string, dims: number[]) => ({
-    name,
-    type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
-  });
-  return onnx.ModelProto.encode({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    graph: {
-      name: 'g',
-      node: [
-        { opType: 'Relu', input: ['x'], output: ['t1'] },
-        { opType: 'Foo', input: ['t1'], output: ['y'] },
-      ],
-      input: [vi('x', [1, 3, 8, 8])],
-      output: [vi('y', [1, 10])],
-    },
-  }).finish();
-}
+export const onnxWithUnknownOp = (): Uint8Array => tinyOnnx(['Relu', 'Foo']);
 
 export interface ServeProcess {
   url: string;
