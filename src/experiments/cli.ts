@@ -1,14 +1,20 @@
 /** What the experiment commands (prune, neighbors, finetune) share on the command line. */
 import { basename } from 'node:path';
 import type { ArgsDef } from 'citty';
+import { labelArg, readImageArg, statsArg } from '../cli/inputs.js';
+import { intFlag } from '../cli/parse.js';
 import { type Progress, progressBar } from '../cli/progress.js';
 import type { Dataset } from '../data/dataset.js';
+import { openDataset } from '../data/open.js';
 import { PssError } from '../errors.js';
 import { displayFromTensor } from '../image/display.js';
 import { loadInput } from '../image/input.js';
+import { classNamesFor } from '../image/labels.js';
 import type { RgbImage } from '../image/load.js';
 import { bundledExamples } from '../models/examples.js';
+import { loadModel } from '../models/load.js';
 import type { Model } from '../models/model.js';
+import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import type { Statistics } from '../stats/file.js';
 import type { Standardizer } from './scan.js';
@@ -138,4 +144,41 @@ export function filtersArg(text: string | undefined, model: Model): number[] | u
     return layer.offset + i;
   });
   return [...new Set(out)];
+}
+
+/** The flags the query-based experiments read to set themselves up. */
+interface QueryCommandArgs {
+  model: string;
+  weights?: string;
+  data: string;
+  limit?: string;
+  image?: string;
+  input?: string;
+  index?: string;
+  label?: string;
+  stats?: string;
+}
+
+/**
+ * What neighbors and finetune both start from: the model (checked by `checkModel` before any
+ * data is read), its class names, the dataset, the query image and label, and the statistics.
+ */
+export async function queryContext(
+  args: QueryCommandArgs,
+  aggregation: Aggregation,
+  checkModel?: (m: Model) => void,
+) {
+  const model = await loadModel(args);
+  checkModel?.(model);
+  const names = classNamesFor(model.numClasses, model.arch.classNames);
+  const data = await openDataset(args.data, model, intFlag(args.limit, 'limit', 1));
+  const query = await queryArg(
+    args,
+    model,
+    data,
+    { image: (a) => readImageArg(a, model), label: (t) => labelArg(t, model, names) },
+    args.weights !== undefined,
+  );
+  const stats = await statsArg(args.stats, model, aggregation);
+  return { model, names, data, query, stats, st: standardizer(stats) };
 }

@@ -1,14 +1,11 @@
 /** `pss finetune`: fine-tune only the most salient filters on one misclassified image (paper §4). */
 import { defineCommand } from 'citty';
-import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
-import { dataArg, filtersArg, phases, queryArg, seconds, standardizer } from '../../experiments/cli.js';
+import { dataArg, filtersArg, phases, queryContext, seconds } from '../../experiments/cli.js';
 import { finetuneFilters, tunedRunner, withParams } from '../../experiments/finetune.js';
 import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experiments/neighbors.js';
 import { predictDataset } from '../../experiments/scan.js';
-import { classNamesFor } from '../../image/labels.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../models/load.js';
 import { serializeSafeTensors } from '../../models/safetensors.js';
 import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
@@ -16,7 +13,6 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topFilters } from '../../saliency/rank.js';
 import { seededRandom } from '../../util/random.js';
 import { aggregationArg, modelArgs, rankArgs, runtimeArgs } from '../args.js';
-import { labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 import { queryArgs } from './neighbors.js';
 
@@ -100,24 +96,13 @@ const command = defineCommand({
     const nNeighbors = intFlag(args.neighbors, 'neighbors', 0)!;
     const seed = intFlag(args.seed, 'seed', 0)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
-    const model = await loadModel(args);
-    if (k > model.filterCount)
-      throw new PssError(
-        `--k must be between 1 and ${model.filterCount} (the filters of ${model.name}), got ${k}`,
-      );
+    const { model, names, data, query, stats, st } = await queryContext(args, aggregation, (m) => {
+      if (k > m.filterCount)
+        throw new PssError(`--k must be between 1 and ${m.filterCount} (the filters of ${m.name}), got ${k}`);
+      if (filtersArg(args.filters, m) && args.random)
+        throw new PssError('--filters and --random are alternatives: give only one');
+    });
     const chosen = filtersArg(args.filters, model);
-    if (chosen && args.random) throw new PssError('--filters and --random are alternatives: give only one');
-    const names = classNamesFor(model.numClasses, model.arch.classNames);
-    const data = await openDataset(args.data, model, intFlag(args.limit, 'limit', 1));
-    const query = await queryArg(
-      args,
-      model,
-      data,
-      { image: (a) => readImageArg(a, model), label: (t) => labelArg(t, model, names) },
-      args.weights !== undefined,
-    );
-    const stats = await statsArg(args.stats, model, aggregation);
-    const st = standardizer(stats);
     await using engine = new SaliencyEngine(model, {
       device: args.device as Device,
       threads: intFlag(args.threads, 'threads', 1),

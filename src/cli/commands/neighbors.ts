@@ -1,21 +1,17 @@
 /** `pss neighbors`: the images whose saliency profiles are closest to one image's. */
 import { join } from 'node:path';
 import { defineCommand } from 'citty';
-import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
-import { dataArg, phases, queryArg, seconds, standardizer } from '../../experiments/cli.js';
+import { dataArg, phases, queryContext, seconds } from '../../experiments/cli.js';
 import { imageGrid } from '../../experiments/figures.js';
 import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../experiments/neighbors.js';
 import { displayFromTensor } from '../../image/display.js';
-import { classNamesFor } from '../../image/labels.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import { loadModel } from '../../models/load.js';
 import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
 import { aggregationArg, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
-import { labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 
 export const queryArgs = {
@@ -65,18 +61,7 @@ const command = defineCommand({
     const n = intFlag(args.n, 'n', 1)!;
     const top = intFlag(args.top, 'top', 1)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
-    const model = await loadModel(args);
-    const names = classNamesFor(model.numClasses, model.arch.classNames);
-    const data = await openDataset(args.data, model, intFlag(args.limit, 'limit', 1));
-    const query = await queryArg(
-      args,
-      model,
-      data,
-      { image: (a) => readImageArg(a, model), label: (t) => labelArg(t, model, names) },
-      args.weights !== undefined,
-    );
-    const stats = await statsArg(args.stats, model, aggregation);
-    const st = standardizer(stats);
+    const { model, names, data, query, stats, st } = await queryContext(args, aggregation);
     await using engine = new SaliencyEngine(model, {
       device: args.device as Device,
       threads: intFlag(args.threads, 'threads', 1),
