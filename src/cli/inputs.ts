@@ -1,8 +1,10 @@
 /** Reading what the image commands share: the image (file or .npy), the label, the statistics. */
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
+import { displayFromTensor } from '../image/display.js';
 import { loadInput } from '../image/input.js';
 import { resolveLabel } from '../image/labels.js';
+import type { RgbImage } from '../image/load.js';
 import { parseNpy } from '../io/npy.js';
 import type { Model } from '../models/model.js';
 import { readFileOrFail } from '../models/weights.js';
@@ -12,11 +14,14 @@ import { readAnyStats } from '../stats/authors.js';
 import { checkStatsFor, readStats, type Statistics } from '../stats/file.js';
 import { requiredInt } from './parse.js';
 
-/** --image (decoded and preprocessed for the model) or --input (.npy, already preprocessed). */
+/**
+ * --image (decoded and preprocessed for the model) or --input (.npy, already preprocessed),
+ * with the 8-bit image the model sees (for overlays; de-normalised from a .npy).
+ */
 export async function readImageArg(
   args: { image?: string; input?: string },
   model: Model,
-): Promise<ImageBatch> {
+): Promise<ImageBatch & { display: RgbImage }> {
   if ((args.image === undefined) === (args.input === undefined))
     throw new PssError(
       args.image === undefined
@@ -26,7 +31,7 @@ export async function readImageArg(
   const expected = model.arch.inputShape;
   if (args.image !== undefined) {
     const x = await loadInput(args.image, model);
-    return { data: x.data, shape: [1, x.shape[0], x.shape[1], x.shape[2]] };
+    return { data: x.data, shape: [1, x.shape[0], x.shape[1], x.shape[2]], display: x.display };
   }
   const npy = parseNpy(await readFileOrFail(args.input!, 'input file'), `input ${args.input}`);
   const shape = npy.shape.length === 3 ? [1, ...npy.shape] : npy.shape;
@@ -34,7 +39,8 @@ export async function readImageArg(
     throw new PssError(
       `input ${args.input} has shape [${npy.shape.join(', ')}]; expected [${expected[0]}, H, W] or [1, ${expected[0]}, H, W]`,
     );
-  return { data: npy.data, shape: shape as [number, number, number, number] };
+  const batch = { data: npy.data, shape: shape as [number, number, number, number] };
+  return { ...batch, display: displayFromTensor(batch.data, batch.shape, model.arch.preprocessing) };
 }
 
 /** --label: an index, or a class name when the model's class names are known. */

@@ -1,5 +1,3 @@
-/** What the experiment commands (prune, neighbors, finetune) share on the command line. */
-import { basename } from 'node:path';
 import type { ArgsDef } from 'citty';
 import { labelArg, readImageArg, statsArg } from '../cli/inputs.js';
 import { intFlag } from '../cli/parse.js';
@@ -8,10 +6,9 @@ import type { Dataset } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { PssError } from '../errors.js';
 import { displayFromTensor } from '../image/display.js';
-import { loadInput } from '../image/input.js';
 import { classNamesFor } from '../image/labels.js';
 import type { RgbImage } from '../image/load.js';
-import { bundledExamples } from '../models/examples.js';
+import { withExampleDefaults } from '../models/examples.js';
 import { loadModel } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
@@ -71,7 +68,7 @@ export async function queryArg(
   model: Model,
   data: Dataset,
   read: {
-    image: (a: { image?: string; input?: string }) => Promise<ImageBatch>;
+    image: (a: { image?: string; input?: string }) => Promise<ImageBatch & { display: RgbImage }>;
     label: (text: string) => number;
   },
   weightsGiven: boolean,
@@ -95,22 +92,12 @@ export async function queryArg(
       display: displayFromTensor(x, batch.shape, model.arch.preprocessing),
     };
   }
-  let { image, input, label } = args;
-  const examples = bundledExamples(model.arch);
-  if (image === undefined && input === undefined) {
-    const example = examples.find((e) => e.default);
-    if (!example || weightsGiven)
-      throw new PssError('no image: give --index i (an image of --data), or --image photo.png and --label');
-    image = example.path;
-  }
-  const known = image && examples.find((e) => e.path === image || basename(image!) === e.file);
-  label ??= known ? String(known.label) : undefined;
+  const { image, input, label } = withExampleDefaults(model.arch, args, !weightsGiven);
+  if (image === undefined && input === undefined)
+    throw new PssError('no image: give --index i (an image of --data), or --image photo.png and --label');
   if (label === undefined)
     throw new PssError('--label is required: the true class of the image (an index or a name)');
-  const batch = await read.image({ image, input });
-  const display = image
-    ? (await loadInput(image, model)).display
-    : displayFromTensor(batch.data, batch.shape, model.arch.preprocessing);
+  const { display, ...batch } = await read.image({ image, input });
   return { batch, label: checkLabel(read.label(label), model), name: (image ?? input)!, display };
 }
 

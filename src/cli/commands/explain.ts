@@ -6,12 +6,10 @@ import { filterSaliencyData, filterSaliencyPng, layerSummaryPng } from '../../fi
 import { comparisonFigure } from '../../figures/gradcam.js';
 import { encodePng, inputHeatmap } from '../../figures/heatmap.js';
 import { reportHtml } from '../../figures/report-html.js';
-import { displayFromTensor } from '../../image/display.js';
-import { loadInput } from '../../image/input.js';
 import { classNamesFor } from '../../image/labels.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { serializeNpy } from '../../io/npy.js';
-import { bundledExamples } from '../../models/examples.js';
+import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
 import type { Model } from '../../models/model.js';
 import type { Device } from '../../runtime/session.js';
@@ -119,25 +117,19 @@ const command = defineCommand({
     const names = classNamesFor(model.numClasses, model.arch.classNames);
 
     // No image: the bundled model's default example, with its label.
-    let { image: imagePath, input, label: labelText } = args;
-    const examples = bundledExamples(model.arch);
-    if (imagePath === undefined && input === undefined) {
-      const example = examples.find((e) => e.default);
-      if (!example || args.weights)
-        throw new PssError('no image: give --image photo.jpg (or --input x.npy) and --label');
-      imagePath = example.path;
-      labelText ??= String(example.label);
-    }
-    const known = imagePath && examples.find((e) => e.path === imagePath || basename(imagePath!) === e.file);
-    labelText ??= known ? String(known.label) : undefined;
+    const {
+      image: imagePath,
+      input,
+      label: labelText,
+    } = withExampleDefaults(model.arch, args, !args.weights);
+    if (imagePath === undefined && input === undefined)
+      throw new PssError('no image: give --image photo.jpg (or --input x.npy) and --label');
     if (labelText === undefined)
       throw new PssError('--label is required: the true class of the image (an index or a name)');
     const label = labelArg(labelText, model, names);
 
     const batch = await readImageArg({ image: imagePath, input }, model);
-    const display = imagePath
-      ? (await loadInput(imagePath, model)).display
-      : displayFromTensor(batch.data, batch.shape, model.arch.preprocessing);
+    const display = batch.display;
     const stats = await statsArg(args.stats, model, aggregation);
     const filters = parseFilters(args.filters, model);
 
