@@ -1,9 +1,8 @@
 /** The experiments' figures: the pruning curves (vega-lite) and a captioned grid of images. */
-import sharp, { type OverlayOptions } from 'sharp';
 import type { TopLevelSpec } from 'vega-lite';
+import { composeGrid, type Panel } from '../figures/gradcam.js';
 import { svgToPng, vegaLiteToSvg } from '../figures/render.js';
-import { escapeXml, FONT, fitText } from '../figures/text.js';
-import type { RgbImage } from '../image/load.js';
+import { FONT } from '../figures/text.js';
 import { type PruneSummary, STRATEGIES } from './prune.js';
 
 const COLOURS: Record<(typeof STRATEGIES)[number], string> = {
@@ -51,13 +50,7 @@ export async function pruneChartPng(s: PruneSummary, title: string, scale = 2): 
   return svgToPng(await vegaLiteToSvg(pruneChartSpec(s, title)), scale);
 }
 
-export interface GridCell {
-  image: RgbImage;
-  title: string;
-  caption?: string;
-  /** Frame colour (e.g. to mark the query). */
-  frame?: string;
-}
+export type GridCell = Panel;
 
 /**
  * Images in a grid, each with a two-line caption above it; small images are enlarged with
@@ -68,49 +61,12 @@ export async function imageGrid(
   o: { columns?: number; cell?: number; gap?: number } = {},
 ): Promise<Uint8Array> {
   if (!cells.length) throw new RangeError('imageGrid: no images');
-  const columns = Math.min(o.columns ?? 5, cells.length);
-  const size = o.cell ?? 168;
-  const gap = o.gap ?? 14;
-  const titleSize = 13;
-  const captionSize = 11;
-  const captionH = Math.ceil(titleSize * 1.3 + captionSize * 1.35) + 6;
-  const rows = Math.ceil(cells.length / columns);
-  const width = columns * size + (columns + 1) * gap;
-  const cellH = captionH + size + gap;
-  const height = gap + rows * cellH;
-  const layers: OverlayOptions[] = [];
-  const texts: string[] = [];
-  for (const [i, c] of cells.entries()) {
-    const { width: w, height: h, data } = c.image;
-    const scale = size / Math.max(w, h);
-    const pw = Math.max(1, Math.round(w * scale));
-    const ph = Math.max(1, Math.round(h * scale));
-    const input = await sharp(data, { raw: { width: w, height: h, channels: 3 } })
-      .resize(pw, ph, { kernel: scale >= 2 ? 'nearest' : 'lanczos3' })
-      .png()
-      .toBuffer();
-    const left = gap + (i % columns) * (size + gap);
-    const top = gap + Math.floor(i / columns) * cellH;
-    const il = left + Math.floor((size - pw) / 2);
-    const it = top + captionH + Math.floor((size - ph) / 2);
-    layers.push({ input, left: il, top: it });
-    if (c.frame)
-      texts.push(
-        `<rect x="${il - 2}" y="${it - 2}" width="${pw + 4}" height="${ph + 4}" fill="none" stroke="${c.frame}" stroke-width="4"/>`,
-      );
-    const x = left + size / 2;
-    texts.push(
-      `<text x="${x}" y="${top + titleSize}" font-size="${titleSize}" font-weight="bold" text-anchor="middle">${escapeXml(fitText(c.title, titleSize, size, true))}</text>`,
-    );
-    if (c.caption)
-      texts.push(
-        `<text x="${x}" y="${top + Math.round(titleSize * 1.3) + captionSize + 1}" font-size="${captionSize}" fill="#444" text-anchor="middle">${escapeXml(fitText(c.caption, captionSize, size))}</text>`,
-      );
-  }
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><g font-family="${FONT}" fill="#111">${texts.join('')}</g></svg>`;
-  const png = await sharp({ create: { width, height, channels: 3, background: '#ffffff' } })
-    .composite([...layers, { input: Buffer.from(svg), left: 0, top: 0 }])
-    .png()
-    .toBuffer();
-  return new Uint8Array(png);
+  return composeGrid(cells, {
+    columns: o.columns ?? 5,
+    panelSize: o.cell ?? 168,
+    gap: o.gap ?? 14,
+    titleSize: 13,
+    captionSize: 11,
+    pixelated: true,
+  });
 }

@@ -94,6 +94,8 @@ export interface Panel {
   title: string;
   /** Second caption line. */
   caption?: string;
+  /** A frame around the image in this colour (e.g. to mark the query of a neighbour grid). */
+  frame?: string;
 }
 
 export interface PanelOptions {
@@ -103,21 +105,39 @@ export interface PanelOptions {
   gap?: number;
 }
 
+export interface GridOptions extends PanelOptions {
+  /** Panels per row (default: all in one row). */
+  columns?: number;
+  /** Font sizes of the two caption lines (default 14 and 12). */
+  titleSize?: number;
+  captionSize?: number;
+  /** Enlarge small images (2× or more) with nearest-neighbour sampling, so pixels stay sharp. */
+  pixelated?: boolean;
+}
+
 /** Panels side by side, each with a two-line caption above it, as one PNG. */
 export async function composePanels(
   panels: readonly Panel[],
   options: PanelOptions = {},
 ): Promise<Uint8Array> {
   if (panels.length === 0) throw new RangeError('composePanels: no panels');
+  return composeGrid(panels, { ...options, columns: panels.length });
+}
+
+/** Panels in rows of `columns`, each with a two-line caption above its image, as one PNG. */
+export async function composeGrid(panels: readonly Panel[], options: GridOptions = {}): Promise<Uint8Array> {
+  if (panels.length === 0) throw new RangeError('composeGrid: no panels');
   const size = options.panelSize ?? 300;
   const gap = options.gap ?? 16;
   if (!(Number.isInteger(size) && size >= 32))
     throw new RangeError(`panel size must be an integer ≥ 32, got ${size}`);
-  const titleSize = 14;
-  const captionSize = 12;
+  const columns = Math.min(options.columns ?? panels.length, panels.length);
+  const titleSize = options.titleSize ?? 14;
+  const captionSize = options.captionSize ?? 12;
   const captionH = Math.ceil(titleSize * 1.3 + captionSize * 1.35) + 8;
-  const width = panels.length * size + (panels.length + 1) * gap;
-  const height = gap + captionH + size + gap;
+  const cellH = captionH + size + gap;
+  const width = columns * size + (columns + 1) * gap;
+  const height = gap + Math.ceil(panels.length / columns) * cellH;
   const layers: OverlayOptions[] = [];
   const texts: string[] = [];
   for (const [i, p] of panels.entries()) {
@@ -128,22 +148,25 @@ export async function composePanels(
     const pw = Math.max(1, Math.round(w * scale));
     const ph = Math.max(1, Math.round(h * scale));
     const input = await sharp(data, { raw: { width: w, height: h, channels: 3 } })
-      .resize(pw, ph, { kernel: 'lanczos3' })
+      .resize(pw, ph, { kernel: options.pixelated && scale >= 2 ? 'nearest' : 'lanczos3' })
       .png()
       .toBuffer();
-    const left = gap + i * (size + gap);
-    layers.push({
-      input,
-      left: left + Math.floor((size - pw) / 2),
-      top: gap + captionH + Math.floor((size - ph) / 2),
-    });
+    const left = gap + (i % columns) * (size + gap);
+    const top = gap + Math.floor(i / columns) * cellH;
+    const il = left + Math.floor((size - pw) / 2);
+    const it = top + captionH + Math.floor((size - ph) / 2);
+    layers.push({ input, left: il, top: it });
+    if (p.frame)
+      texts.push(
+        `<rect x="${il - 2}" y="${it - 2}" width="${pw + 4}" height="${ph + 4}" fill="none" stroke="${escapeXml(p.frame)}" stroke-width="4"/>`,
+      );
     const x = left + size / 2;
     texts.push(
-      `<text x="${x}" y="${gap + titleSize}" font-size="${titleSize}" font-weight="bold" text-anchor="middle">${escapeXml(fitText(p.title, titleSize, size, true))}</text>`,
+      `<text x="${x}" y="${top + titleSize}" font-size="${titleSize}" font-weight="bold" text-anchor="middle">${escapeXml(fitText(p.title, titleSize, size, true))}</text>`,
     );
     if (p.caption)
       texts.push(
-        `<text x="${x}" y="${gap + Math.round(titleSize * 1.3) + captionSize + 2}" font-size="${captionSize}" fill="#444" text-anchor="middle">${escapeXml(fitText(p.caption, captionSize, size))}</text>`,
+        `<text x="${x}" y="${top + Math.round(titleSize * 1.3) + captionSize + 2}" font-size="${captionSize}" fill="#444" text-anchor="middle">${escapeXml(fitText(p.caption, captionSize, size))}</text>`,
       );
   }
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><g font-family="${FONT}" fill="#111">${texts.join('')}</g></svg>`;

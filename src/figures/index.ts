@@ -23,6 +23,7 @@ export {
   type ComparisonInput,
   camOverlay,
   comparisonFigure,
+  composeGrid,
   composePanels,
   normalizeMap,
   type Panel,
