@@ -37,6 +37,8 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
   // Forward: which values depend on wrt. Nodes are in creation order, which is topological.
   const nodes: readonly Node[] = graph.nodes.slice();
   const active = new Set<Value>(wrt.filter(isFloat));
+  // Constants folded at build time depend on their source (Graph.foldConstant).
+  for (const [c, { source }] of graph.folded) if (active.has(source)) active.add(c);
   for (const n of nodes) if (isFloat(n.output) && n.inputs.some((v) => active.has(v))) active.add(n.output);
 
   const cotangent = new Map<Value, Value>([[y, seed]]);
@@ -64,6 +66,14 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
       }
       accumulate(v, gv);
     });
+  }
+  // Folded constants are leaves whose source is a leaf too: pass their cotangents on last.
+  for (const [c, { source, vjp }] of graph.folded) {
+    const g = cotangent.get(c);
+    if (!g || !active.has(source)) continue;
+    if (perSampleLeaf.has(source))
+      throw new GraphError(`per-sample gradients of ${source} through a folded copy are not supported`);
+    accumulate(source, vjp(g));
   }
   return wrt.map((v) => cotangent.get(v) ?? expand(graph.scalar(0, v.dtype), leafShape(v)));
 }

@@ -107,6 +107,24 @@ export class Graph {
     return v;
   }
 
+  /** Constants computed at build time from another constant, and how cotangents flow back. */
+  readonly folded = new Map<Value, { source: Value; vjp: (g: Value) => Value }>();
+  /**
+   * A constant computed here, once, from a constant `source` by a linear map, instead of by
+   * graph ops that ONNX Runtime would fold at load (each fold step a transient weight-sized
+   * copy). `vjp` maps a cotangent of the result to one of `source`, so grad() differentiates
+   * through the fold exactly as through the ops it replaces.
+   */
+  foldConstant(source: Value, key: string, make: () => Value, vjp: (g: Value) => Value): Value {
+    if (!source.data) throw new GraphError(`foldConstant: ${source} is not a constant`);
+    return this.cachedConstant(`fold:${key}:${source.id}`, () => {
+      const v = make();
+      if (!v.data) throw new GraphError(`foldConstant ${key}: the result is not a constant`);
+      this.folded.set(v, { source, vjp });
+      return v;
+    });
+  }
+
   scalar(x: number, dtype: DType = 'float32'): Value {
     return this.constant([x], [], dtype);
   }

@@ -3,7 +3,7 @@
  * backward rules, and the patch helpers pooling reuses. The two ops are each other's
  * transposes, so every rule is built from Conv, ConvTranspose and data movement.
  */
-import type { Value } from '../graph/graph.js';
+import type { TypedData, Value } from '../graph/graph.js';
 import { matmul } from './linalg.js';
 import { reduceSum } from './reduce.js';
 import { reshape, slice, transpose } from './shape.js';
@@ -173,17 +173,64 @@ function oneHotKernel(like: Value, kernel: readonly number[], channels = like.sh
 /**
  * dL/dx of y = Conv(x, W). With stride 1 it is itself a Conv — W transposed per group and
  * flipped, "full" padding — which ONNX Runtime runs much faster than ConvTranspose (its
- * blocked-layout kernels; the weight transform is constant-folded). Otherwise ConvTranspose.
+ * blocked-layout kernels; see adjointKernel for the weight transform). Otherwise ConvTranspose.
  */
 export function convInputGrad(g: Value, w: Value, a: ConvAttrs, inputShape: readonly number[]): Value {
-  const [m, cg, kh, kw] = w.shape;
+  const [kh, kw] = w.shape.slice(2);
   const full = [kh, kw].map((k, i) => a.dilations[i] * (k - 1));
   const pads = [full[0] - a.pads[0], full[1] - a.pads[1], full[0] - a.pads[2], full[1] - a.pads[3]];
   if (a.strides.some((s) => s !== 1) || pads.some((p) => p < 0))
     return convTranspose(g, w, undefined, { ...a, outputShape: inputShape });
-  const G = a.group;
-  const wt = reshape(transpose(reshape(w, [G, m / G, cg, kh, kw]), [0, 2, 1, 3, 4]), [G * cg, m / G, kh, kw]);
-  return conv(g, flipSpatial(wt), undefined, { pads, dilations: a.dilations, group: G });
+  return conv(g, adjointKernel(w, a.group), undefined, { pads, dilations: a.dilations, group: a.group });
+}
+
+/**
+ * The kernel that makes a stride-1 Conv the adjoint of Conv(., w): in each group, in and out
+ * channels swapped and the taps reversed. For a constant w (the usual case: model weights)
+ * it is computed here once, with the reverse map as its VJP; the map is its own inverse,
+ * so the adjoint of the adjoint is w itself.
+ */
+function adjointKernel(w: Value, G: number): Value {
+  if (!w.data) return adjointKernelOps(w, G);
+  const graph = w.graph;
+  return graph.foldConstant(
+    w,
+    `adjoint${G}`,
+    () => {
+      const folded = graph.constant(adjointKernelData(w.data!, w.shape, G), adjointShape(w.shape, G));
+      graph.cachedConstant(`fold:adjoint${G}:${folded.id}`, () => w);
+      return folded;
+    },
+    (g) => adjointKernelOps(g, G),
+  );
+}
+
+function adjointShape([m, cg, kh, kw]: readonly number[], G: number): number[] {
+  return [G * cg, m / G, kh, kw];
+}
+
+function adjointKernelOps(w: Value, G: number): Value {
+  const [m, cg, kh, kw] = w.shape;
+  const wt = reshape(
+    transpose(reshape(w, [G, m / G, cg, kh, kw]), [0, 2, 1, 3, 4]),
+    adjointShape(w.shape, G),
+  );
+  return flipSpatial(wt);
+}
+
+function adjointKernelData(src: TypedData, [m, cg, kh, kw]: readonly number[], G: number): TypedData {
+  if (!(src instanceof Float32Array || src instanceof Float64Array))
+    throw new Error('conv weights must be float32 or float64');
+  const out = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(src.length);
+  const mg = m / G;
+  for (let gi = 0; gi < G; gi++)
+    for (let o = 0; o < mg; o++)
+      for (let c = 0; c < cg; c++) {
+        const from = ((gi * mg + o) * cg + c) * kh * kw;
+        const to = ((gi * cg + c) * mg + o) * kh * kw;
+        for (let t = 0; t < kh * kw; t++) out[to + kh * kw - 1 - t] = src[from + t];
+      }
+  return out;
 }
 
 /** Reverses the last two axes, as products with constant exchange matrices (differentiable). */

@@ -255,3 +255,51 @@ describe('StopGradient and TopK', () => {
     assert.throws(() => grad(op.reduceSum(op.topKValues(x, 2), [0, 1]), [x]), /no gradient for TopK/);
   });
 });
+
+describe('constants folded at build time (Graph.foldConstant)', () => {
+  // d/dW <grad_x <Conv(x, W)², c>, d>: the input gradient uses the adjoint kernel, which is
+  // folded in JS when W is a constant and built from graph ops when W is a graph input.
+  const r = rng(11);
+  const [x0, w0] = [r.normal(2 * 4 * 5 * 5), r.normal(6 * 2 * 3 * 3)];
+  const [c0, d0] = [r.normal(2 * 6 * 5 * 5), r.normal(2 * 4 * 5 * 5)];
+  const opts = { pads: [1, 1, 1, 1], group: 2 };
+  async function mixedSecondOrder(weightAsConstant: boolean) {
+    const g = new Graph();
+    const x = g.input('x', [2, 4, 5, 5]);
+    const w = weightAsConstant ? g.constant(w0, [6, 2, 3, 3]) : g.input('w', [6, 2, 3, 3]);
+    const z = op.conv(x, w, undefined, opts);
+    const y = op.reduceSum(op.mul(op.mul(z, z), g.constant(c0, [2, 6, 5, 5])), [0, 1, 2, 3]);
+    const [gx] = grad(y, [x]);
+    const h = op.reduceSum(op.mul(gx, g.constant(d0, [2, 4, 5, 5])), [0, 1, 2, 3]);
+    const [gw, gx2] = grad(h, [w, x]);
+    assert.equal(g.folded.size, weightAsConstant ? 1 : 0);
+    const runner = await Runner.create([
+      { name: 'gx', value: gx },
+      { name: 'gw', value: gw },
+      { name: 'gx2', value: gx2 },
+    ]);
+    const out = await runner.run({ x: x0, w: w0 });
+    await runner.release();
+    return out;
+  }
+  it('differentiate like the graph ops they replace (the adjoint conv kernel, groups of 2)', async () => {
+    const [ops, folded] = [await mixedSecondOrder(false), await mixedSecondOrder(true)];
+    for (const k of ['gx', 'gw', 'gx2']) {
+      const scale = Math.max(...Array.from(ops[k], Math.abs));
+      assert.ok(scale > 0, `${k} is all zeros`);
+      for (let i = 0; i < ops[k].length; i++)
+        assert.ok(
+          Math.abs(ops[k][i] - folded[k][i]) <= 1e-5 * scale,
+          `${k}[${i}]: ${ops[k][i]} vs ${folded[k][i]}`,
+        );
+    }
+  });
+  it('refuse per-sample gradients through a folded copy', () => {
+    const g = new Graph();
+    const x = g.input('x', [2, 4, 5, 5]);
+    const w = g.constant(w0, [6, 2, 3, 3]);
+    const [gx] = grad(op.reduceSum(op.conv(x, w, undefined, opts), [0, 1, 2, 3]), [x]);
+    const h = op.reduceSum(op.mul(gx, gx), [0, 1, 2, 3]);
+    assert.throws(() => grad(h, [w], { perSampleBatch: 2 }), /per-sample gradients of .* folded copy/);
+  });
+});
