@@ -3,6 +3,7 @@ import onnxProto from 'onnx-proto';
 import {
   type AttrValue,
   type DType,
+  dtypeOf,
   GraphError,
   type Node,
   type OpSignature,
@@ -33,11 +34,67 @@ export function reachableNodes(outputs: readonly Value[]): Node[] {
   return [...seen].sort((a, b) => a.id - b.id);
 }
 
+/** A self-contained .onnx file: every constant inline. */
 export function toOnnxModel(
   outputs: readonly GraphOutput[],
   signature: (op: string) => OpSignature,
   name = 'pss',
 ): Uint8Array {
+  return toOnnxParts(outputs, signature, { name }).model;
+}
+
+/**
+ * Where a large constant (a weight) goes:
+ * - 'inline': in the protobuf;
+ * - 'external': ONNX external data naming the caller's array, handed to ONNX Runtime as an
+ *   in-memory file: no protobuf copy, and ONNX Runtime may fold and re-lay it out;
+ * - 'inputs': a graph input, fed from the caller's array on every run: ONNX Runtime keeps
+ *   no copy of it.
+ */
+export type ConstantPlacement = 'inline' | 'external' | 'inputs';
+
+export interface OnnxParts {
+  model: Uint8Array;
+  /** Large constants placed 'external' (their data) and 'inputs' (to feed), by name. */
+  external: LargeConstant[];
+  inputs: LargeConstant[];
+}
+
+export interface LargeConstant {
+  name: string;
+  shape: readonly number[];
+  data: TypedData;
+}
+
+/** Constants below this size stay inline (shape vectors, axes, small kernels). */
+const LARGE_BYTES = 4096;
+
+export function toOnnxParts(
+  outputs: readonly GraphOutput[],
+  signature: (op: string) => OpSignature,
+  {
+    name = 'pss',
+    constants = 'inline',
+  }: { name?: string; constants?: ConstantPlacement | ((v: Value) => ConstantPlacement) } = {},
+): OnnxParts {
+  const external: LargeConstant[] = [];
+  const fed: LargeConstant[] = [];
+  const constantInputs: onnxProto.onnx.IValueInfoProto[] = [];
+  const initializers: onnxProto.onnx.ITensorProto[] = [];
+  const placeConstant = (v: Value) => {
+    const data = v.data!;
+    const tensorName = nameOf(v);
+    const placement = typeof constants === 'function' ? constants(v) : constants;
+    if (placement === 'inline' || data.byteLength < LARGE_BYTES)
+      return initializers.push(tensorProto(tensorName, v.shape, data));
+    if (placement === 'inputs') {
+      fed.push({ name: tensorName, shape: v.shape, data });
+      constantInputs.push(valueInfo(tensorName, v));
+    } else {
+      external.push({ name: tensorName, shape: v.shape, data });
+      initializers.push(externalTensorProto(tensorName, v.shape, data));
+    }
+  };
   const nodes = reachableNodes(outputs.map((o) => o.value));
   const names = new Map<Value, string>();
   const nameOf = (v: Value) => {
@@ -45,9 +102,8 @@ export function toOnnxModel(
     if (!n) names.set(v, (n = v.inputName ?? `v${v.id}`));
     return n;
   };
-  const initializers: onnxProto.onnx.ITensorProto[] = [];
   const constantName = (v: Value) => {
-    if (!names.has(v)) initializers.push(tensorProto(nameOf(v), v.shape, v.data!));
+    if (!names.has(v)) placeConstant(v);
     return nameOf(v);
   };
   let extra = 0;
@@ -111,12 +167,12 @@ export function toOnnxModel(
     graph: onnx.GraphProto.create({
       name,
       node: protoNodes,
-      input: inputs,
+      input: [...inputs, ...constantInputs],
       output: outputInfos,
       initializer: initializers,
     }),
   });
-  return onnx.ModelProto.encode(model).finish();
+  return { model: onnx.ModelProto.encode(model).finish(), external, inputs: fed };
 }
 
 function byId(values: Value[]): Value[] {
@@ -140,19 +196,26 @@ function typedOf(arr: readonly number[], dtype: DType): TypedData {
 }
 
 function tensorProto(name: string, shape: readonly number[], data: TypedData): onnxProto.onnx.ITensorProto {
-  const elemType =
-    data instanceof Float32Array
-      ? 1
-      : data instanceof Float64Array
-        ? 11
-        : data instanceof BigInt64Array
-          ? 7
-          : 9;
   return onnx.TensorProto.create({
     name,
     dims: [...shape],
-    dataType: elemType,
+    dataType: ELEM_TYPE[dtypeOf(data)],
     rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  });
+}
+
+/** The external data "file" is named like the tensor; the runtime is handed its bytes. */
+function externalTensorProto(name: string, shape: readonly number[], data: TypedData) {
+  return onnx.TensorProto.create({
+    name,
+    dims: [...shape],
+    dataType: ELEM_TYPE[dtypeOf(data)],
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: name },
+      { key: 'offset', value: '0' },
+      { key: 'length', value: String(data.byteLength) },
+    ],
   });
 }
 

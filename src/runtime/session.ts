@@ -3,9 +3,9 @@
  * on the CPU or WebGPU execution provider.
  */
 import * as ort from 'onnxruntime-node';
-import type { TypedData, Value } from '../graph/graph.js';
+import { dtypeOf, type TypedData, type Value } from '../graph/graph.js';
 import type { GraphOutput } from '../graph/onnx.js';
-import { toOnnxModel } from '../graph/onnx.js';
+import { toOnnxParts } from '../graph/onnx.js';
 import { opDef } from '../ops/index.js';
 
 export type Device = 'cpu' | 'webgpu';
@@ -15,7 +15,20 @@ export interface SessionOptions {
   device?: Device;
   /** Threads for one op (default: all cores ONNX Runtime sees). */
   threads?: number;
+  /** How ONNX Runtime gets the weights (default 'initializers'). */
+  weights?: WeightPlacement;
 }
+
+/**
+ * - 'initializers': as in-memory external data (no protobuf copy). ONNX Runtime may re-lay
+ *   them out at load (blocked NCHWc convs, BN fused into convs): the fastest runs, but it
+ *   keeps its own copies and needs transient memory at load (ResNet-50 explain: 1.0 GB peak);
+ * - 'inputs': graph inputs fed from pss's arrays on every run: ONNX Runtime keeps no copy
+ *   and loads at once, and convs run on the plain NCHW kernels (ResNet-50 explain: 0.7 GB);
+ * - 'mixed': the model's weights as initializers, constants pss derives from them (the
+ *   adjoint kernels, Graph.foldConstant) as inputs.
+ */
+export type WeightPlacement = 'initializers' | 'inputs' | 'mixed';
 
 export type Feeds = Record<string, TypedData>;
 export type Fetches = Record<string, Float32Array | Float64Array>;
@@ -28,14 +41,22 @@ export class Runner implements Disposable {
     private readonly session: ort.InferenceSession,
     inputs: readonly Value[],
     outputs: readonly GraphOutput[],
+    /** Weights fed as graph inputs on every run (zero-copy views of pss's arrays). */
+    private readonly constantFeeds: Record<string, ort.Tensor>,
   ) {
     this.inputs = inputs;
     this.outputShapes = Object.fromEntries(outputs.map((o) => [o.name, o.value.shape]));
   }
 
   static async create(outputs: readonly GraphOutput[], opts: SessionOptions = {}): Promise<Runner> {
-    const model = toOnnxModel(outputs, (op) => opDef(op)!);
-    const session = await ort.InferenceSession.create(model, {
+    const weights = opts.weights ?? 'initializers';
+    const graph = outputs[0].value.graph;
+    const parts = toOnnxParts(outputs, (op) => opDef(op)!, {
+      constants: (v) =>
+        weights === 'inputs' || (weights === 'mixed' && graph.folded.has(v)) ? 'inputs' : 'external',
+    });
+    const bytes = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const session = await ort.InferenceSession.create(parts.model, {
       executionProviders: [opts.device ?? 'cpu'],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
@@ -43,15 +64,19 @@ export class Runner implements Disposable {
       // peak RSS drops from 2.0 to 1.3 GB at no measurable cost in time (bench/saliency.ts).
       enableCpuMemArena: false,
       enableMemPattern: false,
+      // In-memory "files" for the weights: ONNX Runtime reads them without a protobuf copy.
+      externalData: parts.external.map((c) => ({ path: c.name, data: bytes(c.data) })),
     });
-    const graph = outputs[0].value.graph;
     const inputs = graph.inputs.filter((v) => session.inputNames.includes(v.inputName!));
-    return new Runner(session, inputs, outputs);
+    const constantFeeds = Object.fromEntries(
+      parts.inputs.map((c) => [c.name, new ort.Tensor(ORT_TYPE[dtypeOf(c.data)], c.data, [...c.shape])]),
+    );
+    return new Runner(session, inputs, outputs, constantFeeds);
   }
 
   /** Runs with the given inputs (by graph-input name); extra feeds are ignored. */
   async run(feeds: Feeds): Promise<Fetches> {
-    const tensors: Record<string, ort.Tensor> = {};
+    const tensors: Record<string, ort.Tensor> = { ...this.constantFeeds };
     for (const v of this.inputs) {
       const data = feeds[v.inputName!];
       if (!data) throw new Error(`missing input "${v.inputName}"`);
