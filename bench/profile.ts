@@ -2,15 +2,17 @@
  * Where the time goes: runs the filter-saliency graph with ONNX Runtime's profiler and
  * sums node times by op type (and the slowest nodes).
  *   npx tsx bench/profile.ts [--arch resnet50] [--batch 1] [--form im2col|conv|matmul]
+ *                            [--graph saliency|explain] [--weights initializers|inputs]
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { toOnnxModel } from '../src/graph/onnx.js';
+import { toOnnxParts } from '../src/graph/onnx.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
 import { forceWeightGradForm, opDef, type WeightGradForm } from '../src/ops/index.js';
+import { buildExplainGraph } from '../src/saliency/explain-graph.js';
 import { buildSaliencyGraph } from '../src/saliency/graph.js';
 
 const { values: args } = parseArgs({
@@ -18,7 +20,10 @@ const { values: args } = parseArgs({
     arch: { type: 'string', default: 'resnet50' },
     batch: { type: 'string', default: '1' },
     form: { type: 'string' },
+    graph: { type: 'string', default: 'saliency' },
+    weights: { type: 'string', default: 'initializers' },
     top: { type: 'string', default: '15' },
+    op: { type: 'string' },
   },
 });
 if (args.form) forceWeightGradForm(args.form as WeightGradForm);
@@ -26,20 +31,46 @@ const arch = architecture(args.arch!);
 const model = Model.deterministic(arch);
 const b = Number(args.batch);
 const [c, h, w] = arch.inputShape;
-const g = buildSaliencyGraph(model, [b, c, h, w], 'filter');
-const bytes = toOnnxModel([{ name: 'saliency', value: g.saliency }], (op) => opDef(op)!);
+const shape = [b, c, h, w];
+const f = model.filterCount;
+const outputs =
+  args.graph === 'explain'
+    ? [
+        {
+          name: 'input_gradient',
+          value: buildExplainGraph(model, shape, 'filter', { topK: 10, byAbs: false }, 100).inputGradient,
+        },
+      ]
+    : [{ name: 'saliency', value: buildSaliencyGraph(model, shape, 'filter').saliency }];
+const graph = outputs[0].value.graph;
+const {
+  model: bytes,
+  external,
+  inputs,
+} = toOnnxParts(outputs, (op) => opDef(op)!, {
+  constants: (v) =>
+    args.weights === 'inputs' || (args.weights === 'mixed' && graph.folded.has(v)) ? 'inputs' : 'external',
+});
+const raw = (d: ArrayBufferView) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 const session = await ort.InferenceSession.create(bytes, {
   intraOpNumThreads: 2,
   graphOptimizationLevel: 'all',
+  enableCpuMemArena: false,
+  enableMemPattern: false,
   enableProfiling: true,
   profileFilePrefix: '/tmp/pss-profile',
+  externalData: external.map((k) => ({ path: k.name, data: raw(k.data) })),
 });
 const onehot = new Float32Array(b * model.numClasses);
 for (let i = 0; i < b; i++) onehot[i * model.numClasses + i] = 1;
-const feeds = {
-  input: new ort.Tensor('float32', deterministicInput('x', [b, c, h, w]), [b, c, h, w]),
+const feeds: Record<string, ort.Tensor> = {
+  input: new ort.Tensor('float32', deterministicInput('x', shape), shape),
   onehot: new ort.Tensor('float32', onehot, [b, model.numClasses]),
+  mean: new ort.Tensor('float32', new Float32Array(f), [f]),
+  std: new ort.Tensor('float32', new Float32Array(f).fill(1), [f]),
 };
+for (const k of inputs) feeds[k.name] = new ort.Tensor('float32', k.data as Float32Array, [...k.shape]);
+for (const name of Object.keys(feeds)) if (!session.inputNames.includes(name)) delete feeds[name];
 for (let i = 0; i < 3; i++) await session.run(feeds);
 session.endProfiling();
 const file = `/tmp/${readdirSync('/tmp')
@@ -63,6 +94,7 @@ for (const [k, v] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, Number(args.
 const slow = new Map<string, number>();
 const shapes = new Map<string, string>();
 for (const e of nodes) {
+  if (args.op && e.args!.op_name !== args.op) continue;
   slow.set(e.name, (slow.get(e.name) ?? 0) + e.dur / 3);
   shapes.set(e.name, (e.args?.input_type_shape ?? []).map((t) => `[${Object.values(t)[0]}]`).join(' '));
 }

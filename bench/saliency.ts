@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
-import { Runner } from '../src/runtime/session.js';
+import { Runner, type WeightPlacement } from '../src/runtime/session.js';
 import { SaliencyEngine } from '../src/saliency/engine.js';
 import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
@@ -21,6 +21,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '8' },
     repeats: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
+    weights: { type: 'string' },
     only: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
   },
@@ -59,7 +60,10 @@ async function measure(item: Item): Promise<number> {
     const x = image(1).data;
     return time(() => runner.run({ input: x }));
   }
-  await using engine = new SaliencyEngine(model, { threads });
+  await using engine = new SaliencyEngine(model, {
+    threads,
+    weights: args.weights as WeightPlacement | undefined,
+  });
   // (await inside the using-block: the engine must outlive the measurement)
   if (item === 'filter_b1') return await time(() => engine.compute(image(1), labels(1)));
   if (item === 'filter_per_sample')

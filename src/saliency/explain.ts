@@ -103,19 +103,23 @@ export async function explain(
   const byAbs = (o.rankBy ?? 'z') === 'abs-z';
   const selection = fixedChoice ? ('mask' as const) : { topK: k, byAbs };
   const key = `explain:${mode}:${shape.join('x')}:${fixedChoice ? 'mask' : `top${k}${byAbs ? 'abs' : ''}`}:${boost}`;
-  const runner = await engine.session(key, () => {
-    const g = buildExplainGraph(model, shape, mode, selection, boost);
-    return [
-      { name: 'logits', value: g.logits },
-      { name: 'loss', value: g.loss },
-      { name: 'saliency', value: g.saliency },
-      { name: 'boosted', value: g.boosted },
-      { name: 'cos', value: g.cos },
-      { name: 'input_gradient', value: g.inputGradient },
-      { name: 'cam_predicted', value: g.camPredicted },
-      { name: 'cam_true', value: g.camTrue },
-    ];
-  });
+  const runner = await engine.session(
+    key,
+    () => {
+      const g = buildExplainGraph(model, shape, mode, selection, boost);
+      return [
+        { name: 'logits', value: g.logits },
+        { name: 'loss', value: g.loss },
+        { name: 'saliency', value: g.saliency },
+        { name: 'boosted', value: g.boosted },
+        { name: 'cos', value: g.cos },
+        { name: 'input_gradient', value: g.inputGradient },
+        { name: 'cam_predicted', value: g.camPredicted },
+        { name: 'cam_true', value: g.camTrue },
+      ];
+    },
+    'explain',
+  );
   const out = await runner.run(feeds);
 
   const inputGradient = new Float32Array(per);
