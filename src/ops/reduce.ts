@@ -71,7 +71,9 @@ export const reduceOps = {
     return [mul(hit, div(kept(g, x, ax), reduceSum(hit, ax, true)))];
   }),
   ReduceL1: reduction(({ x: [x], g, attrs }) => [
-    mul(sign(x), expand(kept(g, x, attrs.axes as number[]), x.shape)),
+    // Broadcast, not Expand: for per-sample weight gradients an expanded cotangent is one
+    // more weight-sized tensor to write and read.
+    mul(sign(x), kept(g, x, attrs.axes as number[])),
   ]),
   Softmax: alongAxis(({ y, g, attrs }) => [
     mul(y, sub(g, reduceSum(mul(g, y), [attrs.axis as number], true))),
