@@ -86,25 +86,38 @@ if (args.only) {
     ours[item] = JSON.parse(r.stdout.trim().split('\n').pop()!);
   }
 
+  // PyTorch too runs each measurement in its own process, so its peak RSS is per row.
+  const TORCH_PART: Record<Item, string> = {
+    forward_b1: 'forward',
+    filter_b1: 'filter',
+    filter_per_sample: 'filter',
+    input_b1: 'input',
+  };
+  const torchRuns = new Map<string, Record<string, unknown>>();
   let torch: Record<string, unknown> | undefined;
   if (!args['no-torch']) {
-    for (const py of [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[]) {
-      const r = spawnSync(
-        py,
-        [
-          'scripts/reference/torch_bench.py',
-          ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
-          ...['--repeats', String(repeats), '--batch', String(batch), '--what', 'forward,filter,input'],
-        ],
-        { encoding: 'utf8' },
-      );
-      if (r.status === 0) {
-        torch = JSON.parse(r.stdout.trim().split('\n').pop()!);
-        break;
+    const python = [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
+    for (const part of new Set(Object.values(TORCH_PART))) {
+      for (const py of python) {
+        const r = spawnSync(
+          py,
+          [
+            'scripts/reference/torch_bench.py',
+            ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
+            ...['--repeats', String(repeats), '--batch', String(batch), '--what', part],
+          ],
+          { encoding: 'utf8' },
+        );
+        if (r.status === 0) {
+          torchRuns.set(part, JSON.parse(r.stdout.trim().split('\n').pop()!));
+          break;
+        }
       }
     }
+    torch = torchRuns.get('filter') ?? torchRuns.get('forward');
     if (!torch) console.log('PyTorch not found (install python3-torch); showing pss alone.');
   }
+  const torchOf = (item: Item) => torchRuns.get(TORCH_PART[item]);
 
   console.log(
     `\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`,
@@ -115,9 +128,11 @@ if (args.only) {
     [`filter saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
     ['input-space saliency, batch 1', 'input_b1'],
   ];
-  console.log(['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch', 'pss peak RSS MB'].join('\t'));
+  const header = ['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch', 'pss peak RSS MB', 'PyTorch peak RSS MB'];
+  console.log(header.join('\t'));
   for (const [label, key] of rows) {
-    const t = torch?.[key] as number | undefined;
+    const t = torchOf(key)?.[key] as number | undefined;
+    const rss = torchOf(key)?.peak_rss_mb as number | undefined;
     const s = ours[key].seconds;
     console.log(
       [
@@ -126,13 +141,11 @@ if (args.only) {
         t?.toFixed(4) ?? '-',
         t ? (s / t).toFixed(2) : '-',
         ours[key].peak_rss_mb.toFixed(0),
+        rss?.toFixed(0) ?? '-',
       ].join('\t'),
     );
   }
   if (torch) {
-    console.log(
-      `PyTorch peak RSS (all its measurements, one process): ${Number(torch.peak_rss_mb).toFixed(0)} MB`,
-    );
     const b1 = torch.filter_b1 as number;
     console.log(
       `per-sample batches: ${(b1 / ours.filter_per_sample.seconds).toFixed(2)}x PyTorch's batch-1 throughput`,
