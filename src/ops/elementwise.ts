@@ -37,6 +37,16 @@ export const log = unary('Log');
 export const sigmoid = unary('Sigmoid');
 export const relu = unary('Relu');
 export const sign = unary('Sign');
+/**
+ * sign(x) for backward rules, from ops ONNX Runtime runs multithreaded (its Sign kernel is
+ * single-threaded): clip(x * 2^149, -1, 1), the product in two steps as 2^149 is not a
+ * float32. Exact: the smallest subnormal times 2^149 is 1. Held constant (StopGradient),
+ * as Sign's derivative is zero.
+ */
+export function fastSign(x: Value): Value {
+  const [a, b] = x.dtype === 'float64' ? [2 ** 537, 2 ** 537] : [2 ** 75, 2 ** 74];
+  return stopGradient(clip(mul(mul(x, a), b), -1, 1));
+}
 export const not = unary('Not');
 export const identity = unary('Identity');
 /** The value, as a constant for differentiation: no cotangent flows through it. */
@@ -105,7 +115,7 @@ export const elementwiseOps = {
     unbroadcast(neg(div(mul(g, y), b)), b.shape),
   ]),
   Neg: pointwise(({ g }) => [neg(g)]),
-  Abs: pointwise(({ x: [x], g }) => [mul(g, sign(x))]),
+  Abs: pointwise(({ x: [x], g }) => [mul(g, fastSign(x))]),
   Sqrt: pointwise(({ y, g }) => [div(g, mul(y, 2))]),
   Exp: pointwise(({ y, g }) => [mul(g, y)]),
   Log: pointwise(({ x: [x], g }) => [div(g, x)]),

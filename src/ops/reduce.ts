@@ -1,6 +1,6 @@
 /** Reductions and the ops that normalise along an axis (softmax, log-softmax, cumulative sum). */
 import type { Value } from '../graph/graph.js';
-import { div, equal, exp, mask, mul, sign, sub } from './elementwise.js';
+import { div, equal, exp, fastSign, mask, mul, sub } from './elementwise.js';
 import { expand, reshape } from './shape.js';
 import { fail, ints, noGrad, normAxis, type OpDef } from './types.js';
 
@@ -73,7 +73,7 @@ export const reduceOps = {
   ReduceL1: reduction(({ x: [x], g, attrs }) => [
     // Broadcast, not Expand: for per-sample weight gradients an expanded cotangent is one
     // more weight-sized tensor to write and read.
-    mul(sign(x), kept(g, x, attrs.axes as number[])),
+    mul(fastSign(x), kept(g, x, attrs.axes as number[])),
   ]),
   Softmax: alongAxis(({ y, g, attrs }) => [
     mul(y, sub(g, reduceSum(mul(g, y), [attrs.axis as number], true))),

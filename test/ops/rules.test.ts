@@ -303,3 +303,24 @@ describe('constants folded at build time (Graph.foldConstant)', () => {
     assert.throws(() => grad(h, [w], { perSampleBatch: 2 }), /per-sample gradients of .* folded copy/);
   });
 });
+
+describe('fastSign', () => {
+  it('equals Sign exactly, subnormals and infinities included, in float32 and float64', async () => {
+    const special = [0, -0, 2 ** -149, -(2 ** -149), 1e-40, -3.5, 7, 3e38, -3e38, Infinity, -Infinity];
+    for (const dtype of ['float32', 'float64'] as const) {
+      const values = dtype === 'float32' ? special : [...special, 2 ** -1074, -(2 ** -1074), 1e300];
+      const g = new Graph();
+      const x = g.input('x', [values.length], dtype);
+      const runner = await Runner.create([
+        { name: 'fast', value: op.fastSign(x) },
+        { name: 'sign', value: op.sign(x) },
+      ]);
+      const data = dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values);
+      const out = await runner.run({ x: data });
+      await runner.release();
+      const plusZero = (a: ArrayLike<number>) => Array.from(a, (v) => v + 0); // -0 and 0 alike
+      assert.deepEqual(plusZero(out.fast), plusZero(out.sign), dtype);
+      assert.deepEqual(Array.from(out.fast).map(Math.abs), [0, 0, ...values.slice(2).map(() => 1)]);
+    }
+  });
+});
