@@ -60,9 +60,11 @@ export class Runner implements Disposable {
       executionProviders: [opts.device ?? 'cpu'],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: opts.threads ?? 0,
-      // Measured on ResNet-50 input-space saliency: without the arena and memory patterns,
-      // peak RSS drops from 2.0 to 1.3 GB at no measurable cost in time (bench/saliency.ts).
-      enableCpuMemArena: false,
+      // The arena keeps freed tensors for the next ones. Without it each run maps fresh pages
+      // and faults them in (ResNet-50 per-sample saliency: 1.1M minor faults and 0.32 s per
+      // image, against 0.35M and 0.25-0.28 s with it). Memory patterns (preplanned buffers)
+      // stay off: with them and the arena, explain peaked at 2.0 GB (bench/saliency.ts).
+      enableCpuMemArena: true,
       enableMemPattern: false,
       // In-memory "files" for the weights: ONNX Runtime reads them without a protobuf copy.
       externalData: parts.external.map((c) => ({ path: c.name, data: bytes(c.data) })),
