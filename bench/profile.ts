@@ -55,7 +55,7 @@ const raw = (d: ArrayBufferView) => new Uint8Array(d.buffer, d.byteOffset, d.byt
 const session = await ort.InferenceSession.create(bytes, {
   intraOpNumThreads: 2,
   graphOptimizationLevel: 'all',
-  enableCpuMemArena: false,
+  enableCpuMemArena: true,
   enableMemPattern: false,
   enableProfiling: true,
   profileFilePrefix: '/tmp/pss-profile',

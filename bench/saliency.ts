@@ -3,7 +3,7 @@
  * saliency of a built-in model on ONNX Runtime, against PyTorch on the same machine in the
  * same run. Each measurement runs in its own process, so peak memory (RSS) is its own.
  *
- *   npm run bench -- [--arch resnet50] [--batch 8] [--repeats 5] [--threads 2] [--no-torch]
+ *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--threads 2] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -18,7 +18,7 @@ import { buildForward } from '../src/saliency/graph.js';
 const { values: args } = parseArgs({
   options: {
     arch: { type: 'string', default: 'resnet50' },
-    batch: { type: 'string', default: '8' },
+    batch: { type: 'string', default: '4' }, // pss stats' default
     repeats: { type: 'string', default: '5' },
     threads: { type: 'string', default: '2' },
     weights: { type: 'string' },
