@@ -3,7 +3,8 @@
  * saliency of a built-in model on ONNX Runtime, against PyTorch on the same machine in the
  * same run. Each measurement runs in its own process, so peak memory (RSS) is its own.
  *
- *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--threads 2] [--no-torch]
+ *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--rounds 3] [--threads 2]
+ *                    [--weights initializers|inputs|mixed] [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ const { values: args } = parseArgs({
     arch: { type: 'string', default: 'resnet50' },
     batch: { type: 'string', default: '4' }, // pss stats' default
     repeats: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     weights: { type: 'string' },
     only: { type: 'string' },
@@ -29,6 +31,7 @@ const { values: args } = parseArgs({
 const arch = architecture(args.arch!);
 const batch = Number(args.batch);
 const repeats = Number(args.repeats);
+const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const [c, h, w] = arch.inputShape;
 const ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1'] as const;
@@ -75,52 +78,46 @@ if (args.only) {
   const seconds = await measure(args.only as Item);
   console.log(JSON.stringify({ seconds, peak_rss_mb: process.resourceUsage().maxRSS / 1024 }));
 } else {
-  const ours: Record<string, { seconds: number; peak_rss_mb: number }> = {};
-  for (const item of ITEMS) {
-    const r = spawnSync(
-      process.execPath,
-      ['--import', 'tsx', 'bench/saliency.ts', ...process.argv.slice(2), '--only', item],
-      { encoding: 'utf8' },
-    );
-    if (r.status !== 0) throw new Error(`${item} failed:\n${r.stderr}`);
-    ours[item] = JSON.parse(r.stdout.trim().split('\n').pop()!);
-  }
-
-  // PyTorch too runs each measurement in its own process, so its peak RSS is per row.
+  // Rounds interleave pss and PyTorch, each measurement in its own process (so each peak RSS
+  // is its own): this machine's speed drifts by tens of percent over minutes, and a drift
+  // then hits both sides of a round alike. Ratios are per round; the table gives their median.
   const TORCH_PART: Record<Item, string> = {
     forward_b1: 'forward',
     filter_b1: 'filter',
     filter_per_sample: 'filter',
     input_b1: 'input',
   };
-  const torchRuns = new Map<string, Record<string, unknown>>();
-  let torch: Record<string, unknown> | undefined;
-  if (!args['no-torch']) {
-    const python = [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
-    for (const part of new Set(Object.values(TORCH_PART))) {
-      for (const py of python) {
-        const r = spawnSync(
-          py,
-          [
-            'scripts/reference/torch_bench.py',
-            ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
-            ...['--repeats', String(repeats), '--batch', String(batch), '--what', part],
-          ],
-          { encoding: 'utf8' },
-        );
-        if (r.status === 0) {
-          torchRuns.set(part, JSON.parse(r.stdout.trim().split('\n').pop()!));
-          break;
-        }
-      }
+  type Run = Record<string, number>;
+  const ours: Record<Item, Run[]> = { forward_b1: [], filter_b1: [], filter_per_sample: [], input_b1: [] };
+  const torchRuns: Record<string, Run[]> = {};
+  let torchInfo: Record<string, unknown> | undefined;
+  let torchMissing = Boolean(args['no-torch']);
+  for (let round = 0; round < rounds; round++) {
+    for (const item of ITEMS) {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'bench/saliency.ts', ...process.argv.slice(2), '--only', item],
+        { encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(`${item} failed:\n${r.stderr}`);
+      ours[item].push(JSON.parse(r.stdout.trim().split('\n').pop()!));
     }
-    torch = torchRuns.get('filter') ?? torchRuns.get('forward');
-    if (!torch) console.log('PyTorch not found (install python3-torch); showing pss alone.');
+    for (const part of torchMissing ? [] : new Set(Object.values(TORCH_PART))) {
+      const out = runTorch(part);
+      if (!out) {
+        torchMissing = true;
+        break;
+      }
+      torchInfo = out;
+      (torchRuns[part] ??= []).push(out as Run);
+    }
+    process.stderr.write(`round ${round + 1}/${rounds} done\n`);
   }
-  const torchOf = (item: Item) => torchRuns.get(TORCH_PART[item]);
+  if (torchMissing && !args['no-torch'])
+    console.log('PyTorch not found (install python3-torch); showing pss alone.');
 
   console.log(
-    `\n${arch.name} ${h}x${w}, ${threads} threads, median of ${repeats}; seconds (per image for batches)`,
+    `\n${arch.name} ${h}x${w}, ${threads} threads; seconds (per image for batches): median over ${rounds} rounds of the median of ${repeats} runs`,
   );
   const rows: [string, Item][] = [
     ['forward, batch 1', 'forward_b1'],
@@ -128,30 +125,60 @@ if (args.only) {
     [`filter saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
     ['input-space saliency, batch 1', 'input_b1'],
   ];
+  const fmt = (xs: number[], digits: number) =>
+    xs.length > 1
+      ? `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`
+      : (xs[0]?.toFixed(digits) ?? '-');
   const header = ['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch', 'pss peak RSS MB', 'PyTorch peak RSS MB'];
   console.log(header.join('\t'));
+  const torchOf = (item: Item) => torchRuns[TORCH_PART[item]] ?? [];
   for (const [label, key] of rows) {
-    const t = torchOf(key)?.[key] as number | undefined;
-    const rss = torchOf(key)?.peak_rss_mb as number | undefined;
-    const s = ours[key].seconds;
+    const s = ours[key].map((r) => r.seconds);
+    const t = torchOf(key).map((r) => r[key]);
     console.log(
       [
         label,
-        s.toFixed(4),
-        t?.toFixed(4) ?? '-',
-        t ? (s / t).toFixed(2) : '-',
-        ours[key].peak_rss_mb.toFixed(0),
-        rss?.toFixed(0) ?? '-',
+        fmt(s, 4),
+        fmt(t, 4),
+        fmt(
+          t.map((ti, i) => s[i] / ti),
+          2,
+        ),
+        fmt(
+          ours[key].map((r) => r.peak_rss_mb),
+          0,
+        ),
+        fmt(
+          torchOf(key).map((r) => r.peak_rss_mb),
+          0,
+        ),
       ].join('\t'),
     );
   }
-  if (torch) {
-    const b1 = torch.filter_b1 as number;
+  const tb1 = torchOf('filter_b1').map((r) => r.filter_b1);
+  if (tb1.length) {
+    const speedups = tb1.map((t, i) => t / ours.filter_per_sample[i].seconds);
+    console.log(`per-sample batches: ${fmt(speedups, 2)}x PyTorch's batch-1 throughput`);
     console.log(
-      `per-sample batches: ${(b1 / ours.filter_per_sample.seconds).toFixed(2)}x PyTorch's batch-1 throughput`,
-    );
-    console.log(
-      `PyTorch ${torch.torch_version}; BLAS: ${JSON.stringify(torch.blas ?? torch.blas_info ?? 'see torch_bench.py')}`,
+      `PyTorch ${torchInfo?.torch_version}; BLAS: ${JSON.stringify(torchInfo?.blas_libs ?? torchInfo?.blas_info ?? '?')}`,
     );
   }
+}
+
+/** One PyTorch measurement process; undefined when no python3 with torch is found. */
+function runTorch(part: string): Record<string, unknown> | undefined {
+  const python = [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
+  for (const py of python) {
+    const r = spawnSync(
+      py,
+      [
+        'scripts/reference/torch_bench.py',
+        ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
+        ...['--repeats', String(repeats), '--batch', String(batch), '--what', part],
+      ],
+      { encoding: 'utf8' },
+    );
+    if (r.status === 0) return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  }
+  return undefined;
 }
