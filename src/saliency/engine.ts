@@ -59,7 +59,9 @@ export class SaliencyEngine implements AsyncDisposable {
   ): Promise<Runner> {
     let r = this.runners.get(key);
     if (!r) {
-      r = Runner.create(outputs(), { ...this.options, weights: this.options.weights ?? WEIGHTS[kind] });
+      // On a GPU, fed weights would be uploaded again on every run: keep them on the device.
+      const weights = this.options.device === 'webgpu' ? 'initializers' : WEIGHTS[kind];
+      r = Runner.create(outputs(), { ...this.options, weights: this.options.weights ?? weights });
       this.runners.set(key, r);
     }
     return r;
