@@ -9,7 +9,7 @@ export { PssError } from './errors.js';
 // Figures
 export * as figures from './figures/index.js';
 export { Graph, GraphError, type Shape, type Value } from './graph/graph.js';
-export { toOnnxModel } from './graph/onnx.js';
+export { type ConstantPlacement, type OnnxParts, toOnnxModel, toOnnxParts } from './graph/onnx.js';
 export { classNamesFor, IMAGENET_CLASSES, loadImage, preprocess, resolveLabel } from './image/index.js';
 export { loadInput } from './image/input.js';
 export { type NpyArray, parseNpy, serializeNpy } from './io/npy.js';
@@ -27,7 +27,7 @@ export { parseSafeTensors, serializeSafeTensors } from './models/safetensors.js'
 export { loadWeights } from './models/weights.js';
 export { ARCHITECTURES, architecture } from './models/zoo.js';
 export * as ops from './ops/index.js';
-export { type Device, Runner } from './runtime/session.js';
+export { type Device, Runner, type SessionOptions, type WeightPlacement } from './runtime/session.js';
 // Saliency
 export { AGGREGATIONS, type Aggregation, DEFAULT_AGGREGATION } from './saliency/aggregation.js';
 export {
