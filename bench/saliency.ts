@@ -1,20 +1,30 @@
 /**
- * Benchmark: forward pass, filter saliency (batch 1 and per-sample batches) and input-space
- * saliency of a built-in model on ONNX Runtime, against PyTorch on the same machine in the
- * same run. Each measurement runs in its own process, so peak memory (RSS) is its own.
+ * Benchmark: forward pass, filter saliency (batch 1 and per-sample batches), input-space
+ * saliency and validation statistics over JPEGs (decoding included) of a built-in model on
+ * ONNX Runtime, against PyTorch on the same machine in the same run. Each measurement runs in
+ * its own process, so peak memory (RSS) is its own.
  *
  *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--rounds 3] [--threads 2]
- *                    [--weights initializers|inputs|mixed] [--no-torch]
+ *                    [--weights initializers|inputs|mixed] [--images 24 | --image-dir DIR]
+ *                    [--no-torch]
  */
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { openDataset } from '../src/data/open.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
 import { Runner, type WeightPlacement } from '../src/runtime/session.js';
+import { DEFAULT_AGGREGATION } from '../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../src/saliency/engine.js';
 import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
+import { collectStats } from '../src/stats/collect.js';
+import { seededRandom } from '../src/util/random.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,7 +34,9 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     threads: { type: 'string', default: '2' },
     weights: { type: 'string' },
+    images: { type: 'string', default: '24' },
     only: { type: 'string' },
+    'image-dir': { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
   },
 });
@@ -34,7 +46,7 @@ const repeats = Number(args.repeats);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const [c, h, w] = arch.inputShape;
-const ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1'] as const;
+const ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1', 'stats'] as const;
 type Item = (typeof ITEMS)[number];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -50,28 +62,60 @@ async function time(fn: () => Promise<unknown>): Promise<number> {
 }
 
 /** One measurement, in this process: seconds (per image for batches). */
+const image = (n: number) => ({
+  data: deterministicInput('bench', [n, c, h, w]),
+  shape: [n, c, h, w] as const,
+});
+const labels = (model: Model, n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
+
 async function measure(item: Item): Promise<number> {
   const model = Model.deterministic(arch);
-  const image = (n: number) => ({
-    data: deterministicInput('bench', [n, c, h, w]),
-    shape: [n, c, h, w] as const,
-  });
-  const labels = (n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
   if (item === 'forward_b1') {
     const fwd = buildForward(model, [1, c, h, w]);
     const runner = await Runner.create([{ name: 'logits', value: fwd.logits }], { threads });
     const x = image(1).data;
     return time(() => runner.run({ input: x }));
   }
+  if (item === 'stats') return await statsPerImage(model);
   await using engine = new SaliencyEngine(model, {
     threads,
     weights: args.weights as WeightPlacement | undefined,
   });
   // (await inside the using-block: the engine must outlive the measurement)
-  if (item === 'filter_b1') return await time(() => engine.compute(image(1), labels(1)));
+  if (item === 'filter_b1') return await time(() => engine.compute(image(1), labels(model, 1)));
   if (item === 'filter_per_sample')
-    return (await time(() => engine.compute(image(batch), labels(batch)))) / batch;
+    return (await time(() => engine.compute(image(batch), labels(model, batch)))) / batch;
   return await time(() => explain(engine, image(1), 1));
+}
+
+/**
+ * `pss stats` over an ImageFolder of JPEGs, decoding included (it overlaps the compute), after
+ * one warm-up batch: seconds per image.
+ */
+async function statsPerImage(model: Model): Promise<number> {
+  await using engine = new SaliencyEngine(model, { threads });
+  const data = await openDataset(args['image-dir']!, model);
+  await engine.compute(image(batch), labels(model, batch)); // session creation
+  const t0 = performance.now();
+  const out = await collectStats(engine, data, { aggregation: DEFAULT_AGGREGATION, batch });
+  if (out.acc.count !== data.length)
+    throw new Error(`statistics over ${out.acc.count} of ${data.length} images`);
+  return (performance.now() - t0) / 1000 / data.length;
+}
+
+/** A temporary ImageFolder of random 500x375 JPEGs (the size of a typical ImageNet photo). */
+async function makeImageFolder(n: number): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pss-bench-'));
+  const { next } = seededRandom(7);
+  for (let i = 0; i < n; i++) {
+    const cls = join(dir, `class${i % 4}`);
+    mkdirSync(cls, { recursive: true });
+    const pixels = Buffer.from(Uint8Array.from({ length: 500 * 375 * 3 }, () => Math.floor(next() * 256)));
+    await sharp(pixels, { raw: { width: 500, height: 375, channels: 3 } })
+      .jpeg({ quality: 90 })
+      .toFile(join(cls, `img${i}.jpeg`));
+  }
+  return dir;
 }
 
 if (args.only) {
@@ -86,9 +130,13 @@ if (args.only) {
     filter_b1: 'filter',
     filter_per_sample: 'filter',
     input_b1: 'input',
+    stats: 'stats',
   };
   type Run = Record<string, number>;
-  const ours: Record<Item, Run[]> = { forward_b1: [], filter_b1: [], filter_per_sample: [], input_b1: [] };
+  const ours = Object.fromEntries(ITEMS.map((i) => [i, [] as Run[]])) as Record<Item, Run[]>;
+  // The statistics rows read one ImageFolder of JPEGs on both sides.
+  const imageDir = args['image-dir'] ?? (await makeImageFolder(Number(args.images)));
+  const childArgs = [...process.argv.slice(2), '--image-dir', imageDir];
   const torchRuns: Record<string, Run[]> = {};
   let torchInfo: Record<string, unknown> | undefined;
   let torchMissing = Boolean(args['no-torch']);
@@ -96,14 +144,14 @@ if (args.only) {
     for (const item of ITEMS) {
       const r = spawnSync(
         process.execPath,
-        ['--import', 'tsx', 'bench/saliency.ts', ...process.argv.slice(2), '--only', item],
+        ['--import', 'tsx', 'bench/saliency.ts', ...childArgs, '--only', item],
         { encoding: 'utf8' },
       );
       if (r.status !== 0) throw new Error(`${item} failed:\n${r.stderr}`);
       ours[item].push(JSON.parse(r.stdout.trim().split('\n').pop()!));
     }
     for (const part of torchMissing ? [] : new Set(Object.values(TORCH_PART))) {
-      const out = runTorch(part);
+      const out = runTorch(part, imageDir);
       if (!out) {
         torchMissing = true;
         break;
@@ -124,6 +172,10 @@ if (args.only) {
     ['filter saliency, batch 1', 'filter_b1'],
     [`filter saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
     ['input-space saliency, batch 1', 'input_b1'],
+    [
+      `statistics per image, ${args['image-dir'] ? 'the ImageFolder' : `${args.images} JPEGs`} decoded (PyTorch: the original loop)`,
+      'stats',
+    ],
   ];
   const fmt = (xs: number[], digits: number) =>
     xs.length > 1
@@ -134,7 +186,7 @@ if (args.only) {
   const torchOf = (item: Item) => torchRuns[TORCH_PART[item]] ?? [];
   for (const [label, key] of rows) {
     const s = ours[key].map((r) => r.seconds);
-    const t = torchOf(key).map((r) => r[key]);
+    const t = torchOf(key).map((r) => r[key === 'stats' ? 'stats_per_image' : key]);
     console.log(
       [
         label,
@@ -155,10 +207,18 @@ if (args.only) {
       ].join('\t'),
     );
   }
+  if (!args['image-dir']) rmSync(imageDir, { recursive: true });
   const tb1 = torchOf('filter_b1').map((r) => r.filter_b1);
   if (tb1.length) {
     const speedups = tb1.map((t, i) => t / ours.filter_per_sample[i].seconds);
     console.log(`per-sample batches: ${fmt(speedups, 2)}x PyTorch's batch-1 throughput`);
+    const ts = torchOf('stats').map((r, i) => r.stats_per_image / ours.stats[i].seconds);
+    console.log(
+      `statistics: ${fmt(
+        ours.stats.map((r) => 1 / r.seconds),
+        2,
+      )} images/s, ${fmt(ts, 2)}x PyTorch's images/s the original way`,
+    );
     console.log(
       `PyTorch ${torchInfo?.torch_version}; BLAS: ${JSON.stringify(torchInfo?.blas_libs ?? torchInfo?.blas_info ?? '?')}`,
     );
@@ -166,7 +226,7 @@ if (args.only) {
 }
 
 /** One PyTorch measurement process; undefined when no python3 with torch is found. */
-function runTorch(part: string): Record<string, unknown> | undefined {
+function runTorch(part: string, imageDir: string): Record<string, unknown> | undefined {
   const python = [process.env.PSS_PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
   for (const py of python) {
     const r = spawnSync(
@@ -175,6 +235,7 @@ function runTorch(part: string): Record<string, unknown> | undefined {
         'scripts/reference/torch_bench.py',
         ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
         ...['--repeats', String(repeats), '--batch', String(batch), '--what', part],
+        ...['--images', imageDir],
       ],
       { encoding: 'utf8' },
     );

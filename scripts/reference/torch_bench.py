@@ -14,6 +14,10 @@ after one warm-up run, in seconds:
   input_b1          : second-order input saliency of one image: g = grad(loss, conv_w,
                       create_graph=True); s = per-filter mean |g|; s' = s.detach() with
                       its 10 largest entries x100; L = 1 - cos(s, s'); grad(L, input)
+  stats_per_image   : validation statistics the original way, one image at a time over the
+                      ImageFolder --images: PIL decode, torchvision preprocessing (resize 256,
+                      crop 224, normalise), gradients of the conv weights, per-filter mean
+                      |g|, Welford in float64; seconds per image over the whole folder
   peak_rss_mb       : resource.getrusage(RUSAGE_SELF).ru_maxrss / 1024
 """
 
@@ -82,6 +86,46 @@ def timeit(fn, repeats: int) -> float:
     return statistics.median(ts)
 
 
+def stats_the_original_way(folder: str, filter_saliency) -> float:
+    import os
+
+    import numpy as np
+    from PIL import Image
+    from torchvision import transforms
+
+    prep = transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        ]
+    )
+    classes = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    items = [
+        (os.path.join(folder, c, f), k)
+        for k, c in enumerate(classes)
+        for f in sorted(os.listdir(os.path.join(folder, c)))
+    ]
+
+    def one(path, label, acc):
+        x = prep(Image.open(path).convert("RGB"))[None]
+        s = filter_saliency(x, torch.tensor([label])).detach().double().numpy()
+        n, mean, m2 = acc
+        n += 1
+        d = s - mean
+        mean = mean + d / n
+        return n, mean, m2 + d * (s - mean)
+
+    acc = one(*items[0], (0, 0.0, 0.0))  # warm-up
+    t = time.perf_counter()
+    acc = (0, 0.0, 0.0)
+    for path, label in items:
+        acc = one(path, label, acc)
+    assert acc[0] == len(items) and np.isfinite(acc[2]).all()
+    return (time.perf_counter() - t) / len(items)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--arch", default="resnet50")
@@ -90,9 +134,10 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--what", default="forward,filter,input")
+    ap.add_argument("--images", help="ImageFolder for --what stats")
     a = ap.parse_args()
     what = {w.strip() for w in a.what.split(",") if w.strip()}
-    unknown = what - {"forward", "filter", "input"}
+    unknown = what - {"forward", "filter", "input", "stats"}
     if unknown:
         raise SystemExit(f"unknown --what items: {sorted(unknown)}")
 
@@ -152,6 +197,8 @@ def main() -> None:
         out["filter_per_sample"] = timeit(filter_per_sample, a.repeats) / max(a.batch, 1)
     if "input" in what:
         out["input_b1"] = timeit(input_b1, a.repeats)
+    if "stats" in what:
+        out["stats_per_image"] = stats_the_original_way(a.images, filter_saliency)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(json.dumps(out))
 
