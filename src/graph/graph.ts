@@ -113,14 +113,22 @@ export class Graph {
    * A constant computed here, once, from a constant `source` by a linear map, instead of by
    * graph ops that ONNX Runtime would fold at load (each fold step a transient weight-sized
    * copy). `vjp` maps a cotangent of the result to one of `source`, so grad() differentiates
-   * through the fold exactly as through the ops it replaces.
+   * through the fold exactly as through the ops it replaces. For a map that is its own
+   * inverse (`involution`), folding the result again gives back `source` itself.
    */
-  foldConstant(source: Value, key: string, make: () => Value, vjp: (g: Value) => Value): Value {
+  foldConstant(
+    source: Value,
+    key: string,
+    make: () => Value,
+    vjp: (g: Value) => Value,
+    { involution = false } = {},
+  ): Value {
     if (!source.data) throw new GraphError(`foldConstant: ${source} is not a constant`);
     return this.cachedConstant(`fold:${key}:${source.id}`, () => {
       const v = make();
       if (!v.data) throw new GraphError(`foldConstant ${key}: the result is not a constant`);
       this.folded.set(v, { source, vjp });
+      if (involution) this.cache.set(`fold:${key}:${v.id}`, source);
       return v;
     });
   }

@@ -192,16 +192,12 @@ export function convInputGrad(g: Value, w: Value, a: ConvAttrs, inputShape: read
  */
 function adjointKernel(w: Value, G: number): Value {
   if (!w.data) return adjointKernelOps(w, G);
-  const graph = w.graph;
-  return graph.foldConstant(
+  return w.graph.foldConstant(
     w,
     `adjoint${G}`,
-    () => {
-      const folded = graph.constant(adjointKernelData(w.data!, w.shape, G), adjointShape(w.shape, G));
-      graph.cachedConstant(`fold:adjoint${G}:${folded.id}`, () => w);
-      return folded;
-    },
+    () => w.graph.constant(adjointKernelData(w.data!, w.shape, G), adjointShape(w.shape, G)),
     (g) => adjointKernelOps(g, G),
+    { involution: true },
   );
 }
 
