@@ -22,7 +22,7 @@ export interface SessionOptions {
 /**
  * - 'initializers': as in-memory external data (no protobuf copy). ONNX Runtime may re-lay
  *   them out at load (blocked NCHWc convs, BN fused into convs): the fastest runs, but it
- *   keeps its own copies and needs transient memory at load (ResNet-50 explain: 1.0 GB peak);
+ *   keeps its own copies and needs transient memory at load (ResNet-50 explain: 1.2 GB peak);
  * - 'inputs': graph inputs fed from pss's arrays on every run: ONNX Runtime keeps no copy
  *   and loads at once, and convs run on the plain NCHW kernels (ResNet-50 explain: 0.7 GB);
  * - 'mixed': the model's weights as initializers, constants pss derives from them (the
