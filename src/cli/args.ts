@@ -2,8 +2,10 @@
 import type { ArgsDef } from 'citty';
 import { DEFAULT_MODEL } from '../models/load.js';
 import { ARCHITECTURES } from '../models/zoo.js';
-import { DEVICES } from '../runtime/session.js';
+import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
+import type { SaliencyOptions } from '../saliency/engine.js';
+import { intFlag } from './parse.js';
 
 export const modelArgs = {
   model: {
@@ -32,7 +34,26 @@ export const runtimeArgs = {
     description: 'CPU threads for ONNX Runtime (default: all cores)',
     valueHint: 'n',
   },
+  'low-memory': {
+    type: 'boolean',
+    default: false,
+    description:
+      'Feed the weights to ONNX Runtime on every run instead of letting it keep re-laid-out copies: ResNet-50 per-sample filter saliency peaks at 0.65 GB instead of 0.95 GB and runs about 10% slower (explain always does this on the CPU)',
+  },
 } as const satisfies ArgsDef;
+
+/** The engine options the runtime flags ask for. */
+export function engineOptions(args: {
+  device?: string;
+  threads?: string;
+  'low-memory'?: boolean;
+}): SaliencyOptions {
+  return {
+    device: args.device as Device,
+    threads: intFlag(args.threads, 'threads', 1),
+    ...(args['low-memory'] ? { weights: 'inputs' as const } : {}),
+  };
+}
 
 export const aggregationArg = {
   aggregation: {

@@ -17,10 +17,11 @@ export interface SaliencyOptions {
 }
 
 /**
- * Measured on ResNet-50 (npm run bench -- --weights ...): filter saliency runs fastest with
- * the weights as initializers (0.22-0.26 s vs 0.29-0.30 s as inputs). For the second-order
- * explain graph, feeding them as inputs costs no measurable time on this noisy 2-core
- * machine (0.67-0.69 s vs 0.72 s) and cuts peak memory from 1.23 GB to 0.66 GB.
+ * Measured on ResNet-50 (npm run bench -- --weights ...): per-sample filter saliency runs
+ * fastest with the weights as initializers (0.21-0.26 s per image vs 0.26-0.29 s as inputs,
+ * at 0.95 GB vs 0.65 GB peak). For the second-order explain graph, feeding them as inputs
+ * costs no measurable time on this noisy 2-core machine (0.67-0.69 s vs 0.72 s) and cuts
+ * peak memory from 1.23 GB to 0.66 GB.
  */
 export const WEIGHTS = { saliency: 'initializers', explain: 'inputs' } as const satisfies Record<
   string,

@@ -22,9 +22,8 @@ import type { Model } from '../models/model.js';
 import { onnxModel } from '../models/onnx-import.js';
 import { loadWeights } from '../models/weights.js';
 import { ARCHITECTURES, architecture } from '../models/zoo.js';
-import type { Device } from '../runtime/session.js';
 import { DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
-import { type ImageBatch, SaliencyEngine } from '../saliency/engine.js';
+import { type ImageBatch, SaliencyEngine, type SaliencyOptions } from '../saliency/engine.js';
 import { EXPLAIN_DEFAULTS, explain } from '../saliency/explain.js';
 import { locate } from '../saliency/rank.js';
 import { saliencyReport, softmax } from '../saliency/report.js';
@@ -32,9 +31,7 @@ import type { Statistics } from '../stats/file.js';
 import { HttpError } from './http.js';
 import { maskedLogits } from './prune.js';
 
-export interface ExplorerOptions {
-  device?: Device;
-  threads?: number;
+export interface ExplorerOptions extends SaliencyOptions {
   /** Models kept loaded besides the pinned ones (the bundled default, the command line's); default 2. */
   maxModels?: number;
   /** Uploaded images kept; default 8. */
@@ -186,7 +183,11 @@ export class Explorer implements AsyncDisposable {
       key,
       title,
       model,
-      engine: new SaliencyEngine(model, { device: this.options.device, threads: this.options.threads }),
+      engine: new SaliencyEngine(model, {
+        device: this.options.device,
+        threads: this.options.threads,
+        weights: this.options.weights,
+      }),
       stats,
       classNames: classNamesFor(model.numClasses, model.arch.classNames),
       examples: bundledExamples(model.arch),

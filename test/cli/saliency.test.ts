@@ -78,6 +78,19 @@ describe('pss saliency', () => {
     assert.equal(JSON.parse(r.stdout).aggregation, 'signed');
   });
 
+  it('--low-memory feeds the weights and gives the same saliency', () => {
+    const run = (extra: string[]) => {
+      const r = pss([...base, '--label', '3', '--json', '-', ...extra]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout).saliency as number[];
+    };
+    const [fast, low] = [run([]), run(['--low-memory'])];
+    const scale = Math.max(...fast.map(Math.abs));
+    fast.forEach((v, i) => {
+      assert.ok(Math.abs(v - low[i]) <= 1e-5 * scale, `filter ${i}: ${v} vs ${low[i]}`);
+    });
+  });
+
   it('--help teaches: flags, defaults, examples', () => {
     const r = pss(['saliency', '--help']);
     assert.equal(r.code, 0);

@@ -12,13 +12,12 @@ import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
 import type { Model } from '../../models/model.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS, explain } from '../../saliency/explain.js';
 import { locate, type RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
-import { aggregationArg, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
@@ -133,10 +132,7 @@ const command = defineCommand({
     const stats = await statsArg(args.stats, model, aggregation);
     const filters = parseFilters(args.filters, model);
 
-    await using engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using engine = new SaliencyEngine(model, engineOptions(args));
     const ex = await explain(engine, batch, label, {
       aggregation,
       stats: stats && { mean: stats.stats.acc.mean, std: stats.stats.acc.std() },

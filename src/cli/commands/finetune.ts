@@ -7,12 +7,11 @@ import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experim
 import { predictDataset } from '../../experiments/scan.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { serializeSafeTensors } from '../../models/safetensors.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topFilters } from '../../saliency/rank.js';
 import { seededRandom } from '../../util/random.js';
-import { aggregationArg, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 import { queryArgs } from './neighbors.js';
 
@@ -103,10 +102,7 @@ const command = defineCommand({
         throw new PssError('--filters and --random are alternatives: give only one');
     });
     const chosen = filtersArg(args.filters, model);
-    await using engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using engine = new SaliencyEngine(model, engineOptions(args));
     const rand = seededRandom(seed);
 
     // Before: the query's profile, the misclassified images and their profiles, the neighbours.

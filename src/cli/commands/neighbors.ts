@@ -7,11 +7,10 @@ import { imageGrid } from '../../experiments/figures.js';
 import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../experiments/neighbors.js';
 import { displayFromTensor } from '../../image/display.js';
 import { writeFileAtomic } from '../../io/atomic.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
-import { aggregationArg, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 
 export const queryArgs = {
@@ -62,10 +61,7 @@ const command = defineCommand({
     const top = intFlag(args.top, 'top', 1)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
     const { model, names, data, query, stats, st } = await queryContext(args, aggregation);
-    await using engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using engine = new SaliencyEngine(model, engineOptions(args));
     const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st });
     const bars = phases();
     const cands = await candidateProfiles(engine, data, {

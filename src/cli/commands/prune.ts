@@ -8,11 +8,10 @@ import { pruneChartPng } from '../../experiments/figures.js';
 import { pruneMarkdown, runPrune } from '../../experiments/prune.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel } from '../../models/load.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
-import { aggregationArg, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 
@@ -67,10 +66,7 @@ const command = defineCommand({
       );
     const data = await openDataset(args.data, model, limit);
     const stats = await statsArg(args.stats, model, aggregation);
-    await using engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using engine = new SaliencyEngine(model, engineOptions(args));
     const statistics = stats
       ? { file: stats.path, count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
       : null;

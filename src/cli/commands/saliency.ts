@@ -3,12 +3,11 @@ import { defineCommand } from 'citty';
 import { classNamesFor } from '../../image/labels.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { loadModel } from '../../models/load.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
-import { aggregationArg, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
@@ -40,10 +39,7 @@ const command = defineCommand({
     const label = labelArg(args.label, model, names);
     const stats = await statsArg(args.stats, model, aggregation);
 
-    await using engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using engine = new SaliencyEngine(model, engineOptions(args));
     const [result] = await engine.compute(image, [label], aggregation);
     const { report, ranked } = saliencyReport(model, result, {
       stats,

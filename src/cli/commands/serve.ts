@@ -1,10 +1,9 @@
 /** `pss serve`: the web explorer — a local page over the same library, until Ctrl+C. */
 import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
-import type { Device } from '../../runtime/session.js';
 import { Explorer } from '../../web/explorer.js';
 import { startServer } from '../../web/server.js';
-import { modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 
 const command = defineCommand({
@@ -37,10 +36,7 @@ const command = defineCommand({
   async run({ args }) {
     const port = intFlag(args.port, 'port', 0)!;
     if (port > 65535) throw new PssError(`--port must be at most 65535, got ${port}`);
-    await using explorer = new Explorer({
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    await using explorer = new Explorer(engineOptions(args));
     if (args.weights || args.model !== 'fashion-cnn') console.error(`loading ${args.model}…`);
     await explorer.loadInitial({ model: args.model, weights: args.weights, stats: args.stats });
     const server = await startServer({ explorer, host: args.host, port });

@@ -3,13 +3,12 @@ import { defineCommand } from 'citty';
 import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
 import { loadModel } from '../../models/load.js';
-import type { Device } from '../../runtime/session.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { collectStats } from '../../stats/collect.js';
 import { readStats, writeStats } from '../../stats/file.js';
 import { mergeStats } from '../../stats/merge.js';
-import { aggregationArg, modelArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, modelArgs, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 import { type Progress, progressBar } from '../progress.js';
 
@@ -94,10 +93,7 @@ const command = defineCommand({
     const limit = intFlag(args.limit, 'limit', 1);
     const model = await loadModel(args);
     const data = await openDataset(args.data, model, limit);
-    const engine = new SaliencyEngine(model, {
-      device: args.device as Device,
-      threads: intFlag(args.threads, 'threads', 1),
-    });
+    const engine = new SaliencyEngine(model, engineOptions(args));
     let bar: Progress | undefined;
     const checkpoint = `${args.out}.checkpoint`;
     const result = await collectStats(engine, data, {
