@@ -2,16 +2,16 @@
  * Where the time goes: runs the filter-saliency graph with ONNX Runtime's profiler and
  * sums node times by op type (and the slowest nodes).
  *   npx tsx bench/profile.ts [--arch resnet50] [--batch 1] [--form im2col|conv|matmul]
- *                            [--graph saliency|explain] [--weights initializers|inputs]
+ *                            [--graph saliency|explain] [--weights initializers|inputs|mixed]
+ *                            [--top 15] [--op Conv]
  */
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
-import { toOnnxParts } from '../src/graph/onnx.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
-import { forceWeightGradForm, opDef, type WeightGradForm } from '../src/ops/index.js';
+import { forceWeightGradForm, type WeightGradForm } from '../src/ops/index.js';
+import { Runner, type WeightPlacement } from '../src/runtime/session.js';
 import { buildExplainGraph } from '../src/saliency/explain-graph.js';
 import { buildSaliencyGraph } from '../src/saliency/graph.js';
 
@@ -42,37 +42,21 @@ const outputs =
         },
       ]
     : [{ name: 'saliency', value: buildSaliencyGraph(model, shape, 'filter').saliency }];
-const graph = outputs[0].value.graph;
-const {
-  model: bytes,
-  external,
-  inputs,
-} = toOnnxParts(outputs, (op) => opDef(op)!, {
-  constants: (v) =>
-    args.weights === 'inputs' || (args.weights === 'mixed' && graph.folded.has(v)) ? 'inputs' : 'external',
-});
-const raw = (d: ArrayBufferView) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
-const session = await ort.InferenceSession.create(bytes, {
-  intraOpNumThreads: 2,
-  graphOptimizationLevel: 'all',
-  enableCpuMemArena: true,
-  enableMemPattern: false,
-  enableProfiling: true,
-  profileFilePrefix: '/tmp/pss-profile',
-  externalData: external.map((k) => ({ path: k.name, data: raw(k.data) })),
+const runner = await Runner.create(outputs, {
+  threads: 2,
+  weights: args.weights as WeightPlacement,
+  profilePrefix: '/tmp/pss-profile',
 });
 const onehot = new Float32Array(b * model.numClasses);
 for (let i = 0; i < b; i++) onehot[i * model.numClasses + i] = 1;
-const feeds: Record<string, ort.Tensor> = {
-  input: new ort.Tensor('float32', deterministicInput('x', shape), shape),
-  onehot: new ort.Tensor('float32', onehot, [b, model.numClasses]),
-  mean: new ort.Tensor('float32', new Float32Array(f), [f]),
-  std: new ort.Tensor('float32', new Float32Array(f).fill(1), [f]),
+const feeds = {
+  input: deterministicInput('x', shape),
+  onehot,
+  mean: new Float32Array(f),
+  std: new Float32Array(f).fill(1),
 };
-for (const k of inputs) feeds[k.name] = new ort.Tensor('float32', k.data as Float32Array, [...k.shape]);
-for (const name of Object.keys(feeds)) if (!session.inputNames.includes(name)) delete feeds[name];
-for (let i = 0; i < 3; i++) await session.run(feeds);
-session.endProfiling();
+for (let i = 0; i < 3; i++) await runner.run(feeds);
+runner.endProfiling();
 const file = `/tmp/${readdirSync('/tmp')
   .filter((f) => f.startsWith('pss-profile'))
   .sort()

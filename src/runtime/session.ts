@@ -17,6 +17,8 @@ export interface SessionOptions {
   threads?: number;
   /** How ONNX Runtime gets the weights (default 'initializers'). */
   weights?: WeightPlacement;
+  /** Record ONNX Runtime's profile to a file with this prefix (see endProfiling). */
+  profilePrefix?: string;
 }
 
 /**
@@ -68,6 +70,7 @@ export class Runner implements Disposable {
       enableMemPattern: false,
       // In-memory "files" for the weights: ONNX Runtime reads them without a protobuf copy.
       externalData: parts.external.map((c) => ({ path: c.name, data: bytes(c.data) })),
+      ...(opts.profilePrefix ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     });
     const inputs = graph.inputs.filter((v) => session.inputNames.includes(v.inputName!));
     const constantFeeds = Object.fromEntries(
@@ -90,6 +93,11 @@ export class Runner implements Disposable {
     const result: Fetches = {};
     for (const [k, t] of Object.entries(out)) result[k] = t.data as Float32Array | Float64Array;
     return result;
+  }
+
+  /** Stops a profile started with the profilePrefix option and writes its file. */
+  endProfiling(): void {
+    this.session.endProfiling();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
