@@ -5,9 +5,9 @@ import { displayFromTensor } from '../image/display.js';
 import { loadInput } from '../image/input.js';
 import { resolveLabel } from '../image/labels.js';
 import type { RgbImage } from '../image/load.js';
+import { readFileChecked } from '../io/files.js';
 import { parseNpy } from '../io/npy.js';
 import type { Model } from '../models/model.js';
-import { readFileOrFail } from '../models/weights.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { readAnyStats } from '../stats/authors.js';
@@ -33,7 +33,7 @@ export async function readImageArg(
     const x = await loadInput(args.image, model);
     return { data: x.data, shape: [1, x.shape[0], x.shape[1], x.shape[2]], display: x.display };
   }
-  const npy = parseNpy(await readFileOrFail(args.input!, 'input file'), `input ${args.input}`);
+  const npy = parseNpy(await readFileChecked(args.input!, 'input file'), `input ${args.input}`);
   const shape = npy.shape.length === 3 ? [1, ...npy.shape] : npy.shape;
   if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== expected[0])
     throw new PssError(

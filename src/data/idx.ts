@@ -1,7 +1,7 @@
 /** IDX files (MNIST, Fashion-MNIST), optionally gzipped: uint8 images and labels. */
 import { gunzipSync } from 'node:zlib';
 import { PssError } from '../errors.js';
-import { readFileOrFail } from '../models/weights.js';
+import { readFileChecked } from '../io/files.js';
 import type { Dataset } from './dataset.js';
 
 export interface IdxImages {
@@ -26,12 +26,12 @@ function unpack(bytes: Uint8Array, path: string, magic: number): { dims: number[
 }
 
 export async function readIdxImages(path: string): Promise<IdxImages> {
-  const { dims, data } = unpack(await readFileOrFail(path, 'IDX images file'), path, 2051);
+  const { dims, data } = unpack(await readFileChecked(path, 'IDX images file'), path, 2051);
   return { count: dims[0], height: dims[1], width: dims[2], pixels: data };
 }
 
 export async function readIdxLabels(path: string): Promise<Uint8Array> {
-  return unpack(await readFileOrFail(path, 'IDX labels file'), path, 2049).data;
+  return unpack(await readFileChecked(path, 'IDX labels file'), path, 2049).data;
 }
 
 /**

@@ -37,7 +37,7 @@
  */
 import sharp from 'sharp';
 import type { RgbImage } from '../image/load.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/files.js';
 
 const f32 = Math.fround;
 

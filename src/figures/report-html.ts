@@ -9,7 +9,7 @@
  * as a data: URI — one file to attach to an issue or an e-mail. Every piece of text (class
  * names, layer names, file names, notes) is HTML-escaped; file names are also URL-encoded.
  */
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../io/files.js';
 import { type SaliencyReport, softmax } from '../saliency/report.js';
 import { escapeXml, formatValue } from './text.js';
 

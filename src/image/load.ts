@@ -34,7 +34,7 @@
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { PssError } from '../errors.js';
-import { readFileOrFail } from '../models/weights.js';
+import { readFileChecked } from '../io/files.js';
 
 /** An 8-bit RGB image, pixels interleaved row by row (H × W × 3). */
 export interface RgbImage {
@@ -89,7 +89,7 @@ export async function loadImage(
   const name = options.name ?? (typeof source === 'string' ? source : 'image');
   const maxPixels = options.maxPixels ?? MAX_PIXELS;
   const what = `image file ${name}`;
-  const bytes = typeof source === 'string' ? await readFileOrFail(source, 'image file') : source;
+  const bytes = typeof source === 'string' ? await readFileChecked(source, 'image file') : source;
   if (bytes.byteLength === 0) throw new PssError(`${what} is empty`);
 
   let meta: Metadata;

@@ -1,9 +1,10 @@
 /** One entry point for `--model` / `--weights`: a built-in architecture with weights, or an ONNX file. */
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
+import { readFileChecked } from '../io/files.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
-import { loadWeights, readFileOrFail } from './weights.js';
+import { loadWeights } from './weights.js';
 import { architecture } from './zoo.js';
 
 /** The model pss uses when none is named: trained on Fashion-MNIST, shipped with its statistics. */
@@ -20,7 +21,7 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
   if (/\.onnx$/i.test(spec.model)) {
     if (spec.weights)
       throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');
-    return onnxModel(await readFileOrFail(spec.model, 'ONNX model'), spec.model);
+    return onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model);
   }
   const arch = architecture(spec.model);
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));

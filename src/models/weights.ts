@@ -1,8 +1,9 @@
 /** Reading weights files into a Model. */
 import { createHash } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PssError } from '../errors.js';
+import { readFileChecked } from '../io/files.js';
 import type { Architecture } from './architecture.js';
 import { parseWeightsSpec, type ResolveOptions, resolveWeights } from './fetch.js';
 import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
@@ -16,18 +17,6 @@ import {
   stateDictTensors,
 } from './pth.js';
 import { parseSafeTensors, toFloat32 } from './safetensors.js';
-
-export async function readFileOrFail(path: string, what: string): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await readFile(path));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new PssError(`${what} not found: ${path}`);
-    if (code === 'EISDIR') throw new PssError(`${what} is a directory, not a file: ${path}`);
-    if (code === 'EACCES') throw new PssError(`${what} is not readable (permission denied): ${path}`);
-    throw e;
-  }
-}
 
 /** File names of PyTorch checkpoints (torch.save), as opposed to .safetensors. */
 const CHECKPOINT_NAME = /\.(pth|pt|bin|ckpt|tar)$/i;
@@ -53,7 +42,7 @@ export async function loadWeights(
   const checkpointName = remote !== undefined && CHECKPOINT_NAME.test(new URL(remote).pathname);
   const path = await resolveWeights(spec, { ...options, safetensors: !checkpointName });
   const source = parsed.kind === 'file' ? `weights file ${path}` : `weights ${spec}`;
-  const bytes = await readFileOrFail(path, 'weights file');
+  const bytes = await readFileChecked(path, 'weights file');
   const read = new Map<string, NamedTensor>();
   const named = CHECKPOINT_NAME.test(remote ? new URL(remote).pathname : path);
   if (isTorchCheckpoint(bytes) || (named && !looksLikeSafeTensors(bytes))) {

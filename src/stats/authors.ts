@@ -21,8 +21,8 @@
  */
 import { basename } from 'node:path';
 import { PssError } from '../errors.js';
+import { readFileChecked } from '../io/files.js';
 import { describe, isTorchCheckpoint, PyDict, readCheckpoint, TorchTensor } from '../models/pth.js';
-import { readFileOrFail } from '../models/weights.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { parseStats, type Statistics } from './file.js';
 import { RunningStats } from './welford.js';
@@ -85,6 +85,6 @@ export function authorsStats(bytes: Uint8Array, path: string, options: AuthorsOp
 
 /** Reads a statistics file: pss's own (safetensors), or the authors' .pth (told apart by content). */
 export async function readAnyStats(path: string, options: AuthorsOptions = {}): Promise<Statistics> {
-  const bytes = await readFileOrFail(path, 'statistics file');
+  const bytes = await readFileChecked(path, 'statistics file');
   return isTorchCheckpoint(bytes) ? authorsStats(bytes, path, options) : parseStats(bytes, path);
 }

@@ -4,10 +4,9 @@
  * preprocessing, dataset — so they are never applied to something else.
  */
 import { PssError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { readFileChecked, writeFileAtomic } from '../io/files.js';
 import type { Model } from '../models/model.js';
 import { parseSafeTensors, serializeSafeTensors, toFloat64 } from '../models/safetensors.js';
-import { readFileOrFail } from '../models/weights.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { RunningStats } from './welford.js';
 
@@ -78,7 +77,7 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
 }
 
 export async function readStats(path: string): Promise<Statistics> {
-  return parseStats(await readFileOrFail(path, 'statistics file'), path);
+  return parseStats(await readFileChecked(path, 'statistics file'), path);
 }
 
 /** Throws a PssError naming the difference when the statistics do not describe this model and aggregation. */

@@ -7,7 +7,7 @@ import { comparisonFigure } from '../../figures/gradcam.js';
 import { encodePng, inputHeatmap } from '../../figures/heatmap.js';
 import { reportHtml } from '../../figures/report-html.js';
 import { classNamesFor } from '../../image/labels.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFileAtomic } from '../../io/files.js';
 import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';

@@ -5,7 +5,7 @@ import { dataArg, filtersArg, phases, queryContext, seconds } from '../../experi
 import { finetuneFilters, tunedRunner, withParams } from '../../experiments/finetune.js';
 import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experiments/neighbors.js';
 import { predictDataset } from '../../experiments/scan.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFileAtomic } from '../../io/files.js';
 import { serializeSafeTensors } from '../../models/safetensors.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';

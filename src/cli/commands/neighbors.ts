@@ -6,7 +6,7 @@ import { dataArg, phases, queryContext, seconds } from '../../experiments/cli.js
 import { imageGrid } from '../../experiments/figures.js';
 import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../experiments/neighbors.js';
 import { displayFromTensor } from '../../image/display.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFileAtomic } from '../../io/files.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';

@@ -6,7 +6,7 @@ import { PssError } from '../../errors.js';
 import { dataArg, phases, seconds, standardizer } from '../../experiments/cli.js';
 import { pruneChartPng } from '../../experiments/figures.js';
 import { pruneMarkdown, runPrune } from '../../experiments/prune.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFileAtomic } from '../../io/files.js';
 import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';

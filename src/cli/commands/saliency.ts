@@ -1,7 +1,7 @@
 /** `pss saliency`: the filter-saliency profile of one image. */
 import { defineCommand } from 'citty';
 import { classNamesFor } from '../../image/labels.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { writeFileAtomic } from '../../io/files.js';
 import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
