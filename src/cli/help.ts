@@ -2,6 +2,8 @@
 import type { ArgsDef, CommandDef } from 'citty';
 
 export interface HelpExtras {
+  /** Words the command takes after its flags, for the usage line ("<files...>"); none when absent. */
+  operands?: string;
   /** Runnable examples, each with a one-line explanation. */
   examples?: readonly [string, string][];
   /** Extra paragraphs after the flags (how to read the output, where files go). */
@@ -32,6 +34,7 @@ export async function renderHelp(cmd: CommandDef, name: string, extras: HelpExtr
   const required = Object.entries(args).filter(([, a]) => (a as { required?: boolean }).required);
   const usage = [name, ...(subs ? ['<command>'] : []), ...required.map(([k, a]) => `--${k} <${hint(a)}>`)];
   if (Object.keys(args).length > required.length) usage.push('[options]');
+  if (extras.operands) usage.push(extras.operands);
   out.push(`Usage: ${usage.join(' ')}`, '', wrap(meta?.description ?? '', 0));
   if (subs) {
     out.push('', 'Commands:');
