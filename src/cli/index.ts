@@ -4,9 +4,11 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { type CommandDef, defineCommand, runCommand } from 'citty';
+import { type ArgsDef, type CommandDef, defineCommand, runCommand } from 'citty';
 import { PssError } from '../errors.js';
 import { type HelpExtras, renderHelp } from './help.js';
+import { exitOnSignals } from './signals.js';
+import { checkArgv } from './strict.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -81,7 +83,10 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`pss: ${what}; commands: ${commands.join(', ')}. See: pss --help`);
       return 1;
     }
-    // The innermost command alone parses the remaining flags.
+    // The innermost command alone parses the remaining flags, after a strict check of them.
+    const args = ((await resolveValue(resolved.cmd.args)) ?? {}) as ArgsDef;
+    checkArgv(resolved.rest, args, resolved.name, resolved.cmd.help?.operands !== undefined);
+    exitOnSignals('resume' in args ? 'rerun the same command with --resume to continue' : undefined);
     await runCommand({ ...resolved.cmd, subCommands: undefined }, { rawArgs: resolved.rest });
     return 0;
   } catch (e) {
@@ -91,7 +96,7 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (e instanceof Error && e.name === 'CLIError') {
       const plain = stripAnsi(e.message).replace(/\.$/, '');
-      console.error(`pss: ${plain}. See: ${name} --help`);
+      console.error(`pss: ${plain}; see ${name} --help`);
       return 1;
     }
     console.error(e);

@@ -12,6 +12,7 @@ import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { readAnyStats } from '../stats/authors.js';
 import { checkStatsFor, readStats, type Statistics } from '../stats/file.js';
+import { describeNonFinite } from '../util/vector.js';
 import { requiredInt } from './parse.js';
 
 /**
@@ -39,6 +40,8 @@ export async function readImageArg(
     throw new PssError(
       `input ${args.input} has shape [${npy.shape.join(', ')}]; expected [${expected[0]}, H, W] or [1, ${expected[0]}, H, W]`,
     );
+  const bad = describeNonFinite(npy.data, npy.shape);
+  if (bad) throw new PssError(`input ${args.input} holds ${bad}; the input must be finite numbers`);
   const batch = { data: npy.data, shape: shape as [number, number, number, number] };
   return { ...batch, display: displayFromTensor(batch.data, batch.shape, model.arch.preprocessing) };
 }

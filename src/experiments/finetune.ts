@@ -58,20 +58,24 @@ export async function finetuneFilters(
   const names = layersOf(model, filters);
   const params = new Map(names.map((n) => [n, Float32Array.from(model.weights.get(n)!)]));
   const k = model.numClasses;
-  const runner = await engine.session(`finetune:${names.join(',')}:${image.shape.join('x')}`, () => {
-    const g = buildForward(model, image.shape, { paramInputs: names });
-    const onehot = g.graph.input('onehot', [1, k]);
-    const loss = crossEntropy(g.logits, onehot);
-    const grads = grad(
-      op.reduceSum(loss, [0]),
-      names.map((n) => g.net.value(n)),
-    );
-    return [
-      { name: 'logits', value: g.logits },
-      { name: 'loss', value: loss },
-      ...grads.map((v, i) => ({ name: `grad${i}`, value: v })),
-    ];
-  });
+  const runner = await engine.session(
+    `finetune:${names.join(',')}:${image.shape.join('x')}`,
+    image.shape,
+    () => {
+      const g = buildForward(model, image.shape, { paramInputs: names });
+      const onehot = g.graph.input('onehot', [1, k]);
+      const loss = crossEntropy(g.logits, onehot);
+      const grads = grad(
+        op.reduceSum(loss, [0]),
+        names.map((n) => g.net.value(n)),
+      );
+      return [
+        { name: 'logits', value: g.logits },
+        { name: 'loss', value: loss },
+        ...grads.map((v, i) => ({ name: `grad${i}`, value: v })),
+      ];
+    },
+  );
   const onehot = new Float32Array(k);
   onehot[label] = 1;
   // Per layer: which output channels move, and the size of one channel's slice.

@@ -38,7 +38,7 @@ export function forwardRunner(
   return {
     batch,
     async logits(images, o = {}) {
-      runner ??= engine.session(key, () => [
+      runner ??= engine.session(key, shape, () => [
         { name: 'logits', value: buildForward(model, shape, options).logits },
       ]);
       const r = await runner;

@@ -3,7 +3,7 @@
  * regular files only (never a device, FIFO or socket, which could block or never end) up to
  * a size cap; every errno becomes a PssError naming the file and the problem.
  */
-import { constants } from 'node:fs';
+import { constants, rmSync } from 'node:fs';
 import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { PssError } from '../errors.js';
@@ -147,9 +147,19 @@ export async function regularFileSize(path: string, what: string): Promise<numbe
 
 const tmpName = (path: string) => `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
 
+/**
+ * Temporary files and staging folders being written: removed synchronously when the process
+ * exits (Ctrl+C included), so an interrupted write leaves nothing behind.
+ */
+const inFlight = new Set<string>();
+process.on('exit', () => {
+  for (const p of inFlight) rmSync(p, { recursive: true, force: true });
+});
+
 /** Writes never leave a half-written file: write a temporary sibling, then rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = tmpName(path);
+  inFlight.add(tmp);
   try {
     await mkdir(dirname(path), { recursive: true });
     await writeFile(tmp, data);
@@ -157,6 +167,8 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
     throw ioError(e, 'write', path);
+  } finally {
+    inFlight.delete(tmp);
   }
 }
 
@@ -171,6 +183,7 @@ export async function writeFilesAtomic(
   files: Record<string, Uint8Array | string>,
 ): Promise<void> {
   const stage = tmpName(dir.replace(/\/+$/, '') || '.');
+  inFlight.add(stage);
   try {
     await mkdir(dir, { recursive: true });
     await mkdir(stage);
@@ -180,6 +193,7 @@ export async function writeFilesAtomic(
     throw ioError(e, 'write', dir);
   } finally {
     await rm(stage, { recursive: true, force: true }).catch(() => {});
+    inFlight.delete(stage);
   }
 }
 

@@ -1,6 +1,7 @@
 /** A built-in architecture with its weights: parameter list, conv layer table, values. */
 import { createHash } from 'node:crypto';
 import { PssError } from '../errors.js';
+import { describeNonFinite } from '../util/vector.js';
 import type { Architecture } from './architecture.js';
 import { deterministicParameter } from './deterministic.js';
 import { Net, type ParamSpec } from './nn.js';
@@ -140,6 +141,10 @@ function checkWeights(
       ]),
   );
   checkShapes(params, shapes, source, arch);
+  for (const p of params) {
+    const bad = describeNonFinite(weights.get(p.name)!, p.shape);
+    if (bad) throw new PssError(`${source}: tensor "${p.name}" holds ${bad}; weights must be finite numbers`);
+  }
 }
 
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);

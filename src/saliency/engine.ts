@@ -3,6 +3,7 @@
  * per-sample results for a batch of images in one run.
  */
 import { PssError } from '../errors.js';
+import { GraphError } from '../graph/graph.js';
 import type { GraphOutput } from '../graph/onnx.js';
 import type { Model } from '../models/model.js';
 import { type Device, Runner, type WeightPlacement } from '../runtime/session.js';
@@ -52,14 +53,32 @@ export class SaliencyEngine implements AsyncDisposable {
     readonly options: SaliencyOptions = {},
   ) {}
 
-  /** A cached ONNX Runtime session for a graph, built on first use. */
+  /**
+   * A cached ONNX Runtime session for a graph over inputs of `shape`, built on first use. A
+   * model that cannot take an input size other than its own (too small for its kernels, say)
+   * is a user error naming the size; at the model's own size a graph error stays a bug.
+   */
   session(
     key: string,
+    shape: readonly number[],
     outputs: () => GraphOutput[],
     kind: keyof typeof WEIGHTS = 'saliency',
   ): Promise<Runner> {
     let r = this.runners.get(key);
     if (!r) {
+      const [h, w] = shape.slice(2);
+      const [, eh, ew] = this.model.arch.inputShape;
+      const build = outputs;
+      outputs = () => {
+        try {
+          return build();
+        } catch (e) {
+          if (!(e instanceof GraphError) || (h === eh && w === ew)) throw e;
+          throw new PssError(
+            `${this.model.name} cannot take a ${h}x${w} input (it is built for ${eh}x${ew}): ${e.message}`,
+          );
+        }
+      };
       // On a GPU, fed weights would be uploaded again on every run: keep them on the device.
       const weights = this.options.device === 'webgpu' ? 'initializers' : WEIGHTS[kind];
       r = Runner.create(outputs(), { ...this.options, weights: this.options.weights ?? weights });
@@ -69,7 +88,7 @@ export class SaliencyEngine implements AsyncDisposable {
   }
 
   private runner(mode: Aggregation, shape: readonly number[]): Promise<Runner> {
-    return this.session(`saliency:${mode}:${shape.join('x')}`, () => {
+    return this.session(`saliency:${mode}:${shape.join('x')}`, shape, () => {
       const g = buildSaliencyGraph(this.model, shape, mode);
       return [
         { name: 'logits', value: g.logits },
@@ -88,6 +107,8 @@ export class SaliencyEngine implements AsyncDisposable {
     const [n, c, h, w] = batch.shape;
     const [ec] = this.model.arch.inputShape;
     if (c !== ec) throw new PssError(`input has ${c} channels; ${this.model.name} expects ${ec}`);
+    if (!(n >= 1 && h >= 1 && w >= 1))
+      throw new PssError(`input has an empty shape [${batch.shape.join(', ')}]`);
     if (batch.data.length !== n * c * h * w)
       throw new PssError(`input has ${batch.data.length} values for shape [${batch.shape}]`);
     if (labels.length !== n) throw new PssError(`${labels.length} labels for ${n} images`);

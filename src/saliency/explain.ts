@@ -105,6 +105,7 @@ export async function explain(
   const key = `explain:${mode}:${shape.join('x')}:${fixedChoice ? 'mask' : `top${k}${byAbs ? 'abs' : ''}`}:${boost}`;
   const runner = await engine.session(
     key,
+    shape,
     () => {
       const g = buildExplainGraph(model, shape, mode, selection, boost);
       return [

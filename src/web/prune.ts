@@ -22,9 +22,11 @@ export async function maskedLogits(
   zeroed: readonly number[],
 ): Promise<Float32Array> {
   const model = engine.model;
-  const runner: Runner = await engine.session(`web:masked-forward:${image.shape.join('x')}`, () => [
-    { name: 'logits', value: maskedForward(model, image.shape) },
-  ]);
+  const runner: Runner = await engine.session(
+    `web:masked-forward:${image.shape.join('x')}`,
+    image.shape,
+    () => [{ name: 'logits', value: maskedForward(model, image.shape) }],
+  );
   const masks = model.layers.map((l) => new Float32Array(l.filters).fill(1));
   for (const index of zeroed) {
     const li = layerOf(model, index);
