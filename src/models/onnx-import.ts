@@ -82,6 +82,9 @@ const STATIC_OPS = new Set([
   'Ceil',
 ]);
 
+/** Tensor names an exporter made up (torch.onnx's onnx::Conv_123, numbered values), not a module's. */
+const GENERATED_NAME = /^onnx::|^_v_|^v\d+$|^\d/;
+
 export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
   let model: onnxProto.onnx.ModelProto;
   try {
@@ -150,7 +153,7 @@ export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
   // pss names conv layers after the exporter's node names when weights have generated names.
   const paramName = (init: string) => {
     const r = roles.get(init)!;
-    if (!/^onnx::|^_v_|^v\d+$|^\d/.test(init)) return init;
+    if (!GENERATED_NAME.test(init)) return init;
     const suffix = {
       conv: 'weight',
       linear: 'weight',
@@ -167,7 +170,16 @@ export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
   const weights = new Map(
     [...roles.keys()].map((k) => [names.get(k)!, Float32Array.from(initializers.get(k)!.data)]),
   );
-  const numClasses = num(graph.output?.[0]?.type?.tensorType?.shape?.dim?.[1]?.dimValue) || 0;
+  const outputDims = graph.output?.[0]?.type?.tensorType?.shape?.dim;
+  if (outputDims && outputDims.length !== 2)
+    throw new PssError(
+      `${source}: output "${outputName}" has ${outputDims.length} dimensions; pss needs class scores of shape [N, classes] (is this an image classifier?)`,
+    );
+  const numClasses = num(outputDims?.[1]?.dimValue) || 0;
+  if (convNames.length === 0)
+    throw new PssError(
+      `${source} has no convolution with constant weights: pss ranks convolution filters, and this model has none`,
+    );
 
   const arch: Architecture = {
     name: source.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, ''),
@@ -196,7 +208,16 @@ export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
         replay(nodes, x, imageInput.name!, logitsName, initializers, getters, opset, source);
     },
   };
-  return { arch, weights, batchNormFolded: !hasBN && convBiases, droppedSoftmax, opset };
+  // Folding (torch.onnx in eval mode) leaves conv weights with generated names and new biases;
+  // a model that never had BatchNorm keeps its parameters' names (VGG: features.0.weight).
+  const generatedConvWeights = convNames.some((k) => GENERATED_NAME.test(k));
+  return {
+    arch,
+    weights,
+    batchNormFolded: !hasBN && convBiases && generatedConvWeights,
+    droppedSoftmax,
+    opset,
+  };
 }
 
 /** A readable layer name from the exporter's node name ("/layer1/layer1.0/conv1/Conv" → "layer1.0.conv1"). */
@@ -636,7 +657,7 @@ export function onnxModel(bytes: Uint8Array, source: string): Model {
   const notes = [];
   if (imported.batchNormFolded)
     notes.push(
-      'BatchNorm is folded into the convs: raw saliency differs by a per-filter factor; z-scores with statistics of this same file are unaffected',
+      'BatchNorm appears folded into the convs (no BatchNormalization, conv biases, generated weight names): raw saliency differs by a per-filter factor; z-scores with statistics of this same file are unaffected',
     );
   if (imported.droppedSoftmax) notes.push('the final Softmax was dropped to obtain logits');
   if (!imported.arch.defaultClasses)

@@ -1,5 +1,5 @@
 /** `pss explain`: the filter profile, the input-space map and Grad-CAM of one image, as files and a summary. */
-import { basename, join } from 'node:path';
+import { basename } from 'node:path';
 import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
 import { filterSaliencyData, filterSaliencyPng, layerSummaryPng } from '../../figures/filter-saliency.js';
@@ -7,7 +7,7 @@ import { comparisonFigure } from '../../figures/gradcam.js';
 import { encodePng, inputHeatmap } from '../../figures/heatmap.js';
 import { reportHtml } from '../../figures/report-html.js';
 import { classNamesFor } from '../../image/labels.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { writeFilesAtomic } from '../../io/files.js';
 import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
@@ -20,7 +20,7 @@ import { saliencyReport } from '../../saliency/report.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg, statsArg } from '../inputs.js';
-import { intFlag } from '../parse.js';
+import { intFlag, numberFlag } from '../parse.js';
 
 /** --filters "layer:index,layer:index" → positions in the saliency vector. */
 function parseFilters(text: string | undefined, model: Model): number[] | undefined {
@@ -37,19 +37,6 @@ function parseFilters(text: string | undefined, model: Model): number[] | undefi
       throw new PssError(`--filters: ${layer.name} has filters 0..${layer.filters - 1}, not ${i}`);
     return layer.offset + i;
   });
-}
-
-function numberFlag(
-  v: string | undefined,
-  flag: string,
-  min: number,
-  max = Number.POSITIVE_INFINITY,
-): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max)
-    throw new PssError(`--${flag} must be a number in [${min}, ${max}], got "${v}"`);
-  return n;
 }
 
 const command = defineCommand({
@@ -131,13 +118,20 @@ const command = defineCommand({
     const display = batch.display;
     const stats = await statsArg(args.stats, model, aggregation);
     const filters = parseFilters(args.filters, model);
+    if (filters && args.random)
+      throw new PssError('--filters and --random are alternatives: boost the filters you name, or k random ones');
+    const boost = numberFlag(args.boost, 'boost', 0)!;
+    if (boost === 1)
+      throw new PssError(
+        "--boost 1 leaves s' equal to z, so cos(z, s') sits at its maximum and its input gradient is zero: the map would be empty; use a boost other than 1 (default 100)",
+      );
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const ex = await explain(engine, batch, label, {
       aggregation,
       stats: stats && { mean: stats.stats.acc.mean, std: stats.stats.acc.std() },
       k: intFlag(args.k, 'k', 1),
-      boost: numberFlag(args.boost, 'boost', 0),
+      boost,
       rankBy: args.rank as RankBy,
       filters,
       random: args.random,
@@ -162,7 +156,7 @@ const command = defineCommand({
       image: imagePath ?? input,
       explain: {
         boosted,
-        boost: numberFlag(args.boost, 'boost', 0),
+        boost,
         noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),
         noisePercent: numberFlag(args['noise-percent'], 'noise-percent', 0, 1),
         cosine: ex.cos,
@@ -220,7 +214,7 @@ const command = defineCommand({
       },
     );
     const dir = args['out-dir'];
-    for (const [name, data] of Object.entries(files)) await writeFileAtomic(join(dir, name), data);
+    await writeFilesAtomic(dir, files);
 
     console.log(formatSummary(report, ranked));
     console.log(`\nInput-space saliency of the ${how} (boost ×${full.explain.boost}); files in ${dir}/:`);
