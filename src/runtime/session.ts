@@ -7,6 +7,7 @@ import { dtypeOf, type TypedData, type Value } from '../graph/graph.js';
 import type { GraphOutput } from '../graph/onnx.js';
 import { toOnnxParts } from '../graph/onnx.js';
 import { opDef } from '../ops/index.js';
+import { checkWebGpu } from './webgpu.js';
 
 export type Device = 'cpu' | 'webgpu';
 export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
@@ -52,6 +53,7 @@ export class Runner implements Disposable {
 
   static async create(outputs: readonly GraphOutput[], opts: SessionOptions = {}): Promise<Runner> {
     const weights = opts.weights ?? 'initializers';
+    if (opts.device === 'webgpu') checkWebGpu();
     const graph = outputs[0].value.graph;
     const parts = toOnnxParts(outputs, (op) => opDef(op)!, {
       constants: (v) =>
@@ -61,6 +63,8 @@ export class Runner implements Disposable {
     const session = await ort.InferenceSession.create(parts.model, {
       executionProviders: [opts.device ?? 'cpu'],
       graphOptimizationLevel: 'all',
+      // Warnings only about node placement; errors still throw.
+      logSeverityLevel: 3,
       intraOpNumThreads: opts.threads ?? 0,
       // The arena keeps freed tensors for the next ones. Without it each run maps fresh pages
       // and faults them in (ResNet-50 per-sample saliency: 1.1M minor faults and 0.32 s per

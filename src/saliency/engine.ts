@@ -138,7 +138,8 @@ export class SaliencyEngine implements AsyncDisposable {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
-    for (const r of this.runners.values()) await (await r).release();
+    // A session that failed to start has nothing to release; its error was already thrown.
+    for (const r of this.runners.values()) await r.then((runner) => runner.release()).catch(() => {});
     this.runners.clear();
   }
 }
