@@ -216,6 +216,10 @@ export async function resolveWeights(spec: string, options: ResolveOptions = {})
   });
 }
 
+/** The architectures whose torchvision ImageNet weights timm publishes as timm/<arch>.tv_in1k. */
+export const hasTorchvisionHubWeights = (arch: string): boolean =>
+  /^(resnet\d+|vgg\d+(_bn)?|densenet\d+|inception_v3)$/.test(arch);
+
 function hubHint(ref: Extract<WeightsSpec, { kind: 'hub' }>): string {
   if (ref.shorthand)
     return `${ref.shorthand} means hf:${ref.owner}/${ref.repo}; timm publishes torchvision's ImageNet weights as timm/<arch>.tv_in1k for resnet*, vgg*, densenet* and inception_v3`;

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
+import { hasTorchvisionHubWeights } from './fetch.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { loadWeights } from './weights.js';
@@ -27,7 +28,7 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
   if (!weights)
     throw new PssError(
-      `--weights is required for ${arch.name}: a .safetensors or .pth file, an https URL, or tv:${arch.name} for torchvision's ImageNet weights`,
+      `--weights is required for ${arch.name}: a .safetensors or .pth file or an https URL${hasTorchvisionHubWeights(arch.name) ? `, or tv:${arch.name} for torchvision's ImageNet weights` : ''}`,
     );
   return loadWeights(arch, weights);
 }

@@ -52,7 +52,8 @@ export async function loadWeights(
         if (t.isFloating()) read.set(name, { shape: [...t.shape], data: t.toFloat32() });
     } catch (e) {
       // A damaged download is deleted, as fetch.ts deletes a damaged safetensors download.
-      if (!(remote && e instanceof PthFormatError)) throw e;
+      // A refused checkpoint (it would run code) is deleted as well: it must not stay cached.
+      if (!(remote && e instanceof PssError)) throw e;
       await rm(path, { force: true });
       await rm(`${path}.sha256`, { force: true });
       throw new PssError(

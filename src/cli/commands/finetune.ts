@@ -197,7 +197,9 @@ const command = defineCommand({
       maxSteps: steps,
       lr,
       history: tuned.history,
-      corrected: last.predicted === query.label,
+      // "corrected" only for an image that was wrong to begin with.
+      wasCorrect: first.predicted === query.label,
+      corrected: first.predicted !== query.label && last.predicted === query.label,
       predictedAfter: last.predicted,
       neighbors: { corrected: count(neighbours), of: neighbours.length, images: neighbours },
       random: { corrected: count(randoms), of: randoms.length, seed, images: randoms },
@@ -241,7 +243,7 @@ const command = defineCommand({
       `fine-tuned the ${report.chosen} filters (${list}) for ${report.steps} steps of SGD, lr ${lr}${args['until-correct'] ? ' (until correct)' : ''}`,
     );
     console.log(
-      `  loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)}; p(true) ${first.pTrue.toFixed(3)} -> ${last.pTrue.toFixed(3)}; now predicted ${name(last.predicted)}: ${report.corrected ? 'CORRECTED' : 'not corrected'}`,
+      `  loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)}; p(true) ${first.pTrue.toFixed(3)} -> ${last.pTrue.toFixed(3)}; now predicted ${name(last.predicted)}: ${report.wasCorrect ? (last.predicted === query.label ? 'still correct (it was not misclassified)' : 'now WRONG (it was correct before)') : report.corrected ? 'CORRECTED' : 'not corrected'}`,
     );
     console.log(
       `  saliency neighbours corrected: ${report.neighbors.corrected}/${report.neighbors.of} (nearest misclassified images by cosine of ${stats ? 'z' : 'raw saliency'})`,
