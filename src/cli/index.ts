@@ -8,7 +8,7 @@ import { type ArgsDef, type CommandDef, defineCommand, runCommand } from 'citty'
 import { PssError } from '../errors.js';
 import { type HelpExtras, renderHelp } from './help.js';
 import { exitOnSignals } from './signals.js';
-import { checkArgv } from './strict.js';
+import { checkArgv, closest } from './strict.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -50,7 +50,8 @@ async function resolve(
   let rest = argv;
   for (;;) {
     const subs = (await resolveValue(cmd.subCommands)) ?? {};
-    const i = rest.findIndex((a) => !a.startsWith('-'));
+    // pss's own command comes first (`pss --model x` names none); a subcommand may follow flags.
+    const i = cmd === main ? (rest[0]?.startsWith('-') ? -1 : 0) : rest.findIndex((a) => !a.startsWith('-'));
     if (i < 0 || !Object.keys(subs).length) break;
     const word = rest[i];
     if (!Object.hasOwn(subs, word)) {
@@ -79,7 +80,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (resolved.cmd === main) {
       const commands = Object.keys((await resolveValue(main.subCommands)) ?? {});
-      const what = resolved.unknown ? `unknown command "${resolved.unknown}"` : 'no command given';
+      const guess = resolved.unknown && closest(resolved.unknown, commands);
+      const what = resolved.unknown
+        ? `unknown command "${resolved.unknown}"${guess ? ` (did you mean ${guess}?)` : ''}`
+        : 'no command given';
       console.error(`pss: ${what}; commands: ${commands.join(', ')}. See: pss --help`);
       return 1;
     }

@@ -156,12 +156,22 @@ process.on('exit', () => {
   for (const p of inFlight) rmSync(p, { recursive: true, force: true });
 });
 
+/** mkdir -p, where a file in the way is named as such (mkdir says EEXIST). */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    if (errnoCode(e) !== 'EEXIST') throw e;
+    throw new PssError(`cannot write into ${dir}: a part of the path is a file, not a directory`);
+  }
+}
+
 /** Writes never leave a half-written file: write a temporary sibling, then rename. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = tmpName(path);
   inFlight.add(tmp);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDir(dirname(path));
     await writeFile(tmp, data);
     await rename(tmp, path);
   } catch (e) {
@@ -185,7 +195,7 @@ export async function writeFilesAtomic(
   const stage = tmpName(dir.replace(/\/+$/, '') || '.');
   inFlight.add(stage);
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDir(dir);
     await mkdir(stage);
     for (const [name, data] of Object.entries(files)) await writeFile(`${stage}/${name}`, data);
     for (const name of Object.keys(files)) await rename(`${stage}/${name}`, `${dir}/${name}`);
@@ -204,7 +214,7 @@ export async function writeFilesAtomic(
 export async function checkWritable(path: string): Promise<void> {
   const probe = tmpName(path);
   try {
-    await mkdir(dirname(path), { recursive: true });
+    await makeDir(dirname(path));
     await writeFile(probe, '');
   } catch (e) {
     throw ioError(e, 'write', path);

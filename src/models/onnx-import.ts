@@ -4,7 +4,7 @@
  * arithmetic (Shape/Gather/Concat... on static shapes) is evaluated at import time.
  */
 import onnxProto from 'onnx-proto';
-import { PssError } from '../errors.js';
+import { PssError, quoted } from '../errors.js';
 import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 import { type Architecture, IMAGENET } from './architecture.js';
@@ -86,21 +86,20 @@ const STATIC_OPS = new Set([
 const GENERATED_NAME = /^onnx::|^_v_|^v\d+$|^\d/;
 
 export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
-  let model: onnxProto.onnx.ModelProto;
-  try {
-    model = onnx.ModelProto.decode(bytes);
-  } catch (e) {
-    throw new PssError(`${source} is not a valid ONNX model (${(e as Error).message})`);
-  }
-  const graph = model.graph;
-  if (!graph?.node?.length) throw new PssError(`${source} has no graph`);
+  const { model, graph } = decodeModel(bytes, source);
   const opset = num(model.opsetImport?.find((o) => !o.domain || o.domain === 'ai.onnx')?.version);
   if (opset < 11)
     throw new PssError(`${source} uses opset ${opset}; pss reads opset 11 or newer (re-export it)`);
 
-  const unsupported = [...new Set(graph.node.map((n) => n.opType ?? ''))]
-    .filter((t) => !GRAPH_OPS.has(t) && !STATIC_OPS.has(t))
-    .sort();
+  // Operators of other domains (com.microsoft, a vendor's) are named with their domain.
+  const standard = (n: onnxProto.onnx.INodeProto) => !n.domain || n.domain === 'ai.onnx';
+  const unsupported = [
+    ...new Set(
+      graph.node
+        .filter((n) => !standard(n) || (!GRAPH_OPS.has(n.opType ?? '') && !STATIC_OPS.has(n.opType ?? '')))
+        .map((n) => (standard(n) ? (n.opType ?? '') : `${n.opType} (domain ${n.domain})`)),
+    ),
+  ].sort();
   if (unsupported.length)
     throw new PssError(`${source} uses ONNX operators pss cannot differentiate: ${unsupported.join(', ')}`);
 
@@ -234,37 +233,91 @@ export function layerName(n: NodeProto, index: number): string {
   return segments.join('.') || `${(n.opType ?? 'node').toLowerCase()}${index}`;
 }
 
-function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Const {
-  const shape = (t.dims ?? []).map(num);
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
-    throw new PssError(
-      `${source} keeps tensor "${t.name}" in an external file; re-save it with the weights inside`,
-    );
-  const raw = t.rawData?.byteLength
-    ? new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength)
-    : undefined;
-  const data = new Float64Array(size);
-  const type = t.dataType ?? 0;
-  const read: Record<
-    number,
-    [number, (o: number) => number, () => ArrayLike<number | Long> | null | undefined]
-  > = {
-    1: [4, (o) => raw!.getFloat32(o, true), () => t.floatData],
-    11: [8, (o) => raw!.getFloat64(o, true), () => t.doubleData],
-    7: [8, (o) => Number(raw!.getBigInt64(o, true)), () => t.int64Data],
-    6: [4, (o) => raw!.getInt32(o, true), () => t.int32Data],
-    9: [1, (o) => raw!.getUint8(o), () => t.int32Data],
-  };
-  const r = read[type];
-  if (!r)
-    throw new PssError(`${source}: tensor "${t.name}" has ONNX data type ${type}, which pss does not read`);
-  const [width, get, field] = r;
-  if (raw) for (let i = 0; i < size; i++) data[i] = get(i * width);
-  else {
-    const values = field() ?? [];
-    for (let i = 0; i < size; i++) data[i] = num(values[i] as number | Long);
+/** ONNX names are free text; a control character would break a one-line message. */
+const CONTROL = /\p{Cc}/u;
+/** ONNX operator types and domains are identifiers. */
+const IDENTIFIER = /^[A-Za-z_][\w.]*$/;
+
+/**
+ * Decodes the protobuf and checks the structure the importer reads: a graph with nodes, operator
+ * types that are identifiers, names without control characters. Every problem is one PssError.
+ */
+function decodeModel(
+  bytes: Uint8Array,
+  source: string,
+): { model: onnxProto.onnx.ModelProto; graph: onnxProto.onnx.IGraphProto & { node: NodeProto[] } } {
+  let model: onnxProto.onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    const why = e instanceof RangeError && /call stack/.test(e.message) ? 'nested too deeply' : String(e);
+    throw new PssError(`${source} is not a valid ONNX model (${why.replace(/\s+/g, ' ').slice(0, 120)})`);
   }
+  const graph = model.graph;
+  if (!graph?.node?.length) throw new PssError(`${source} has no graph`);
+  for (const n of graph.node) {
+    if (!IDENTIFIER.test(n.opType ?? ''))
+      throw new PssError(
+        `${source}: a node's operator type ${quoted(n.opType ?? '')} is not an ONNX identifier`,
+      );
+    const names = [n.name ?? '', ...(n.input ?? []), ...(n.output ?? [])];
+    if (names.some((s) => CONTROL.test(s)))
+      throw new PssError(`${source}: node ${quoted(n.name ?? n.opType!)} has a name with control characters`);
+  }
+  const values = [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.initializer ?? [])];
+  const bad = values.find((v) => CONTROL.test(v.name ?? ''));
+  if (bad)
+    throw new PssError(`${source}: the graph has a tensor named ${quoted(bad.name!)} (control characters)`);
+  return { model, graph: graph as onnxProto.onnx.IGraphProto & { node: NodeProto[] } };
+}
+
+/** The tensor types pss reads: bytes per element in raw_data, its reader, the typed field. */
+type Reader = [
+  number,
+  (raw: DataView, o: number) => number,
+  (t: onnxProto.onnx.ITensorProto) => ArrayLike<number | Long> | null | undefined,
+  string,
+];
+const TENSOR_READERS: Record<number, Reader> = {
+  1: [4, (r, o) => r.getFloat32(o, true), (t) => t.floatData, 'float_data'],
+  11: [8, (r, o) => r.getFloat64(o, true), (t) => t.doubleData, 'double_data'],
+  7: [8, (r, o) => Number(r.getBigInt64(o, true)), (t) => t.int64Data, 'int64_data'],
+  6: [4, (r, o) => r.getInt32(o, true), (t) => t.int32Data, 'int32_data'],
+  9: [1, (r, o) => r.getUint8(o), (t) => t.int32Data, 'int32_data'],
+};
+
+/**
+ * An initializer or Constant tensor as a Const. Its data is either raw_data (little-endian) or
+ * the typed field, never both, and holds exactly the elements its dims say — checked before
+ * anything is allocated, so dims that claim 2^40 elements cost nothing.
+ */
+function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Const {
+  const what = `${source}: tensor ${quoted(t.name ?? '')}`;
+  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || t.externalData?.length)
+    throw new PssError(`${what} is kept in an external file; re-save the model with the weights inside`);
+  const type = t.dataType ?? 0;
+  const reader = TENSOR_READERS[type];
+  if (!reader) throw new PssError(`${what} has ONNX data type ${type}, which pss does not read`);
+  const [width, get, field, fieldName] = reader;
+  const shape = (t.dims ?? []).map(num);
+  const dims = shape.length > 8 ? `${shape.length} dims` : `dims [${shape.join(', ')}]`;
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+    throw new PssError(`${what} has ${dims}: each must be a non-negative integer`);
+  const size = shape.reduce((a, b) => a * b, 1);
+  const rawBytes = t.rawData?.byteLength ?? 0;
+  const values = field(t) ?? [];
+  if (rawBytes && values.length) throw new PssError(`${what} has both raw_data and ${fieldName}`);
+  if (rawBytes ? rawBytes !== size * width : values.length !== size)
+    throw new PssError(
+      rawBytes
+        ? `${what} has ${rawBytes} bytes of raw_data; ${dims} need ${size * width}`
+        : `${what} has ${values.length} values in ${fieldName}; ${dims} need ${size}`,
+    );
+  const data = new Float64Array(size);
+  if (rawBytes) {
+    const raw = new DataView(t.rawData!.buffer, t.rawData!.byteOffset, rawBytes);
+    for (let i = 0; i < size; i++) data[i] = get(raw, i * width);
+  } else for (let i = 0; i < size; i++) data[i] = num(values[i] as number | Long);
   return { data, shape, float: type === 1 || type === 11 };
 }
 
