@@ -19,6 +19,7 @@ gives the saliency:
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import os
@@ -34,6 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import deterministic as det  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -113,11 +115,27 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
 
 
 def prepare(model, input_shape, name="input"):
+    """Loads the deterministic weights; returns the float32 input, the float64 input and a
+    float32 copy of the model (for the noise floor), and turns `model` into float64."""
     det.load_deterministic(model)
     model.eval()
     x32 = det.input_value(name, input_shape)
+    model32 = copy.deepcopy(model)
     model.double()
-    return x32, torch.from_numpy(x32.astype(np.float64))
+    return x32, torch.from_numpy(x32.astype(np.float64)), model32
+
+
+def float32_floors(name, model32, x32, labels, tensors64, batched=False):
+    """Reruns the saliency of `tensors64` with the float32 model and input; returns the
+    noise-floor metadata of every float64 tensor (noise_floor.py)."""
+    want_parameter = "parameter" in tensors64 or "parameter_sub" in tensors64
+    res32, _ = per_sample_saliency(model32, torch.from_numpy(x32), labels, want_parameter)
+    if "parameter_sub" in tensors64:
+        res32["parameter_sub"] = res32["parameter"][:, tensors64["parameter_index"]]
+    keys = [k for k, v in tensors64.items() if np.asarray(v).dtype == np.float64]
+    floors = noise_floors(res32, tensors64, keys, batched=keys if batched else ())
+    summary(name, floors)
+    return floor_metadata(floors)
 
 
 def common_meta(arch, input_shape, x32):
@@ -153,7 +171,7 @@ def make_tinycnn():
     torch.manual_seed(0)  # irrelevant (all values overwritten) but keeps construction stable
     model = TinyCNN()
     shape = (3, 3, 29, 29)
-    x32, x64 = prepare(model, shape)
+    x32, x64, model32 = prepare(model, shape)
     labels = torch.tensor([3, 7, 1], dtype=torch.int64)
     res, info = per_sample_saliency(model, x64, labels, want_parameter=True)
     # cross-check: batched forward gives the same logits
@@ -173,6 +191,7 @@ def make_tinycnn():
         "parameter": res["parameter"],
         "input": x32,
     }
+    meta.update(float32_floors("tinycnn", model32, x32, labels, tensors, batched=True))
     size = write_safetensors(os.path.join(OUT_DIR, "tinycnn.safetensors"), tensors, meta)
     stats("tinycnn", res["logits"], res["loss"])
     return size
@@ -183,7 +202,7 @@ def make_resnet(arch: str, with_parameter: bool):
 
     model = getattr(torchvision.models, arch)(weights=None)
     shape = (1, 3, 224, 224)
-    x32, x64 = prepare(model, shape)
+    x32, x64, model32 = prepare(model, shape)
     with torch.no_grad():
         logits0 = model(x64)[0]
     order = torch.argsort(logits0, descending=True)
@@ -211,6 +230,7 @@ def make_resnet(arch: str, with_parameter: bool):
         meta["parameter_sub"] = "parameter_sub[0, k] = parameter[0, parameter_index[k]]; index = arange(0, P, 997)"
     st = stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    meta.update(float32_floors(arch, model32, x32, labels, tensors))
     return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
 
 
@@ -238,7 +258,7 @@ def make_zoo_model(arch: str):
     model = torchvision_model(arch)
     size = ZOO_SIZE.get(arch, 224)
     shape = (1, 3, size, size)
-    x32, x64 = prepare(model, shape)
+    x32, x64, model32 = prepare(model, shape)
     with torch.no_grad():
         logits0 = model(x64)[0]
     order = torch.argsort(logits0, descending=True)
@@ -256,6 +276,7 @@ def make_zoo_model(arch: str):
     tensors["labels"] = labels.numpy()
     st = stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    meta.update(float32_floors(arch, model32, x32, labels, tensors))
     return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
 
 

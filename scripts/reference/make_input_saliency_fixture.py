@@ -2,11 +2,14 @@
 backprop: M = d/dx cos(z(x), s'), z = (s - mu) / sigma per filter (filter aggregation,
 mean |grad|), s' = z detached with its top-k entries times `boost`. The statistics are
 deterministic (mu = 1e-3 (u + 1), sigma = 1e-3 (u + 1.5), u = u("stats-mean"/"stats-std", i)),
-so the TypeScript test rebuilds them. Writes test/fixtures/input_saliency_{tinycnn,resnet50}.safetensors.
+so the TypeScript test rebuilds them. PyTorch float32 on the same weights, input and
+statistics gives each map's noise floor (noise_floor.py).
+Writes test/fixtures/input_saliency_{tinycnn,resnet50}.safetensors.
 
     /usr/bin/python3 scripts/reference/make_input_saliency_fixture.py
 """
 
+import copy
 import os
 import sys
 
@@ -18,6 +21,7 @@ import torchvision
 sys.path.insert(0, os.path.dirname(__file__))
 import deterministic as det  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures")
@@ -43,15 +47,10 @@ def capture_global_pool_input(acts):
     return lambda: setattr(F, "adaptive_avg_pool2d", original)
 
 
-def run(arch, model, shape, label):
-    det.load_deterministic(model)
-    model = model.double().eval()
-    x32 = det.input_value("input", shape)
-    x = torch.from_numpy(x32.astype(np.float64)).requires_grad_()
+def saliency_maps(model, x, label, mu, sigma):
+    """The input gradient M, z, cos(z, s') and the Grad-CAM maps, in the dtype of `model`."""
+    x = x.clone().requires_grad_()
     convs = [p for p in model.parameters() if p.dim() == 4]
-    n = sum(p.shape[0] for p in convs)
-    mu, sigma = deterministic_stats(n)
-
     acts = {}
     restore = capture_global_pool_input(acts)
     logits = model(x)
@@ -66,19 +65,38 @@ def run(arch, model, shape, label):
     (m,) = torch.autograd.grad(cos, x, retain_graph=True)
 
     a = acts["a"]
-    cams = {}
+    out = {"input_gradient": m[0], "z": z, "top": top, "cos": cos}
     pred = int(logits.argmax())
     for name, cls in (("pred", pred), ("true", label)):
         (ga,) = torch.autograd.grad(logits[0, cls], a, retain_graph=True)
         alpha = ga.mean((2, 3), keepdim=True)
-        cams[f"gradcam_{name}"] = torch.relu((alpha * a).sum(1))[0].detach().numpy().astype(np.float32)
+        out[f"gradcam_{name}"] = torch.relu((alpha * a).sum(1))[0]
     restore()
+    return {k: v.detach().numpy() for k, v in out.items()}, pred
+
+
+def run(arch, model, shape, label):
+    det.load_deterministic(model)
+    model32 = copy.deepcopy(model).eval()
+    model = model.double().eval()
+    x32 = det.input_value("input", shape)
+    n = sum(p.shape[0] for p in model.parameters() if p.dim() == 4)
+    mu, sigma = deterministic_stats(n)
+    ref, pred = saliency_maps(model, torch.from_numpy(x32.astype(np.float64)), label, mu, sigma)
+    f32, pred32 = saliency_maps(model32, torch.from_numpy(x32), label, mu.float(), sigma.float())
+    # The floor measures float32 arithmetic on the same boosted filters and class.
+    assert (f32["top"] == ref["top"]).all() and pred32 == pred, (f32["top"], ref["top"], pred32, pred)
+    floors = noise_floors(f32, ref, ["input_gradient", "z", "cos", "gradcam_pred", "gradcam_true"])
+    summary(arch, floors)
+    tensors = {k: v.astype(np.float32) for k, v in ref.items() if k != "top" and k != "cos"}
     write_safetensors(
         os.path.join(ROOT, f"input_saliency_{arch}.safetensors"),
-        {"input_gradient": m[0].detach().numpy().astype(np.float32), "z": z.detach().numpy().astype(np.float32), "top": top.numpy().astype(np.int64), "cos": cos.detach().numpy(), **cams},
-        {"arch": arch, "label": str(label), "predicted": str(pred), "k": str(K), "boost": str(BOOST)},
+        {"input_gradient": tensors["input_gradient"], "z": tensors["z"], "top": ref["top"].astype(np.int64),
+         "cos": ref["cos"], "gradcam_pred": tensors["gradcam_pred"], "gradcam_true": tensors["gradcam_true"]},
+        {"arch": arch, "label": str(label), "predicted": str(pred), "k": str(K), "boost": str(BOOST),
+         **floor_metadata(floors)},
     )
-    print(arch, "cos", float(cos), "top", top.tolist()[:5], "pred", pred)
+    print(arch, "cos", float(ref["cos"]), "top", ref["top"].tolist()[:5], "pred", pred)
 
 
 run("tinycnn", TinyCNN(), (1, 3, 29, 29), 3)

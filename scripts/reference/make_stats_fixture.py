@@ -1,11 +1,12 @@
 """Reference statistics for `pss stats`: TinyCNN with the deterministic weights over a small
 ImageNet-style folder of PNGs (written here), computed per sample in float64 with
-torchvision's ImageFolder pipeline. Writes test/fixtures/stats-images/ and
-test/fixtures/stats.safetensors.
+torchvision's ImageFolder pipeline, and again in float32 for the noise floor (noise_floor.py).
+Writes test/fixtures/stats-images/ and test/fixtures/stats.safetensors.
 
     /usr/bin/python3 scripts/reference/make_stats_fixture.py
 """
 
+import copy
 import os
 import sys
 
@@ -18,6 +19,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(__file__))
 from deterministic import load_deterministic, u_array  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures")
@@ -39,20 +41,32 @@ with open(os.path.join(folder, "c3", "broken.png"), "w") as f:
 torch.set_num_threads(2)
 model = TinyCNN()
 load_deterministic(model)
+model32 = copy.deepcopy(model).eval()
 model = model.double().eval()
 tf = T.Compose([T.Resize(29), T.CenterCrop(29), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])
-convs = [p for p in model.parameters() if p.dim() == 4]
-rows = {"filter": [], "filter_abs_mean": []}
-for path, label in sorted(paths):
-    x = tf(Image.open(path).convert("RGB")).double()[None]
-    loss = F.cross_entropy(model(x), torch.tensor([label]))
-    grads = torch.autograd.grad(loss, convs)
-    rows["filter"].append(torch.cat([g.abs().mean((1, 2, 3)) for g in grads]))
-    rows["filter_abs_mean"].append(torch.cat([g.mean((1, 2, 3)).abs() for g in grads]))
-tensors = {}
-for mode, r in rows.items():
-    s = torch.stack(r).numpy()
-    tensors[f"{mode}_mean"] = s.mean(0)
-    tensors[f"{mode}_std"] = s.std(0, ddof=1)
-write_safetensors(os.path.join(ROOT, "stats.safetensors"), tensors, {"count": str(len(paths)), "arch": "tinycnn"})
+
+
+def statistics(model, dtype):
+    """Mean and unbiased std over the images of the per-sample filter saliency, in `dtype`."""
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    rows = {"filter": [], "filter_abs_mean": []}
+    for path, label in sorted(paths):
+        x = tf(Image.open(path).convert("RGB")).to(dtype)[None]
+        loss = F.cross_entropy(model(x), torch.tensor([label]))
+        grads = torch.autograd.grad(loss, convs)
+        rows["filter"].append(torch.cat([g.abs().mean((1, 2, 3)) for g in grads]))
+        rows["filter_abs_mean"].append(torch.cat([g.mean((1, 2, 3)).abs() for g in grads]))
+    out = {}
+    for mode, r in rows.items():
+        s = torch.stack(r).numpy().astype(np.float64)  # pss too accumulates in float64
+        out[f"{mode}_mean"] = s.mean(0)
+        out[f"{mode}_std"] = s.std(0, ddof=1)
+    return out
+
+
+tensors = statistics(model, torch.float64)
+floors = noise_floors(statistics(model32, torch.float32), tensors, list(tensors))
+summary("stats", floors)
+meta = {"count": str(len(paths)), "arch": "tinycnn", **floor_metadata(floors)}
+write_safetensors(os.path.join(ROOT, "stats.safetensors"), tensors, meta)
 print("wrote", len(paths), "images and stats.safetensors")

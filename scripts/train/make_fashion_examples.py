@@ -15,7 +15,9 @@ the 10,000 test images and writes
                                     for those images: `input` (F32 [12,1,28,28], pixel/255
                                     then (x - mean)/std), `labels` (I64), and in float64
                                     `logits` [12,10], `loss` [12] and `filter` [12,F] (filter
-                                    saliency w.r.t. the true label, mean |dL/dW| per filter)
+                                    saliency w.r.t. the true label, mean |dL/dW| per filter);
+                                    `noise_floor` in the metadata: PyTorch float32 against
+                                    float64 on the same weights and images, per key and image
 
 Misclassified examples: for each (true, predicted) class pair in PAIRS, the test image the
 model gets wrong with the highest predicted probability; correct ones: for each class in CORRECT,
@@ -25,6 +27,7 @@ p = 1 - 1e-6 the loss gradient is below float32's resolution and carries no sign
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -42,6 +45,9 @@ sys.path.insert(0, HERE)
 import fashion_data  # noqa: E402
 from fashion_cnn import CLASSES, MEAN, STD, FashionCNN  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WEIGHTS = os.path.join(ROOT, "models", "fashion-cnn.safetensors")
@@ -71,6 +77,24 @@ def preprocess(x_uint8: np.ndarray) -> np.ndarray:
     return ((x - np.float32(MEAN)) / np.float32(STD))[:, None]
 
 
+KEYS = ("logits", "loss", "filter")
+
+
+def parity_reference(model, x, labels):
+    """Per image: logits, F.cross_entropy loss and filter saliency (mean |dL/dW| per filter),
+    in the dtype of `model` and `x`, returned as float64 numpy arrays."""
+    params = [p for _, p in model.named_parameters()]
+    logits, losses, filt = [], [], []
+    for b in range(len(labels)):
+        out = model(x[b:b + 1])
+        loss = F.cross_entropy(out, torch.from_numpy(labels[b:b + 1]))
+        grads = torch.autograd.grad(loss, params)
+        logits.append(out.detach()[0].numpy())
+        losses.append(loss.item())
+        filt.append(np.concatenate([g.abs().mean((1, 2, 3)).numpy() for g in grads if g.dim() == 4]))
+    return np.stack(logits).astype(np.float64), np.array(losses), np.stack(filt).astype(np.float64)
+
+
 def main():
     torch.set_num_threads(2)
     weights, wmeta = read_safetensors(WEIGHTS)
@@ -79,6 +103,7 @@ def main():
     state = {k: torch.from_numpy(weights[k].copy()) for k in sd if not k.endswith("num_batches_tracked")}
     missing = model.load_state_dict(state, strict=False)
     assert not missing.unexpected_keys and all(k.endswith("num_batches_tracked") for k in missing.missing_keys)
+    model32 = copy.deepcopy(model).eval()
     model = model.double().eval()
 
     xte, yte = fashion_data.load("test")
@@ -126,17 +151,12 @@ def main():
     # parity fixture: float64 logits, loss and filter saliency of the chosen images
     inp = preprocess(xte[chosen])
     labels = yte[chosen].astype(np.int64)
-    xin = torch.from_numpy(inp).double()
+    logits, losses, filt = parity_reference(model, torch.from_numpy(inp).double(), labels)
+    # ...and PyTorch float32 on the same weights and images: the noise floor of each
+    floors = noise_floors(dict(zip(KEYS, parity_reference(model32, torch.from_numpy(inp), labels))),
+                          dict(zip(KEYS, (logits, losses, filt))), KEYS, batched=KEYS)
+    summary("fashion-cnn", floors)
     params = list(model.named_parameters())
-    logits, losses, filt = [], [], []
-    for b in range(len(chosen)):
-        out = model(xin[b:b + 1])
-        loss = F.cross_entropy(out, torch.from_numpy(labels[b:b + 1]))
-        grads = torch.autograd.grad(loss, [p for _, p in params])
-        logits.append(out.detach()[0].numpy())
-        losses.append(loss.item())
-        filt.append(np.concatenate([g.abs().mean((1, 2, 3)).numpy() for g in grads if g.dim() == 4]))
-    logits, losses, filt = np.stack(logits), np.array(losses), np.stack(filt)
     assert (logits.argmax(1) == pred[chosen]).all()
     with open(WEIGHTS, "rb") as f:
         wsha = hashlib.sha256(f.read()).hexdigest()
@@ -157,6 +177,7 @@ def main():
         "num_filters": str(sum(p.shape[0] for _, p in params if p.dim() == 4)),
         "num_params": str(sum(p.numel() for _, p in params)),
         "script": "scripts/train/make_fashion_examples.py",
+        **floor_metadata(floors),
     }
     tensors = {"labels": labels, "logits": logits, "loss": losses, "filter": filt, "input": inp}
     size = write_safetensors(FIXTURE, tensors, meta)

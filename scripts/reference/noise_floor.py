@@ -1,0 +1,69 @@
+"""The float32 noise floor of a reference quantity: how far PyTorch's own float32 lands from
+its float64 ground truth on the same weights and input.  The parity tests scale their
+tolerance by it (test/helpers/fixtures.ts), so a bound follows each fixture's conditioning
+instead of one fixed number that may sit on the float32 noise of one CPU and not another.
+
+Stored as JSON in the safetensors `__metadata__` under `noise_floor`:
+  {key: {"rel": max|f32 - f64| / max|f64|, "one_minus_cos": 1 - cos(f32, f64),
+         "rows": [{"rel", "one_minus_cos"}, ...]}}      # rows: per sample, batched keys only
+and `noise_floor_how` says what was run.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+
+import numpy as np
+import torch
+
+
+def floor_of(f32, f64) -> dict:
+    """rel = max|f32 - f64| / max|f64| and 1 - cos(f32, f64), both in float64.  A reference
+    that is zero everywhere has rel 0 when float32 is zero too (and inf otherwise)."""
+    a = np.asarray(f32, dtype=np.float64).ravel()
+    b = np.asarray(f64, dtype=np.float64).ravel()
+    assert a.shape == b.shape, (a.shape, b.shape)
+    scale = float(np.abs(b).max()) if b.size else 0.0
+    diff = float(np.abs(a - b).max()) if b.size else 0.0
+    rel = diff / scale if scale > 0 else (0.0 if diff == 0 else float("inf"))
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    cos = float(a @ b) / (na * nb) if na > 0 and nb > 0 else (1.0 if na == nb else 0.0)
+    return {"rel": float(f"{rel:.4g}"), "one_minus_cos": float(f"{max(0.0, 1.0 - cos):.4g}")}
+
+
+def noise_floors(f32: dict, f64: dict, keys, batched=()) -> dict:
+    """{key: floor} over `keys`; keys in `batched` also get one floor per row (sample)."""
+    out = {}
+    for k in keys:
+        out[k] = floor_of(f32[k], f64[k])
+        if k in batched:
+            a, b = np.asarray(f32[k]), np.asarray(f64[k])
+            out[k]["rows"] = [floor_of(a[i], b[i]) for i in range(b.shape[0])]
+    return out
+
+
+def how() -> str:
+    return (f"PyTorch {torch.__version__} float32 vs float64, same weights and input, "
+            f"{torch.get_num_threads()} thread(s), {platform.machine()} {cpu_name()}")
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return "unknown CPU"
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
+    flags = next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), [])
+    width = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name} ({width})"
+
+
+def floor_metadata(floors: dict) -> dict:
+    return {"noise_floor": json.dumps(floors, separators=(",", ":")), "noise_floor_how": how()}
+
+
+def summary(name: str, floors: dict) -> None:
+    parts = [f"{k} {v['rel']:.2e}/{v['one_minus_cos']:.1e}" for k, v in floors.items()]
+    print(f"[{name}] noise floor (rel/1-cos): " + ", ".join(parts), flush=True)
