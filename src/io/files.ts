@@ -52,7 +52,10 @@ export function ioError(e: unknown, action: string, path: string): unknown {
   if (e instanceof PssError) return e;
   const code = errnoCode(e);
   if (!code || !/^E[A-Z0-9]+$/.test(code)) return e;
-  const phrase = PHRASES[code] ?? (e as Error).message.replace(/^[A-Z0-9]+: /, '').split(',')[0];
+  const phrase =
+    code === 'ENOENT' && !action.startsWith('read')
+      ? 'a folder on the path does not exist (a broken symbolic link?)'
+      : (PHRASES[code] ?? (e as Error).message.replace(/^[A-Z0-9]+: /, '').split(',')[0]);
   const hint =
     code === 'ENOSPC' || code === 'EDQUOT'
       ? '; free some space or write elsewhere'

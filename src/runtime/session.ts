@@ -9,6 +9,10 @@ import { toOnnxParts } from '../graph/onnx.js';
 import { opDef } from '../ops/index.js';
 import { checkWebGpu } from './webgpu.js';
 
+// ONNX Runtime's own warnings (telemetry ids, node placement) are not the user's business;
+// its errors still throw.
+ort.env.logLevel = 'error';
+
 export type Device = 'cpu' | 'webgpu';
 export const DEVICES: readonly Device[] = ['cpu', 'webgpu'];
 

@@ -4,10 +4,19 @@
  * problem, no stack, and no file written — the folder stays empty.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
@@ -102,6 +111,7 @@ const conv = { opType: 'Conv', input: ['x', 'w'], output: ['c'] };
 const convWeight = { name: 'w', dims: [4, 1, 3, 3] };
 
 before(async () => {
+  chmodSync(fx, 0o755); // readable by the other user of the bad-disk cases
   const npy = (name: string, shape: number[], edit?: (d: Float32Array) => void) => {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(0.1);
     edit?.(data);
@@ -783,4 +793,120 @@ describe('bad input: one line, exit 1, no stack, nothing written', () => {
       );
     });
   }
+});
+
+/**
+ * Outputs on a full, read-only or forbidden disk. Needs root (to mount small tmpfs file
+ * systems and to run pss as another user); skipped with the reason otherwise.
+ */
+describe('bad disks: one line naming the errno, and the old output left whole', () => {
+  const root = tempDir();
+  const full = join(root, 'full');
+  const readOnly = join(root, 'ro');
+  let reason: string | false = false;
+  before(() => {
+    chmodSync(root, 0o755);
+    try {
+      for (const [dir, opts] of [
+        [full, 'size=64k'],
+        [readOnly, 'size=64k'],
+      ] as const) {
+        mkdirSync(dir);
+        execFileSync('mount', ['-t', 'tmpfs', '-o', opts, 'tmpfs', dir], { stdio: 'ignore' });
+      }
+      execFileSync('mount', ['-o', 'remount,ro', readOnly], { stdio: 'ignore' });
+    } catch {
+      reason = 'needs root and mount(8) to make a full and a read-only file system';
+    }
+  });
+  after(() => {
+    for (const dir of [full, readOnly]) spawnSync('umount', [dir]);
+  });
+  const asNobody = (args: string[], cwd: string) =>
+    spawnSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, repo('bin/pss.mjs'), ...args],
+      {
+        encoding: 'utf8',
+        cwd,
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+
+  it('explain into a folder on a full disk: ENOSPC, and the previous report stays whole', (t) => {
+    if (reason) return t.skip(reason);
+    const out = join(full, 'explain');
+    mkdirSync(out, { recursive: true });
+    const old = ['report.json', 'heatmap.png', 'gradcam.png'];
+    for (const name of old) writeFileSync(join(out, name), `old ${name}`);
+    // Leave a few KB: the first small file fits, the PNGs do not.
+    writeFileSync(join(full, 'filler'), Buffer.alloc(64 * 1024 - 3 * 4096 - 8192));
+    const r = pss(['explain', '--out-dir', out], { cwd: tempDir() });
+    assertOneLine(
+      r,
+      /cannot write .*explain: no space left on the device \(ENOSPC\); free some space or write elsewhere/,
+    );
+    assert.deepEqual(readdirSync(out).sort(), [...old].sort(), 'only the old files');
+    for (const name of old) assert.equal(readFileSync(join(out, name), 'utf8'), `old ${name}`);
+    assert.deepEqual(readdirSync(full).sort(), ['explain', 'filler'], 'no staging folder left');
+  });
+
+  it('--json on a full disk: ENOSPC', (t) => {
+    if (reason) return t.skip(reason);
+    const r = pss(fashion('--json', join(full, 'big', 'out.json')), { cwd: tempDir() });
+    assertOneLine(r, /no space left on the device \(ENOSPC\)/);
+  });
+
+  it('statistics onto a read-only file system: EROFS before any work', (t) => {
+    if (reason) return t.skip(reason);
+    const r = pss(
+      [
+        'stats',
+        '--data',
+        repo('test/fixtures/stats-images'),
+        '--model',
+        'tinycnn',
+        '--weights',
+        TINY_WEIGHTS,
+        '--out',
+        join(readOnly, 'o.safetensors'),
+      ],
+      { cwd: tempDir() },
+    );
+    assertOneLine(r, /o\.safetensors.*: read-only file system \(EROFS\)/);
+  });
+
+  it('a folder the user may not write to: EACCES', (t) => {
+    if (reason) return t.skip(reason);
+    const locked = join(root, 'locked');
+    mkdirSync(locked, { mode: 0o755 });
+    const r = asNobody(['explain', '--out-dir', join(locked, 'out')], '/');
+    assertOneLine(
+      { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr },
+      /permission denied \(EACCES\)/,
+    );
+    assert.deepEqual(readdirSync(locked), []);
+  });
+
+  it("replacing another user's file in a sticky folder: EPERM", (t) => {
+    if (reason) return t.skip(reason);
+    const sticky = join(root, 'sticky');
+    mkdirSync(sticky);
+    execFileSync('chmod', ['1777', sticky]);
+    writeFileSync(join(sticky, 'out.json'), 'root owns this');
+    const r = asNobody(fashion('--json', join(sticky, 'out.json')), '/');
+    assertOneLine(
+      { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr },
+      /operation not permitted \(EPERM\)/,
+    );
+    assert.equal(readFileSync(join(sticky, 'out.json'), 'utf8'), 'root owns this');
+    assert.deepEqual(readdirSync(sticky), ['out.json'], 'no temporary file left');
+  });
+
+  it('a path through a broken symbolic link: ENOENT', () => {
+    const cwd = tempDir();
+    symlinkSync('/nonexistent/folder', join(cwd, 'gone'));
+    const r = pss(fashion('--json', join(cwd, 'gone', 'out.json')), { cwd });
+    assertOneLine(r, /a folder on the path does not exist \(a broken symbolic link\?\) \(ENOENT\)/);
+  });
 });
