@@ -5,7 +5,7 @@ import { dataArg, filtersArg, phases, queryContext, seconds } from '../../experi
 import { finetuneFilters, tunedRunner, withParams } from '../../experiments/finetune.js';
 import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experiments/neighbors.js';
 import { predictDataset } from '../../experiments/scan.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { checkWritable, writeFileAtomic } from '../../io/files.js';
 import { serializeSafeTensors } from '../../models/safetensors.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
@@ -101,6 +101,8 @@ const command = defineCommand({
       if (filtersArg(args.filters, m) && args.random)
         throw new PssError('--filters and --random are alternatives: give only one');
     });
+    // Outputs are written at the end of a long run: find out now if they cannot be.
+    for (const out of [args.save, args.json]) if (out && out !== '-') await checkWritable(out);
     const chosen = filtersArg(args.filters, model);
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const rand = seededRandom(seed);

@@ -6,7 +6,7 @@ import { dataArg, phases, queryContext, seconds } from '../../experiments/cli.js
 import { imageGrid } from '../../experiments/figures.js';
 import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../experiments/neighbors.js';
 import { displayFromTensor } from '../../image/display.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
@@ -61,6 +61,7 @@ const command = defineCommand({
     const top = intFlag(args.top, 'top', 1)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
     const { model, names, data, query, stats, st } = await queryContext(args, aggregation);
+    await checkWritable(join(args['out-dir'], 'neighbors.json'));
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st });
     const bars = phases();
@@ -136,11 +137,10 @@ const command = defineCommand({
       })),
     ];
     const dir = args['out-dir'];
-    await writeFileAtomic(join(dir, 'neighbors.json'), JSON.stringify(report, null, 1));
-    await writeFileAtomic(
-      join(dir, 'neighbors.png'),
-      await imageGrid(cells, { columns: Math.min(5, cells.length) }),
-    );
+    await writeFilesAtomic(dir, {
+      'neighbors.json': JSON.stringify(report, null, 1),
+      'neighbors.png': await imageGrid(cells, { columns: Math.min(5, cells.length) }),
+    });
 
     const how = stats ? `z-scores against ${stats.stats.acc.count} images` : 'raw saliency (no statistics)';
     console.log(
