@@ -5,3 +5,12 @@
 export class PssError extends Error {
   override name = 'PssError';
 }
+
+/**
+ * Text taken from a file (a tensor name, a dtype), quoted for a one-line message: control
+ * characters and line separators shown as �, and cut at `max` characters.
+ */
+export function quoted(text: string, max = 60): string {
+  const visible = text.replace(/[\p{Cc}\u2028\u2029]/gu, '\ufffd');
+  return JSON.stringify(visible.length > max ? `${visible.slice(0, max)}…` : visible);
+}

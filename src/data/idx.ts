@@ -1,7 +1,7 @@
 /** IDX files (MNIST, Fashion-MNIST), optionally gzipped: uint8 images and labels. */
-import { gunzipSync } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
 import { PssError } from '../errors.js';
-import { readFileChecked } from '../io/files.js';
+import { MAX_READ_BYTES, readFileChecked } from '../io/files.js';
 import type { Dataset } from './dataset.js';
 
 export interface IdxImages {
@@ -11,27 +11,114 @@ export interface IdxImages {
   pixels: Uint8Array;
 }
 
-function unpack(bytes: Uint8Array, path: string, magic: number): { dims: number[]; data: Uint8Array } {
-  const buf = bytes[0] === 0x1f && bytes[1] === 0x8b ? new Uint8Array(gunzipSync(bytes)) : bytes;
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (buf.byteLength < 8 || view.getUint32(0) !== magic)
-    throw new PssError(`${path} is not an IDX ${magic === 2051 ? 'images' : 'labels'} file`);
-  const rank = magic === 2051 ? 3 : 1;
-  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
+const KINDS = {
+  images: { magic: 0x803, rank: 3, noun: 'images' },
+  labels: { magic: 0x801, rank: 1, noun: 'labels' },
+} as const;
+type Kind = keyof typeof KINDS;
+
+/** Deflate expands at most 1032-fold; a gzip file claiming more than this cannot hold it. */
+const MAX_DEFLATE_RATIO = 1032;
+
+const formatBytes = (n: number) =>
+  n < 2 ** 20
+    ? `${n} bytes`
+    : n < 2 ** 30
+      ? `${(n / 2 ** 20).toFixed(1)} MiB`
+      : `${(n / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * An IDX file's header and its uint8 data, checked: the magic number (uint8 data, the rank of
+ * images or labels), then the size the dimensions claim against the bytes that are there —
+ * before anything is allocated. A gzipped file is inflated as a stream, up to that size only.
+ */
+async function unpack(
+  bytes: Uint8Array,
+  what: string,
+  kind: Kind,
+): Promise<{ dims: number[]; data: Uint8Array }> {
+  const { magic, rank, noun } = KINDS[kind];
+  const gzipped = bytes[0] === 0x1f && bytes[1] === 0x8b;
   const start = 4 + 4 * rank;
+  const head = gzipped ? await gunzipPrefix(bytes, start, what) : bytes;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  if (head.byteLength < 4 || view.getUint32(0) !== magic) {
+    const found =
+      head.byteLength < 4
+        ? `only ${head.byteLength} bytes`
+        : `magic number 0x${view.getUint32(0).toString(16).padStart(8, '0')}`;
+    throw new PssError(
+      `${what} is not an IDX ${noun} file (${found}; expected 0x${magic.toString(16).padStart(8, '0')})`,
+    );
+  }
+  if (head.byteLength < start)
+    throw new PssError(
+      `${what} is truncated: its header needs ${start} bytes, the file has ${head.byteLength}`,
+    );
+  const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   const size = dims.reduce((a, b) => a * b, 1);
-  if (buf.byteLength - start < size)
-    throw new PssError(`${path} is truncated: ${dims.join('x')} needs ${size} bytes`);
-  return { dims, data: buf.subarray(start, start + size) };
+  const needed = start + size;
+  const items = kind === 'images' ? `${dims[0]} images of ${dims[1]}x${dims[2]}` : `${dims[0]} labels`;
+  if (needed > MAX_READ_BYTES)
+    throw new PssError(
+      `${what} claims ${items} (${formatBytes(size)}), more than pss reads (${formatBytes(MAX_READ_BYTES)})`,
+    );
+  if (gzipped && needed > MAX_DEFLATE_RATIO * bytes.byteLength + 2 ** 16)
+    throw new PssError(
+      `${what} is truncated: ${items} need ${formatBytes(size)}, more than a gzip file of ${bytes.byteLength} bytes can hold`,
+    );
+  const buf = gzipped ? await gunzipPrefix(bytes, needed, what) : bytes;
+  if (buf.byteLength < needed) {
+    const have = buf.byteLength - start;
+    const whole =
+      kind === 'images' && size > 0 ? `, ${Math.floor(have / (dims[1] * dims[2]))} whole images` : '';
+    throw new PssError(
+      `${what} is truncated: it holds ${have} bytes of ${noun}${whole}${gzipped ? ' once inflated' : ''}; ${items} need ${size}`,
+    );
+  }
+  return { dims, data: buf.subarray(start, needed) };
 }
 
-export async function readIdxImages(path: string): Promise<IdxImages> {
-  const { dims, data } = unpack(await readFileChecked(path, 'IDX images file'), path, 2051);
+/** The first `length` bytes of a gzip file (fewer if it ends first); a damaged stream is one line. */
+async function gunzipPrefix(bytes: Uint8Array, length: number, what: string): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let at = 0;
+  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  gunzip.end(bytes);
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      const n = Math.min(chunk.byteLength, length - at);
+      out.set(chunk.subarray(0, n), at);
+      at += n;
+      if (at === length) break;
+    }
+  } catch (e) {
+    const why =
+      (e as Error).message === 'unexpected end of file' ? 'it ends early; truncated?' : (e as Error).message;
+    throw new PssError(`${what} is a damaged gzip file: ${why.replace(/\s+/g, ' ')}`);
+  } finally {
+    gunzip.destroy();
+  }
+  return out.subarray(0, at);
+}
+
+/** An IDX images file's bytes (optionally gzipped) → uint8 images; `what` names it in messages. */
+export async function parseIdxImages(bytes: Uint8Array, what: string): Promise<IdxImages> {
+  const { dims, data } = await unpack(bytes, what, 'images');
   return { count: dims[0], height: dims[1], width: dims[2], pixels: data };
 }
 
+/** An IDX labels file's bytes (optionally gzipped) → uint8 labels. */
+export async function parseIdxLabels(bytes: Uint8Array, what: string): Promise<Uint8Array> {
+  return (await unpack(bytes, what, 'labels')).data;
+}
+
+export async function readIdxImages(path: string): Promise<IdxImages> {
+  return parseIdxImages(await readFileChecked(path, 'IDX images file'), path);
+}
+
 export async function readIdxLabels(path: string): Promise<Uint8Array> {
-  return unpack(await readFileChecked(path, 'IDX labels file'), path, 2049).data;
+  return parseIdxLabels(await readFileChecked(path, 'IDX labels file'), path);
 }
 
 /**

@@ -5,5 +5,7 @@ import { type PreprocessedImage, preprocess } from './preprocess.js';
 
 export async function loadInput(path: string | Uint8Array, model: Model): Promise<PreprocessedImage> {
   const [, h, w] = model.arch.inputShape;
-  return preprocess(await loadImage(path), model.arch.preprocessing, [h, w]);
+  const p = model.arch.preprocessing;
+  // the resize is known: an image it would blow up is refused from its header
+  return preprocess(await loadImage(path, { resize: p.resize }), p, [h, w]);
 }

@@ -35,6 +35,7 @@
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
+import { checkPixelBudget, MAX_PIXELS } from './preprocess.js';
 
 /** An 8-bit RGB image, pixels interleaved row by row (H × W × 3). */
 export interface RgbImage {
@@ -43,8 +44,7 @@ export interface RgbImage {
   data: Uint8Array;
 }
 
-/** The largest image loadImage decodes by default: 16384 × 16384 pixels (768 MiB as RGB). */
-export const MAX_PIXELS = 16384 * 16384;
+export { MAX_PIXELS } from './preprocess.js';
 
 const FORMATS: Readonly<Record<string, string>> = {
   jpeg: 'JPEG',
@@ -62,20 +62,24 @@ export interface LoadImageOptions {
   maxPixels?: number;
   /** Apply the EXIF orientation tag (default true; torchvision's loader does not). */
   autoOrient?: boolean;
+  /**
+   * The shorter side the caller will resize the image to (torchvision's Resize(n)): an image
+   * whose resized size would exceed `maxPixels` is refused from its header, before decoding.
+   */
+  resize?: number;
 }
 
-/** sharp's messages are multi-line and prefixed; one short line for a PssError. */
+/** sharp's messages are multi-line and prefixed (libjpeg repeats its warnings); one short line for a PssError. */
 function reason(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  return msg
+  const line = msg
     .split('\n')
     .map((s) => s.trim())
     .filter(Boolean)
     .join('; ')
     .replace(/\.$/, '');
+  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
-
-const megapixels = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
 
 /**
  * Reads a JPEG, PNG, WebP, GIF (first frame) or TIFF file — a path or the file's bytes — into
@@ -101,19 +105,14 @@ export async function loadImage(
     if (/unsupported image format/i.test(r)) throw new PssError(`${what} is not a ${FORMAT_LIST} image`);
     throw new PssError(`${what} is not a readable image: ${r}`);
   }
-  const format = FORMATS[meta.format];
+  const format = FORMATS[meta.format ?? ''];
   if (!format)
-    throw new PssError(`${what} is a ${meta.format.toUpperCase()} image; pss reads ${FORMAT_LIST} images`);
+    throw new PssError(
+      `${what} is a ${String(meta.format).toUpperCase()} image; pss reads ${FORMAT_LIST} images`,
+    );
   const { width, height } = meta;
   if (!(width > 0 && height > 0)) throw new PssError(`${what}: ${format} header has no image size`);
-  if (width * height > maxPixels) {
-    const side = Math.floor(Math.sqrt(maxPixels));
-    const limit =
-      side * side === maxPixels ? `${side}×${side} (${megapixels(maxPixels)})` : megapixels(maxPixels);
-    throw new PssError(
-      `${what} is ${width}×${height} pixels (${megapixels(width * height)}), more than the limit of ${limit}`,
-    );
-  }
+  checkPixelBudget(what, width, height, maxPixels, options.resize);
 
   const cmyk = meta.space === 'cmyk';
   let raw: { data: Buffer; info: OutputInfo };

@@ -11,6 +11,8 @@
  * A model with one input channel (one mean) gets the image as PIL's convert('L') makes it, before
  * resizing: what a torchvision pipeline for greyscale data (Fashion-MNIST) sees.
  */
+
+import { PssError } from '../errors.js';
 import type { Preprocessing } from '../models/architecture.js';
 import type { RgbImage } from './load.js';
 import { type Pixels, resizeBilinear } from './resample.js';
@@ -46,6 +48,38 @@ export function resizedSize(width: number, height: number, size: number): [numbe
   const [short, long] = width <= height ? [width, height] : [height, width];
   const newLong = Math.trunc((size * long) / short);
   return width <= height ? [size, newLong] : [newLong, size];
+}
+
+/** The largest image pss decodes or resizes to by default: 16384 × 16384 pixels (768 MiB as RGB). */
+export const MAX_PIXELS = 16384 * 16384;
+
+const megapixels = (n: number) => `${(n / 1e6).toFixed(1)} megapixels`;
+
+/**
+ * Refuses an image that has, or would have once its shorter side is resized to `resize`, more
+ * than `maxPixels` pixels: the work is bounded by what will be computed, not by the file (a
+ * 1×16000 PNG of 15 KB would resize to 256×4096000).
+ */
+export function checkPixelBudget(
+  what: string,
+  width: number,
+  height: number,
+  maxPixels: number,
+  resize?: number,
+): void {
+  const side = Math.floor(Math.sqrt(maxPixels));
+  const limit =
+    side * side === maxPixels ? `${side}×${side} (${megapixels(maxPixels)})` : megapixels(maxPixels);
+  if (width * height > maxPixels)
+    throw new PssError(
+      `${what} is ${width}×${height} pixels (${megapixels(width * height)}), more than the limit of ${limit}`,
+    );
+  if (resize === undefined) return;
+  const [w, h] = resizedSize(width, height, resize);
+  if (w * h > maxPixels)
+    throw new PssError(
+      `${what} is ${width}×${height} pixels; resizing its shorter side to ${resize} would make it ${w}×${h} (${megapixels(w * h)}), more than the limit of ${limit}`,
+    );
 }
 
 /** torchvision's center_crop (with its zero padding when the image is smaller than the crop). */
@@ -95,6 +129,7 @@ export function preprocess(
   if ((C !== 3 && C !== 1) || p.std.length !== C)
     throw new RangeError('preprocess: mean and std need 3 values (RGB) or 1 (greyscale)');
 
+  checkPixelBudget('the image', image.width, image.height, MAX_PIXELS, p.resize);
   const [w, h] = resizedSize(image.width, image.height, p.resize);
   const crop = centerCrop(resizeBilinear(C === 1 ? grayscale(image) : image, w, h), cropH, cropW);
   const n = cropH * cropW;

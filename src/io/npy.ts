@@ -1,5 +1,5 @@
 /** NumPy .npy files (format versions 1-3), float32 C-order tensors — read and write. */
-import { PssError } from '../errors.js';
+import { PssError, quoted } from '../errors.js';
 
 export interface NpyArray {
   shape: number[];
@@ -8,33 +8,67 @@ export interface NpyArray {
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 
+/**
+ * The header dict, as numpy writes it: `{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }`
+ * (keys in any order, a trailing comma allowed). Read strictly: only these three keys, with a
+ * string, a boolean and a tuple of decimal integers. Every part of the pattern is anchored by a
+ * quote, comma or bracket, so it cannot backtrack badly on a hostile header.
+ */
+const VALUE = String.raw`'[^'\\]*'|True|False|\((?:\s*\d+\s*,)*(?:\s*\d+\s*)?\)`;
+const ENTRY = String.raw`'(descr|fortran_order|shape)'\s*:\s*(${VALUE})`;
+const HEADER = new RegExp(String.raw`^\{\s*(?:${ENTRY}\s*(?:,\s*|(?=\})))*\}\s*$`);
+const ENTRIES = new RegExp(ENTRY, 'g');
+
 export function parseNpy(buf: Uint8Array, what = '.npy file'): NpyArray {
   const bad = (msg: string): never => {
     throw new PssError(`${what}: ${msg}`);
   };
-  if (buf.byteLength < 10 || MAGIC.some((b, i) => buf[i] !== b)) bad('not a NumPy .npy file');
+  if (buf.byteLength < 8 || MAGIC.some((b, i) => buf[i] !== b)) bad('not a NumPy .npy file');
   const major = buf[6];
+  if (major < 1 || major > 3) bad(`unsupported .npy format version ${major}.${buf[7]}`);
+  const start = major === 1 ? 10 : 12;
+  if (buf.byteLength < start)
+    bad(`truncated: ${buf.byteLength} bytes, shorter than a version ${major} preamble`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const [headerLen, start] = major === 1 ? [view.getUint16(8, true), 10] : [view.getUint32(8, true), 12];
-  if (major < 1 || major > 3) bad(`unsupported .npy format version ${major}`);
-  if (start + headerLen > buf.byteLength) bad('truncated header');
-  const header = new TextDecoder().decode(buf.subarray(start, start + headerLen));
-  const descr = /'descr':\s*'([^']*)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (descr === undefined || fortran === undefined || shapeText === undefined) bad('malformed header');
+  const headerLen = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (start + headerLen > buf.byteLength)
+    bad(
+      `truncated header: it claims ${headerLen} bytes, the file has ${buf.byteLength - start} after the preamble`,
+    );
+  const header = new TextDecoder(major === 3 ? 'utf-8' : 'latin1').decode(
+    buf.subarray(start, start + headerLen),
+  );
+  if (!HEADER.test(header)) bad(`malformed header ${quoted(header.trim())}`);
+  const fields = new Map<string, string>();
+  for (const [, key, value] of header.matchAll(ENTRIES)) {
+    if (fields.has(key)) bad(`the header gives '${key}' twice`);
+    fields.set(key, value);
+  }
+  const missing = ['descr', 'fortran_order', 'shape'].filter((k) => !fields.has(k));
+  if (missing.length) bad(`the header has no ${missing.map((k) => `'${k}'`).join(', ')}`);
+  const descr = fields.get('descr')!.slice(1, -1);
   if (descr !== '<f4' && descr !== '=f4')
-    bad(`dtype ${descr} is not supported; pss expects float32 ('<f4'), e.g. x.astype(np.float32)`);
-  if (fortran === 'True') bad('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)');
-  const shape = shapeText!
+    bad(
+      `dtype ${quoted(descr, 20)} is not supported; pss expects float32 ('<f4'), e.g. x.astype(np.float32)`,
+    );
+  if (fields.get('fortran_order') !== 'False') {
+    if (fields.get('fortran_order') === 'True')
+      bad('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)');
+    bad(`'fortran_order' is ${fields.get('fortran_order')}, not True or False`);
+  }
+  const shape = fields
+    .get('shape')!
+    .slice(1, -1)
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean)
     .map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d)))
+    bad(`shape (${fields.get('shape')!.slice(1, -1)}) has a dimension beyond 2^53`);
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
-  if (buf.byteLength - offset !== 4 * n)
-    bad(`holds ${buf.byteLength - offset} data bytes; shape [${shape.join(', ')}] needs ${4 * n}`);
+  const have = buf.byteLength - offset;
+  if (have !== 4 * n) bad(`holds ${have} data bytes; shape [${shape.join(', ')}] of float32 needs ${4 * n}`);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = view.getFloat32(offset + 4 * i, true);
   return { shape, data };

@@ -250,7 +250,8 @@ function decodeModel(
   try {
     model = onnx.ModelProto.decode(bytes);
   } catch (e) {
-    const why = e instanceof RangeError && /call stack/.test(e.message) ? 'nested too deeply' : String(e);
+    const message = e instanceof Error ? e.message : String(e);
+    const why = /call stack/.test(message) ? 'nested too deeply' : message;
     throw new PssError(`${source} is not a valid ONNX model (${why.replace(/\s+/g, ' ').slice(0, 120)})`);
   }
   const graph = model.graph;

@@ -30,6 +30,8 @@
  * array (`isTuple`), dict → `PyDict` (a Map), set/frozenset → Set.
  */
 
+import { quoted } from '../errors.js';
+
 /** A malformed pickle (truncated, bad opcode, inconsistent stack). */
 export class PickleError extends Error {
   override name = 'PickleError';
@@ -220,7 +222,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
   };
   const textInt = (s: string): number | bigint => {
     const t = s.replace(/L$/, '');
-    if (!/^[+-]?\d+$/.test(t) || t.length > MAX_LONG_BYTES) fail(`"${s.slice(0, 40)}" is not an integer`);
+    if (!/^[+-]?\d+$/.test(t) || t.length > MAX_LONG_BYTES) fail(`${quoted(s, 40)} is not an integer`);
     return int(BigInt(t));
   };
   const dictOf = (v: PyValue, op: string): PyDict => {
@@ -304,7 +306,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): { value: 
         // FLOAT (text)
         const s = line();
         const v = Number(s);
-        if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) fail(`"${s}" is not a float`);
+        if (Number.isNaN(v) && !/^[+-]?nan$/i.test(s)) fail(`${quoted(s, 40)} is not a float`);
         stack.push(v);
         break;
       }

@@ -31,7 +31,7 @@
  * as PyTorch shows them.
  */
 import { unzipSync } from 'fflate';
-import { PssError } from '../errors.js';
+import { PssError, quoted } from '../errors.js';
 import {
   type HasState,
   isTuple,
@@ -176,7 +176,7 @@ export class TorchTensor implements HasState {
     const bad = (why: string): never => {
       throw new PthFormatError(`${storage.what} is not a valid PyTorch checkpoint: ${why}`);
     };
-    if (!data) return bad(`storage ${storage.key} has no data`);
+    if (!data) return bad(`storage ${plain(storage.key)} has no data`);
     const item = ITEMSIZE[this.dtype];
     const n = this.numel;
     if (n === 0) return (this.materialised = new Uint8Array(0));
@@ -281,6 +281,8 @@ export class TorchTensor implements HasState {
 }
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+/** A zip entry takes at least its 30-byte local header and 46-byte directory record. */
+const ZIP_ENTRY_BYTES = 76;
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
 const LEGACY_PROTOCOL = 1001;
 
@@ -329,7 +331,7 @@ export function readCheckpoint(bytes: Uint8Array, what: string): PyValue {
 }
 
 function refusal(what: string, e: RefusedGlobalError): PssError {
-  const name = `${e.module}.${e.qualname}`;
+  const name = plain(`${e.module}.${e.qualname}`);
   const wholeModel = /^(torch\.nn|torchvision|timm|__main__)(\.|$)/.test(e.module)
     ? '; it looks like a whole pickled model: save model.state_dict() instead'
     : '';
@@ -343,11 +345,15 @@ type Bad = (why: string) => never;
 function readZip(bytes: Uint8Array, what: string, bad: Bad): PyValue {
   let files: Record<string, Uint8Array>;
   try {
+    let entries = 0;
     files = unzipSync(bytes, {
       filter: (f) => {
+        // the directory's entry count is not checked by fflate, which would read 2^32 of them
+        if (++entries * ZIP_ENTRY_BYTES > bytes.byteLength)
+          bad(`the zip directory lists more entries than a file of ${bytes.byteLength} bytes can hold`);
         // torch.save stores entries uncompressed; a compressed one may not expand without bound
         if (f.compression !== 0 && f.originalSize > 64 * f.size + 2 ** 20)
-          bad(`the zip entry ${f.name} would expand ${f.size} bytes to ${f.originalSize}`);
+          bad(`the zip entry ${plain(f.name)} would expand ${f.size} bytes to ${f.originalSize}`);
         return true;
       },
     });
@@ -372,7 +378,7 @@ function readZip(bytes: Uint8Array, what: string, bad: Bad): PyValue {
     let s = storages.get(key);
     if (!s) {
       const data = files[`${prefix}data/${key}`];
-      if (!data) bad(`storage ${key} is missing from the zip archive`);
+      if (!data) bad(`storage ${plain(key)} is missing from the zip archive`);
       s = new TorchStorage(type.dtype, key, location, what);
       s.bytes = data;
       storages.set(key, s);
@@ -413,17 +419,19 @@ function readLegacy(bytes: Uint8Array, what: string, bad: Bad): PyValue {
   let pos = keys.end;
   for (const key of keys.value as string[]) {
     const s = storages.get(key);
-    if (!s) return bad(`storage ${key} is listed but never used`);
-    if (pos + 8 > bytes.byteLength) bad(`the data of storage ${key} is missing; truncated?`);
+    if (!s) return bad(`storage ${plain(key)} is listed but never used`);
+    if (pos + 8 > bytes.byteLength) bad(`the data of storage ${plain(key)} is missing; truncated?`);
     const numel = view.getBigInt64(pos, true);
     const size = numel * BigInt(ITEMSIZE[s.dtype]);
     pos += 8;
     if (numel < 0n || size > BigInt(bytes.byteLength - pos))
-      bad(`storage ${key} needs ${size} bytes, the file has ${bytes.byteLength - pos} left; truncated?`);
+      bad(
+        `storage ${plain(key)} needs ${size} bytes, the file has ${bytes.byteLength - pos} left; truncated?`,
+      );
     s.bytes = bytes.subarray(pos, pos + Number(size));
     pos += Number(size);
   }
-  for (const [key, s] of storages) if (!s.bytes) bad(`storage ${key} is used but has no data`);
+  for (const [key, s] of storages) if (!s.bytes) bad(`storage ${plain(key)} is used but has no data`);
   return obj.value;
 }
 
@@ -627,14 +635,21 @@ export function describe(v: PyValue): string {
   if (v === null) return 'None';
   if (v instanceof TorchTensor) return `a ${v.dtype} tensor [${v.shape.join(', ')}]`;
   if (v instanceof PyDict) {
-    const keys = [...v.keys()].slice(0, 6).map((k) => (typeof k === 'string' ? `"${k}"` : String(k)));
+    const keys = [...v.keys()].slice(0, 6).map((k) => (typeof k === 'string' ? quoted(k, 40) : describe(k)));
     return v.size ? `a dict with keys ${keys.join(', ')}${v.size > 6 ? ', …' : ''}` : 'an empty dict';
   }
   if (isTuple(v)) return `a tuple of ${v.length}`;
   if (Array.isArray(v)) return `a list of ${v.length}`;
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (typeof v === 'string') return quoted(v, 40);
+  if (typeof v === 'bigint')
+    return String(v).length > 40 ? `an integer of ${String(v).length} digits` : String(v);
   if (v instanceof Uint8Array) return `${v.length} bytes`;
+  if (v instanceof Set) return `a set of ${v.size}`;
   if (v instanceof PyObject) return `a ${v.cls}`;
   if (v instanceof PyCallable || v instanceof StorageType) return v.name;
-  return String(v);
+  if (v instanceof TorchStorage) return `a ${v.dtype} storage`;
+  return typeof v === 'object' ? 'an object' : String(v);
 }
+
+/** A name from the file as it is when it is plain, quoted (and escaped) when it is not. */
+const plain = (s: string) => (/^[\w.<>/:+-]{1,80}$/.test(s) ? s : quoted(s, 80));

@@ -1,4 +1,4 @@
-import { PssError } from '../errors.js';
+import { PssError, quoted } from '../errors.js';
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header
  * ({name: {dtype, shape, data_offsets}, __metadata__}), then raw little-endian data.
@@ -28,47 +28,79 @@ export function parseSafeTensors(buf: Uint8Array, what = 'safetensors file'): Sa
   const bad = (msg: string): never => {
     throw new SafeTensorsError(`${what} is not a valid safetensors file: ${msg}`);
   };
-  if (buf.byteLength < 8) bad('too short');
+  if (buf.byteLength < 8) bad(`too short (${buf.byteLength} bytes)`);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (headerLen < 2 || 8 + headerLen > buf.byteLength || headerLen > 100 * 2 ** 20)
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen < 2n || 8n + headerLen > BigInt(buf.byteLength) || headerLen > MAX_HEADER)
     bad(`header length ${headerLen} does not fit a file of ${buf.byteLength} bytes`);
-  let header: Record<string, unknown>;
+  const headerEnd = 8 + Number(headerLen);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, headerEnd)));
   } catch {
     return bad('the header is not JSON');
   }
-  if (typeof header !== 'object' || header === null || Array.isArray(header))
-    bad('the header is not an object');
-  const data = buf.subarray(8 + headerLen);
+  if (!isObject(header)) return bad('the header is not a JSON object');
+  const data = buf.subarray(headerEnd);
   const tensors = new Map<string, StTensor>();
+  const spans: { name: string; begin: number; end: number }[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
-      metadata = entry as Record<string, string>;
+      metadata = readMetadata(entry, bad);
       continue;
     }
-    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (typeof e.dtype !== 'string' || !(e.dtype in ITEM))
-      bad(`tensor "${name}" has unsupported dtype ${e.dtype}`);
-    const shape = e.shape;
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
-      bad(`tensor "${name}" has a bad shape`);
-    const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !(off[0] <= off[1]) || off[1] > data.byteLength)
-      bad(`tensor "${name}" has data offsets outside the file`);
-    const [begin, end] = off as number[];
+    const tensor = `tensor ${quoted(name)}`;
+    if (!isObject(entry)) return bad(`${tensor} is not an object`);
+    const { dtype, shape, data_offsets: off } = entry;
+    if (typeof dtype !== 'string') return bad(`${tensor} has no dtype string`);
+    if (!Object.hasOwn(ITEM, dtype)) return bad(`${tensor} has unsupported dtype ${quoted(dtype, 20)}`);
+    if (!Array.isArray(shape) || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
+      return bad(`${tensor} has a bad shape (not a list of non-negative integers)`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0))
+      return bad(`${tensor} has bad data_offsets (not two non-negative integers)`);
+    const [begin, end] = off as [number, number];
+    if (begin > end || end > data.byteLength)
+      return bad(`${tensor} has data_offsets [${begin}, ${end}] outside the ${data.byteLength} data bytes`);
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== n * ITEM[e.dtype as StDType])
-      bad(`tensor "${name}" has ${end - begin} bytes for shape [${shape}]`);
+    const item = ITEM[dtype as StDType];
+    if (end - begin !== n * item)
+      return bad(
+        `${tensor} has ${end - begin} bytes; ${dtype} ${describeShape(shape as number[])} needs ${n * item}`,
+      );
+    if (end > begin) spans.push({ name, begin, end });
     tensors.set(name, {
-      dtype: e.dtype as StDType,
+      dtype: dtype as StDType,
       shape: shape as number[],
       bytes: data.subarray(begin, end),
     });
   }
+  // Tensors must not share bytes (one written through another would change both). Sorted by
+  // where they begin, a pair that overlaps makes some neighbouring pair overlap.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < spans.length; i++)
+    if (spans[i].begin < spans[i - 1].end)
+      bad(
+        `tensors ${quoted(spans[i - 1].name)} and ${quoted(spans[i].name)} overlap (data_offsets [${spans[i - 1].begin}, ${spans[i - 1].end}] and [${spans[i].begin}, ${spans[i].end}])`,
+      );
   return { tensors, metadata };
+}
+
+const describeShape = (shape: readonly number[]) =>
+  shape.length > 8 ? `of ${shape.length} dimensions` : `[${shape.join(', ')}]`;
+
+/** The reference implementation's limit on the JSON header. */
+const MAX_HEADER = 100n * 2n ** 20n;
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** `__metadata__`: a string → string map, as the format defines it. */
+function readMetadata(entry: unknown, bad: (msg: string) => never): Record<string, string> {
+  if (!isObject(entry)) return bad('__metadata__ is not an object');
+  for (const [k, v] of Object.entries(entry))
+    if (typeof v !== 'string') bad(`__metadata__ entry ${quoted(k)} is not a string`);
+  return entry as Record<string, string>;
 }
 
 /** Decodes a floating tensor to float32 (F64, F16 and BF16 converted). */

@@ -7,6 +7,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { PssError } from '../../src/errors.js';
 import { gifTransparentColour, loadImage } from '../../src/image/load.js';
+import { preprocess } from '../../src/image/preprocess.js';
 import { tempDir } from '../helpers/cli.js';
 import { decoded, fixture, hasShark, IMAGES, SHARK, sha256 } from './reference.js';
 
@@ -155,5 +156,32 @@ describe('loadImage: bad files give one clear PssError naming the file', () => {
   it('bytes are named "image" unless a name is given', async () => {
     await rejectsClearly(loadImage(new Uint8Array(0)), 'image', /^image file image is empty$/);
     await rejectsClearly(loadImage(new Uint8Array(0), { name: 'upload.jpg' }), 'upload.jpg', /is empty$/);
+  });
+});
+
+describe('the pixel budget bounds what will be computed, not the file', () => {
+  it('a 1×16000 PNG that the shorter-side resize would make 256×4096000 is refused from its header', async () => {
+    const f = tmp('strip.png', pngHeader(1, 16000));
+    const t = performance.now();
+    await rejectsClearly(
+      loadImage(f, { resize: 256 }),
+      f,
+      /is 1×16000 pixels; resizing its shorter side to 256 would make it 256×4096000 \(1048\.6 megapixels\), more than the limit of 16384×16384 \(268\.4 megapixels\)$/,
+    );
+    assert.ok(performance.now() - t < 2000, 'no decoding');
+  });
+  it('the same limit holds in preprocess, for images decoded elsewhere', () => {
+    const image = { width: 1, height: 1100, data: new Uint8Array(3 * 1100) };
+    const p = { resize: 4096, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+    assert.throws(
+      () => preprocess(image, p, 224),
+      (e: Error) =>
+        e instanceof PssError &&
+        /would make it 4096×4505600 \(18454\.9 megapixels\), more than the limit/.test(e.message),
+    );
+  });
+  it('an image whose resize fits is read', async () => {
+    const img = await loadImage(fixture('rgb_300x200.jpg'), { resize: 256 });
+    assert.equal(img.width, 300);
   });
 });

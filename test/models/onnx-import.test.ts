@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import onnxProto from 'onnx-proto';
 import { PssError } from '../../src/errors.js';
 import { toOnnxModel } from '../../src/graph/onnx.js';
 import { deterministicInput } from '../../src/models/deterministic.js';
@@ -106,6 +107,47 @@ describe('ONNX import: files pss cannot use', () => {
     assert.throws(
       () => onnxModel(new TextEncoder().encode('definitely not a protobuf'), 'bad.onnx'),
       (e: Error) => e instanceof PssError && /bad\.onnx/.test(e.message),
+    );
+  });
+});
+
+describe('ONNX import: damaged tensors are refused before anything is allocated', () => {
+  const withInitializer = (t: import('onnx-proto').onnx.ITensorProto) => {
+    const model = onnxProto.onnx.ModelProto.decode(tinyOnnx(['Conv']));
+    model.graph!.node![0].input = ['x', 'w'];
+    model.graph!.initializer = [onnxProto.onnx.TensorProto.create({ name: 'w', ...t })];
+    return onnxProto.onnx.ModelProto.encode(model).finish();
+  };
+  const refuses = (t: import('onnx-proto').onnx.ITensorProto, pattern: RegExp) =>
+    assert.throws(
+      () => onnxModel(withInitializer(t), 'd.onnx'),
+      (e: Error) => e instanceof PssError && !e.message.includes('\n') && pattern.test(e.message),
+    );
+  it('dims that claim 2^40 elements', () =>
+    refuses(
+      { dims: [2 ** 20, 2 ** 20], dataType: 1, rawData: new Uint8Array(8) },
+      /tensor "w" has 8 bytes of raw_data; dims \[1048576, 1048576\] need 4398046511104$/,
+    ));
+  it('a negative dimension', () =>
+    refuses({ dims: [-3], dataType: 1 }, /dims \[-3\]: each must be a non-negative integer/));
+  it('typed data shorter than its dims, and raw_data with a typed field', () => {
+    refuses({ dims: [3], dataType: 1, floatData: [1, 2] }, /has 2 values in float_data; dims \[3\] need 3/);
+    refuses(
+      { dims: [1], dataType: 1, floatData: [1], rawData: new Uint8Array(4) },
+      /both raw_data and float_data/,
+    );
+  });
+  it('external data, by location or by entries', () => {
+    refuses({ dims: [1], dataType: 1, dataLocation: 1 }, /kept in an external file/);
+    refuses({ dims: [1], dataType: 1, externalData: [{ key: 'location', value: 'w.bin' }] }, /external file/);
+  });
+  it('an operator type or a name with a newline', () => {
+    const model = onnxProto.onnx.ModelProto.decode(tinyOnnx(['Relu']));
+    model.graph!.node![0].opType = 'Re\nlu';
+    assert.throws(
+      () => onnxModel(onnxProto.onnx.ModelProto.encode(model).finish(), 'n.onnx'),
+      (e: Error) =>
+        e instanceof PssError && /operator type "Re�lu" is not an ONNX identifier/.test(e.message),
     );
   });
 });

@@ -561,3 +561,28 @@ describe('pss saliency --weights x.pth', () => {
     );
   });
 });
+
+describe('hostile structure: one line, no hang', () => {
+  it('a zip directory that claims 2^32-1 entries is refused at once', () => {
+    // "PK\3\4", a zip64 end-of-directory record claiming 2^32-1 entries, its locator, the end record
+    const zip = new Uint8Array(4 + 56 + 20 + 22);
+    const v = new DataView(zip.buffer);
+    v.setUint32(0, 0x04034b50, true);
+    v.setUint32(4, 0x06064b50, true);
+    v.setUint32(36, 0xffffffff, true);
+    v.setUint32(60, 0x07064b50, true);
+    v.setUint32(68, 4, true);
+    v.setUint32(80, 0x06054b50, true);
+    v.setUint16(88, 1, true);
+    const t = performance.now();
+    throwsUser(
+      () => readCheckpoint(zip, 'z.pth'),
+      /the zip directory lists more entries than a file of 102 bytes can hold/,
+    );
+    assert.ok(performance.now() - t < 1000);
+  });
+  it('a refused global whose name has a newline is named on one line', () => {
+    const pickle = latin1('\x80\x02\x8c\x04os\nx\x8c\x06system\x93.');
+    throwsUser(() => readCheckpoint(pickle, 'g.pth'), /it calls "os�x\.system", which pss does not run/);
+  });
+});
