@@ -3,6 +3,7 @@
 
     python3 scripts/reference/make_fixtures.py [--only tinycnn,resnet18,resnet50,check]
     python3 scripts/reference/make_fixtures.py --only vgg19,densenet121,inception_v3,mobilenet_v2,zoo
+    python3 scripts/reference/make_fixtures.py --keep-reference   # only (re)measure the noise floors
 
 (no --only: all of them; `zoo` is test/fixtures/zoo_state_dicts.json, names and shapes only)
 
@@ -14,6 +15,8 @@ gives the saliency:
   filter_abs_mean = |g.mean(1,2,3)|
   signed          = g.mean(1,2,3)
   parameter       = |g|.flatten() of every parameter (named_parameters order), concatenated
+The same run in float32 (the float32 weights and input as they are) gives every stored
+quantity's noise floor, `noise_floor` in the metadata (noise_floor.py).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import deterministic as det  # noqa: E402
-from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -77,6 +80,11 @@ def write_safetensors(path: str, tensors: dict, metadata: dict) -> int:
         for _, a in items:
             f.write(a.tobytes(order="C"))
     return os.path.getsize(path)
+
+
+# The model fixtures' writer: write_safetensors, or with --keep-reference
+# noise_floor.keep_reference (the committed tensors stay; only the noise floor is added).
+write_reference = write_safetensors
 
 
 # ---------------------------------------------------------------- saliency
@@ -192,7 +200,7 @@ def make_tinycnn():
         "input": x32,
     }
     meta.update(float32_floors("tinycnn", model32, x32, labels, tensors, batched=True))
-    size = write_safetensors(os.path.join(OUT_DIR, "tinycnn.safetensors"), tensors, meta)
+    size = write_reference(os.path.join(OUT_DIR, "tinycnn.safetensors"), tensors, meta)
     stats("tinycnn", res["logits"], res["loss"])
     return size
 
@@ -231,7 +239,7 @@ def make_resnet(arch: str, with_parameter: bool):
     st = stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
     meta.update(float32_floors(arch, model32, x32, labels, tensors))
-    return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
+    return write_reference(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
 
 
 # Constructor arguments of the architectures pss builds: inception_v3 as torchvision builds
@@ -277,7 +285,7 @@ def make_zoo_model(arch: str):
     st = stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
     meta.update(float32_floors(arch, model32, x32, labels, tensors))
-    return write_safetensors(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
+    return write_reference(os.path.join(OUT_DIR, f"{arch}.safetensors"), tensors, meta)
 
 
 # Every architecture pss registers (src/models/zoo.ts).
@@ -324,7 +332,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default="check,tinycnn,resnet18,resnet50,vgg19,densenet121,inception_v3,mobilenet_v2,zoo")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--keep-reference", action="store_true",
+                    help="keep the fixtures' tensors and metadata, only add the noise floor")
     a = ap.parse_args()
+    global write_reference
+    write_reference = writer(write_safetensors, a.keep_reference)
     if a.threads:
         torch.set_num_threads(a.threads)
     todo = a.only.split(",")

@@ -6,7 +6,7 @@ so the TypeScript test rebuilds them. PyTorch float32 on the same weights, input
 statistics gives each map's noise floor (noise_floor.py).
 Writes test/fixtures/input_saliency_{tinycnn,resnet50}.safetensors.
 
-    /usr/bin/python3 scripts/reference/make_input_saliency_fixture.py
+    /usr/bin/python3 scripts/reference/make_input_saliency_fixture.py [--keep-reference]
 """
 
 import copy
@@ -21,12 +21,14 @@ import torchvision
 sys.path.insert(0, os.path.dirname(__file__))
 import deterministic as det  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
-from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures")
 K, BOOST = 10, 100.0
 torch.set_num_threads(2)
+# --keep-reference: keep the committed tensors, only add the noise floor (noise_floor.py)
+write = writer(write_safetensors, "--keep-reference" in sys.argv[1:])
 
 
 def deterministic_stats(n):
@@ -89,7 +91,7 @@ def run(arch, model, shape, label):
     floors = noise_floors(f32, ref, ["input_gradient", "z", "cos", "gradcam_pred", "gradcam_true"])
     summary(arch, floors)
     tensors = {k: v.astype(np.float32) for k, v in ref.items() if k != "top" and k != "cos"}
-    write_safetensors(
+    write(
         os.path.join(ROOT, f"input_saliency_{arch}.safetensors"),
         {"input_gradient": tensors["input_gradient"], "z": tensors["z"], "top": ref["top"].astype(np.int64),
          "cos": ref["cos"], "gradcam_pred": tensors["gradcam_pred"], "gradcam_true": tensors["gradcam_true"]},

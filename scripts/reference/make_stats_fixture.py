@@ -3,7 +3,7 @@ ImageNet-style folder of PNGs (written here), computed per sample in float64 wit
 torchvision's ImageFolder pipeline, and again in float32 for the noise floor (noise_floor.py).
 Writes test/fixtures/stats-images/ and test/fixtures/stats.safetensors.
 
-    /usr/bin/python3 scripts/reference/make_stats_fixture.py
+    /usr/bin/python3 scripts/reference/make_stats_fixture.py [--keep-reference]
 """
 
 import copy
@@ -19,7 +19,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(__file__))
 from deterministic import load_deterministic, u_array  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
-from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures")
@@ -68,5 +68,6 @@ tensors = statistics(model, torch.float64)
 floors = noise_floors(statistics(model32, torch.float32), tensors, list(tensors))
 summary("stats", floors)
 meta = {"count": str(len(paths)), "arch": "tinycnn", **floor_metadata(floors)}
-write_safetensors(os.path.join(ROOT, "stats.safetensors"), tensors, meta)
+# --keep-reference: keep the committed tensors, only add the noise floor (noise_floor.py)
+writer(write_safetensors, "--keep-reference" in sys.argv[1:])(os.path.join(ROOT, "stats.safetensors"), tensors, meta)
 print("wrote", len(paths), "images and stats.safetensors")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Pick the Fashion-MNIST example images and write pss's parity fixture for fashion-cnn.
 
-    /usr/bin/python3 scripts/train/make_fashion_examples.py
+    /usr/bin/python3 scripts/train/make_fashion_examples.py [--keep-reference]
 
 Reads models/fashion-cnn.safetensors (written by train_fashion.py), runs it in float64 on
 the 10,000 test images and writes
@@ -47,7 +47,7 @@ from fashion_cnn import CLASSES, MEAN, STD, FashionCNN  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-from noise_floor import floor_metadata, noise_floors, summary  # noqa: E402
+from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WEIGHTS = os.path.join(ROOT, "models", "fashion-cnn.safetensors")
@@ -180,7 +180,8 @@ def main():
         **floor_metadata(floors),
     }
     tensors = {"labels": labels, "logits": logits, "loss": losses, "filter": filt, "input": inp}
-    size = write_safetensors(FIXTURE, tensors, meta)
+    # --keep-reference: keep the committed tensors, only add the noise floor (noise_floor.py)
+    size = writer(write_safetensors, "--keep-reference" in sys.argv[1:])(FIXTURE, tensors, meta)
     print(f"wrote {len(manifest)} examples, manifest.json, test/fixtures/fashion-cnn.safetensors ({size} bytes)")
 
 
