@@ -12,7 +12,7 @@ import { serializeSafeTensors } from '../../src/models/safetensors.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { readStats } from '../../src/stats/file.js';
 import { pss, tempDir } from '../helpers/cli.js';
-import { loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 
 const dir = tempDir();
 const path = (f: string) => join(dir, f);
@@ -62,10 +62,8 @@ describe('pss stats', () => {
       assert.match(r.stderr, /skipped .*broken\.png/);
       assert.match(r.stdout, /over 20 images, 1 skipped/);
       const s = await readStats(out);
-      const mean = maxRelDiff(s.acc.mean, fx.get(`${key}_mean`).data);
-      const std = maxRelDiff(s.acc.std(), fx.get(`${key}_std`).data);
-      t.diagnostic(`${mode}: max relative error mean ${mean.toExponential(2)}, std ${std.toExponential(2)}`);
-      assert.ok(mean <= 1e-4 && std <= 1e-4, `${mode}: ${mean} ${std}`);
+      assertParity(t, `${mode} mean`, s.acc.mean, fx.reference(`${key}_mean`));
+      assertParity(t, `${mode} std`, s.acc.std(), fx.reference(`${key}_std`));
       assert.equal(s.meta.skipped, 1);
     }
   });

@@ -2,8 +2,8 @@
  * fashion-cnn, the embedded default model: its declaration matches the PyTorch twin
  * (scripts/train/fashion_cnn.py), the shipped weights (models/fashion-cnn.safetensors)
  * load, and pss's logits and filter saliency on the example images match PyTorch float64
- * (fixture from scripts/train/make_fashion_examples.py). Tolerances as in
- * test/saliency/parity.test.ts.
+ * (fixture from scripts/train/make_fashion_examples.py), with assertParity's tolerance
+ * (test/helpers/fixtures.ts).
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { parseSafeTensors } from '../../src/models/safetensors.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { assertClose, loadFixture } from '../helpers/fixtures.js';
+import { assertParity, loadFixture } from '../helpers/fixtures.js';
 
 const WEIGHTS = 'models/fashion-cnn.safetensors';
 
@@ -145,27 +145,23 @@ describe('fashion-cnn parity with PyTorch float64 (trained weights, 12 example i
     assert.equal(model.filterCount, Number(fx.metadata.num_filters));
     await using engine = new SaliencyEngine(model);
     const results = await engine.compute(input, labels, 'filter');
-    const logits = fx.get('logits').data;
-    const loss = fx.get('loss').data;
-    const filter = fx.get('filter').data;
-    const per = model.filterCount;
     results.forEach((r, b) => {
-      assertClose(`logits[${b}]`, r.logits, logits.subarray(b * 10, (b + 1) * 10));
+      assertParity(t, `logits[${b}]`, r.logits, fx.reference('logits', b));
       assert.equal(r.predicted, manifest[b].predicted, `prediction of ${manifest[b].file}`);
-      assert.ok(Math.abs(r.loss - loss[b]) <= 1e-4 * Math.max(1, Math.abs(loss[b])), `loss[${b}]`);
-      assertClose(`filter[${b}]`, r.saliency, filter.subarray(b * per, (b + 1) * per));
+      assertParity(t, `loss[${b}]`, [r.loss], fx.reference('loss', b));
+      assertParity(t, `filter[${b}]`, r.saliency, fx.reference('filter', b));
     });
-    assertClose(
+    assertParity(
+      t,
       'logits (all)',
       results.flatMap((r) => Array.from(r.logits)),
-      logits,
-      t,
+      fx.reference('logits'),
     );
-    assertClose(
+    assertParity(
+      t,
       'filter (all)',
       results.flatMap((r) => Array.from(r.saliency)),
-      filter,
-      t,
+      fx.reference('filter'),
     );
   });
 });

@@ -17,7 +17,7 @@ import { opDef } from '../../src/ops/index.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { RunningStats, standardize } from '../../src/stats/welford.js';
-import { cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { assertParity, cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 import { loadSkeleton, tinyOnnx } from '../helpers/onnx.js';
 
 /** Statistics over n deterministic inputs, then z of `input`. */
@@ -56,7 +56,7 @@ describe('ONNX import: torch.onnx export of ResNet-18 (BatchNorm folded)', () =>
   it('gives the same z-ordering of filters as the built-in ResNet-18', async (t) => {
     const a = await zScores(onnx, input, label, 6);
     const b = await zScores(builtin, input, label, 6);
-    assert.ok(cosine(a.result.logits, fx.get('logits').data) > 0.99999, 'logits match PyTorch');
+    assertParity(t, 'logits (BatchNorm folded) against PyTorch', a.result.logits, fx.reference('logits'));
     // Raw saliency differs by the folded per-filter factor...
     assert.ok(cosine(a.result.saliency, b.result.saliency) < 0.999);
     // ...which cancels in z.
@@ -72,7 +72,7 @@ describe('ONNX import: torch.onnx export of ResNet-18 (BatchNorm folded)', () =>
 });
 
 describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', () => {
-  it('matches the built-in model', async () => {
+  it('matches the built-in model', async (t) => {
     const builtin = Model.deterministic(tinycnn);
     const { logits } = buildForward(builtin, [1, 3, 29, 29]);
     const bytes = toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!);
@@ -89,7 +89,7 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
     const [a] = await e1.compute(input, [3]);
     const [b] = await e2.compute(input, [3]);
     assert.ok(cosine(a.saliency, b.saliency) > 0.99999);
-    assert.ok(maxRelDiff(a.saliency, fx.get('filter').data.subarray(0, 192)) < 1e-3);
+    assertParity(t, 'filter against PyTorch', a.saliency, fx.reference('filter', 0));
   });
 });
 

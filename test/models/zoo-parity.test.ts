@@ -2,7 +2,7 @@
  * The architectures beyond ResNet against torchvision: every registered architecture declares
  * torchvision's state_dict (names, shapes, order), and VGG-19, DenseNet-121, Inception-v3 and
  * MobileNetV2 match PyTorch float64 on deterministic weights (fixtures from
- * scripts/reference/make_fixtures.py). Tolerances as in test/saliency/parity.test.ts.
+ * scripts/reference/make_fixtures.py), with assertParity's tolerance (test/helpers/fixtures.ts).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -19,7 +19,7 @@ import { vgg11, vgg19 } from '../../src/models/vgg.js';
 import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { assertClose, loadFixture } from '../helpers/fixtures.js';
+import { assertParity, loadFixture } from '../helpers/fixtures.js';
 
 const declared = (arch: Architecture) => {
   const net = new Net();
@@ -103,10 +103,10 @@ for (const arch of [vgg19, densenet121, inception_v3, mobilenet_v2]) {
       for (const [mode, key] of MODES) {
         const [r] = await engine.compute({ data, shape }, [label], mode);
         if (mode === 'filter') {
-          assertClose('logits', r.logits, fx.get('logits').data, t);
-          assert.ok(Math.abs(r.loss - fx.get('loss').data[0]) < 1e-4, 'loss');
+          assertParity(t, 'logits', r.logits, fx.reference('logits'));
+          assertParity(t, 'loss', [r.loss], fx.reference('loss'));
         }
-        assertClose(mode, r.saliency, fx.get(key).data, t);
+        assertParity(t, mode, r.saliency, fx.reference(key));
         // Inception-v3's AuxLogits is not run in eval mode: its filters have zero saliency.
         for (const l of model.layers.filter((l) => l.name.startsWith('AuxLogits.')))
           assert.ok(
