@@ -63,7 +63,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, stat, writeFile } from 'node:fs/promises';
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
@@ -71,6 +71,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SingleBar } from 'cli-progress';
 import { PssError } from '../errors.js';
+import { withLock } from '../io/lock.js';
 
 export const DEFAULT_HF_ENDPOINT = 'https://huggingface.co';
 const DEFAULT_HUB_FILE = 'model.safetensors';
@@ -252,10 +253,14 @@ export async function fetchToCache(url: string, options: FetchOptions): Promise<
   const file = join(dir, cacheFileName(url));
   if (await isFile(file)) return file;
   await fsStep(() => mkdir(dir, { recursive: true }), dir);
-  return withLock(file, async () => {
-    if (!(await isFile(file))) await download(url, file, options);
-    return file;
-  });
+  return withLock(
+    file,
+    async () => {
+      if (!(await isFile(file))) await download(url, file, options);
+      return file;
+    },
+    { wait: true, label: `pss (downloading ${basename(file)})` },
+  );
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -293,50 +298,6 @@ async function fsStep<T>(step: () => Promise<T>, path: string): Promise<T> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `fn` holding `<file>.lock` (O_EXCL, with our pid); waits while a live process holds it. */
-async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
-  const lock = `${file}.lock`;
-  for (;;) {
-    try {
-      const h = await open(lock, 'wx');
-      try {
-        await h.writeFile(String(process.pid));
-      } finally {
-        await h.close();
-      }
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') return fsStep(() => Promise.reject(e), lock);
-      if (await lockIsStale(lock)) await rm(lock, { force: true });
-      else await sleep(200);
-    }
-  }
-  try {
-    return await fn();
-  } finally {
-    await rm(lock, { force: true });
-  }
-}
-
-async function lockIsStale(lock: string): Promise<boolean> {
-  let text: string;
-  let age: number;
-  try {
-    [text, age] = await Promise.all([readFile(lock, 'utf8'), stat(lock).then((s) => Date.now() - s.mtimeMs)]);
-  } catch {
-    return false; // gone: the next open takes it
-  }
-  const pid = Number(text.trim());
-  if (!Number.isInteger(pid) || pid <= 0) return age > 10_000; // being written, or garbage
-  if (pid === process.pid) return false; // this process downloads it: wait
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 /** Downloads into <file>.part, verifies, records the SHA-256 and renames into place. */
 async function download(url: string, file: string, options: FetchOptions): Promise<void> {

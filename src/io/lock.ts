@@ -1,0 +1,258 @@
+/**
+ * Exclusive use of an output (a statistics file, an experiment folder, a download): a file
+ * `<path>.lock`, created with O_EXCL, says who holds it — pid, host, start time, command line
+ * — so that a second run can say whom it is waiting for. A lock whose process is gone (same
+ * host, pid dead) is taken over. The holder releases it when done or on error; an 'exit'
+ * handler releases whatever is still held, synchronously (the CLI leaves on Ctrl+C through
+ * process.exit), and on SIGINT/SIGTERM with no other handler installed the locks are released
+ * before the signal takes its default course.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import { PssError } from '../errors.js';
+import { errnoCode, ioError } from './files.js';
+
+export interface LockOwner {
+  pid: number;
+  host: string;
+  /** ISO time the lock was taken. */
+  since: string;
+  /** How the holder was started (the whole command line). */
+  command: string;
+  /** The holder in a few words, for messages: "pss stats". */
+  label: string;
+  /** Tells this holder's lock from a later one at the same path. */
+  token: string;
+}
+
+export interface LockOptions {
+  /** Who takes the lock, for the messages others get (default: "pss <command words>"). */
+  label?: string;
+  /** Wait while a live process holds it (downloads) instead of failing at once. */
+  wait?: boolean;
+  /** How often a waiting caller looks again (ms, default 200). */
+  pollMs?: number;
+}
+
+export interface Lock extends AsyncDisposable {
+  /** The lock file. */
+  readonly path: string;
+  /** Removes the lock file if it is still this holder's; safe to call twice. */
+  release(): void;
+}
+
+/** A lock file that cannot be parsed yet is being written; after this long it is garbage. */
+const UNREADABLE_GRACE_MS = 10_000;
+/** How long a caller that does not wait gives a lock file being written to say who holds it. */
+const WRITING_GRACE_MS = 1_000;
+
+/** The lock file of an output: `out.lock` beside it (a folder's trailing slashes ignored). */
+export const lockPath = (target: string): string => `${target.replace(/(.)\/+$/, '$1')}.lock`;
+
+/** path -> token of the locks this process holds. */
+const held = new Map<string, string>();
+
+/** Releases every lock this process holds, synchronously (for exit and interrupt handlers). */
+export function releaseAllLocks(): void {
+  for (const [path, token] of [...held]) releaseFile(path, token);
+}
+
+function releaseFile(path: string, token: string): void {
+  held.delete(path);
+  try {
+    const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
+    if (owner.token === token) unlinkSync(path);
+  } catch {
+    // Gone already, or replaced by someone else's: nothing of ours to remove.
+  }
+  if (!held.size) uninstallHandlers();
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let installed = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  // An application handler (the CLI's) decides how to leave; process.exit runs the 'exit' handler.
+  if (process.listenerCount(signal) > 1) return;
+  releaseAllLocks(); // uninstalls this handler, so the signal below takes its default course
+  process.kill(process.pid, signal);
+}
+
+function installHandlers(): void {
+  if (installed) return;
+  installed = true;
+  process.on('exit', releaseAllLocks);
+  for (const s of SIGNALS) process.on(s, onSignal);
+}
+
+function uninstallHandlers(): void {
+  if (!installed) return;
+  installed = false;
+  process.off('exit', releaseAllLocks);
+  for (const s of SIGNALS) process.off(s, onSignal);
+}
+
+const commandWords = () => {
+  const words = process.argv.slice(2);
+  const end = words.findIndex((w) => w.startsWith('-'));
+  return ['pss', ...words.slice(0, end < 0 ? words.length : end)].join(' ');
+};
+
+/**
+ * Takes `<target>.lock`. Fails at once, in one line naming the holder, while another live
+ * process holds it — or, with `wait`, waits until it is released.
+ */
+export async function acquireLock(target: string, options: LockOptions = {}): Promise<Lock> {
+  const path = lockPath(target);
+  const owner: LockOwner = {
+    pid: process.pid,
+    host: hostname(),
+    since: new Date().toISOString(),
+    command: ['pss', ...process.argv.slice(2)].join(' '),
+    label: options.label ?? commandWords(),
+    token: randomUUID(),
+  };
+  try {
+    await mkdir(dirname(path), { recursive: true });
+  } catch (e) {
+    // mkdir -p says EEXIST when a part of the path is a file
+    if (errnoCode(e) === 'EEXIST')
+      throw new PssError(`cannot write ${target}: a part of the path is a file, not a folder`);
+    throw ioError(e, 'write', target);
+  }
+  const started = Date.now();
+  for (;;) {
+    if (await create(path, owner)) {
+      held.set(path, owner.token);
+      installHandlers();
+      const release = () => {
+        if (held.get(path) === owner.token) releaseFile(path, owner.token);
+      };
+      return { path, release, [Symbol.asyncDispose]: async () => release() };
+    }
+    const found = await readLock(path);
+    if (!found) continue; // released meanwhile: try again
+    const state = judge(found, path);
+    if (state === 'stale') {
+      await takeOver(path, found.text);
+      continue;
+    }
+    if (options.wait || (state === 'being-written' && Date.now() - started < WRITING_GRACE_MS)) {
+      await new Promise((r) => setTimeout(r, state === 'being-written' ? 50 : (options.pollMs ?? 200)));
+      continue;
+    }
+    throw new PssError(inUseMessage(target, path, found.owner));
+  }
+}
+
+/** Runs `fn` holding `<target>.lock`; released however `fn` ends. */
+export async function withLock<T>(target: string, fn: () => Promise<T>, options?: LockOptions): Promise<T> {
+  const lock = await acquireLock(target, options);
+  try {
+    return await fn();
+  } finally {
+    lock.release();
+  }
+}
+
+/** Creates the lock file with O_EXCL and writes the owner; false when it exists. */
+async function create(path: string, owner: LockOwner): Promise<boolean> {
+  let handle: import('node:fs/promises').FileHandle;
+  try {
+    handle = await open(path, 'wx');
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return false;
+    throw ioError(e, 'create lock file', path);
+  }
+  try {
+    await handle.writeFile(`${JSON.stringify(owner)}\n`);
+  } catch (e) {
+    await handle.close().catch(() => {});
+    await rm(path, { force: true });
+    throw ioError(e, 'write lock file', path);
+  }
+  await handle.close();
+  return true;
+}
+
+interface FoundLock {
+  text: string;
+  owner?: LockOwner;
+  ageMs: number;
+}
+
+async function readLock(path: string): Promise<FoundLock | undefined> {
+  try {
+    const [text, s] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    return { text, owner: parseOwner(text), ageMs: Date.now() - s.mtimeMs };
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return undefined;
+    throw ioError(e, 'read lock file', path);
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  // Download locks of earlier pss versions held only the pid.
+  if (/^\d+\s*$/.test(text))
+    return { pid: Number(text), host: hostname(), since: '', command: '', label: '', token: '' };
+  try {
+    const o = JSON.parse(text) as LockOwner;
+    return Number.isInteger(o.pid) && o.pid > 0 && typeof o.host === 'string' ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function judge(found: FoundLock, path: string): 'live' | 'stale' | 'being-written' {
+  const o = found.owner;
+  if (!o) return found.ageMs > UNREADABLE_GRACE_MS ? 'stale' : 'being-written';
+  if (o.host !== hostname()) return 'live'; // no way to look at another host's processes
+  // Our own pid, but not a lock we hold: an earlier process (containers restart with the same pids).
+  if (o.pid === process.pid) return held.has(path) ? 'live' : 'stale';
+  try {
+    process.kill(o.pid, 0);
+    return 'live';
+  } catch (e) {
+    return errnoCode(e) === 'ESRCH' ? 'stale' : 'live'; // EPERM: alive, another user's
+  }
+}
+
+/**
+ * Moves a stale lock aside and removes it. Two processes may judge the same lock stale at
+ * once; the rename lets only one of them have it, and a fresh lock moved by mistake (the
+ * other process took it between our read and our rename) is linked back.
+ */
+async function takeOver(path: string, staleText: string): Promise<void> {
+  const aside = `${path}.stale-${process.pid}-${randomUUID().slice(0, 8)}`;
+  try {
+    await rename(path, aside);
+  } catch (e) {
+    if (errnoCode(e) === 'ENOENT') return;
+    throw ioError(e, 'take over lock file', path);
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => staleText);
+  if (moved !== staleText) await link(aside, path).catch(() => {});
+  await rm(aside, { force: true });
+}
+
+function inUseMessage(target: string, path: string, o: LockOwner | undefined): string {
+  const who = o
+    ? `${o.label || 'another process'} (pid ${o.pid} on ${o.host}, since ${clock(o.since)})`
+    : 'another process (its lock file is unreadable)';
+  return `${target} is in use by ${who}; wait for it to finish, or delete ${path} if that process is gone`;
+}
+
+/** "10:21:03" today, "2024-05-02 10:21:03" on another day (local time). */
+function clock(iso: string): string {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return 'an unknown time';
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const time = `${pad(t.getHours())}:${pad(t.getMinutes())}:${pad(t.getSeconds())}`;
+  const now = new Date();
+  return t.toDateString() === now.toDateString()
+    ? time
+    : `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())} ${time}`;
+}
