@@ -12,3 +12,18 @@ export const DEFAULT_AGGREGATION: Aggregation = 'filter';
 export function isAggregation(s: string): s is Aggregation {
   return Object.hasOwn(AGGREGATIONS, s);
 }
+
+/**
+ * The length of a saliency vector: one value per conv filter, or for `parameter` one per
+ * element of every trained parameter (BatchNorm's running statistics are buffers, not
+ * parameters: they get no gradient).
+ */
+export function saliencyLength(
+  model: { filterCount: number; params: readonly { shape: readonly number[]; buffer?: boolean }[] },
+  mode: Aggregation,
+): number {
+  if (mode !== 'parameter') return model.filterCount;
+  let n = 0;
+  for (const p of model.params) if (!p.buffer) n += p.shape.reduce((a, b) => a * b, 1);
+  return n;
+}

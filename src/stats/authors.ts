@@ -30,6 +30,10 @@ import { RunningStats } from './welford.js';
 /** The nominal number of images behind the authors' statistics: the ImageNet validation set. */
 export const AUTHORS_COUNT = 50_000;
 
+/** Their preprocessing, in words: checkStatsFor takes it to match any ImageNet-normalised model. */
+export const AUTHORS_PREPROCESSING =
+  "torchvision's ImageNet evaluation transform, as the original PSS code applied it";
+
 /** The architectures the authors published statistics for. */
 export const AUTHORS_ARCHS = ['resnet50', 'vgg19', 'densenet121', 'inception_v3'] as const;
 
@@ -51,32 +55,50 @@ export function archFromFileName(path: string): string | undefined {
 /** Converts an authors' statistics file (its bytes) into pss Statistics. */
 export function authorsStats(bytes: Uint8Array, path: string, options: AuthorsOptions = {}): Statistics {
   const root = readCheckpoint(bytes, `statistics file ${path}`);
-  const mean = root instanceof PyDict ? root.get('mean') : undefined;
-  const std = root instanceof PyDict ? root.get('std') : undefined;
-  const vector = (t: unknown): t is TorchTensor =>
-    t instanceof TorchTensor && t.shape.length === 1 && t.isFloating();
-  if (!vector(mean) || !vector(std) || mean.numel !== std.numel)
+  const fail = (why: string): never => {
+    throw new PssError(`statistics file ${path}: ${why}`);
+  };
+  if (
+    !(root instanceof PyDict) ||
+    !(root.get('mean') instanceof TorchTensor) ||
+    !(root.get('std') instanceof TorchTensor)
+  )
     throw new PssError(
       `${path} is a PyTorch file but not statistics: expected {'mean': float[F], 'std': float[F]} as the original authors' files hold; it holds ${describe(root)}`,
     );
+  const vector = (name: 'mean' | 'std'): Float64Array => {
+    const t = root.get(name) as TorchTensor;
+    if (!t.isFloating())
+      fail(
+        `'${name}' is ${/^[aeiou]/.test(t.dtype) ? 'an' : 'a'} ${t.dtype} tensor; statistics are floating point`,
+      );
+    if (t.shape.length !== 1)
+      fail(`'${name}' has shape [${t.shape.join(', ')}]; expected one value per filter`);
+    const v = t.toFloat64();
+    for (let i = 0; i < v.length; i++) {
+      if (!Number.isFinite(v[i])) fail(`${name}[${i}] is ${v[i]}; statistics must be finite numbers`);
+      if (name === 'std' && v[i] < 0) fail(`std[${i}] is ${v[i]}; a standard deviation cannot be negative`);
+    }
+    return v;
+  };
+  const m = vector('mean');
+  const s = vector('std');
+  if (!m.length) fail("'mean' is empty");
+  if (m.length !== s.length) fail(`'mean' has ${m.length} values but 'std' has ${s.length}`);
   const count = options.count ?? AUTHORS_COUNT;
-  const m = mean.toFloat64();
-  const s = std.toFloat64();
+  if (!Number.isSafeInteger(count) || count < 2)
+    throw new PssError(`the image count of ${path} must be an integer >= 2, got ${count}`);
   const m2 = new Float64Array(s.length);
-  for (let i = 0; i < s.length; i++) {
-    if (!Number.isFinite(m[i]) || !Number.isFinite(s[i]) || s[i] < 0)
-      throw new PssError(`${path}: filter ${i} has mean ${m[i]} and std ${s[i]}; not usable statistics`);
-    m2[i] = s[i] * s[i] * (count - 1);
-  }
+  for (let i = 0; i < s.length; i++) m2[i] = s[i] * s[i] * (count - 1);
   const model = archFromFileName(path) ?? options.model ?? 'unknown';
   return {
-    acc: RunningStats.from(count, m, m2),
+    acc: RunningStats.adopt(count, m, m2),
     meta: {
       model,
       weightsHash: 'unknown',
       aggregation: options.aggregation ?? 'filter-abs-mean',
       filters: m.length,
-      preprocessing: "torchvision's ImageNet evaluation transform, as the original PSS code applied it",
+      preprocessing: AUTHORS_PREPROCESSING,
       dataset: `ImageNet validation set (the original PSS authors' statistics from ${basename(path)}; count ${count} assumed, mean and std as published)`,
       skipped: 0,
     },

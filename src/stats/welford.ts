@@ -8,9 +8,13 @@ export class RunningStats {
   /** Sum of squared deviations from the mean. */
   readonly m2: Float64Array;
 
-  constructor(readonly size: number) {
-    this.mean = new Float64Array(size);
-    this.m2 = new Float64Array(size);
+  /** Zeros of `size` values, or (`init`) the given arrays themselves, not copied. */
+  constructor(
+    readonly size: number,
+    init?: { mean: Float64Array; m2: Float64Array },
+  ) {
+    this.mean = init?.mean ?? new Float64Array(size);
+    this.m2 = init?.m2 ?? new Float64Array(size);
   }
 
   /** Adds one sample's saliency vector. */
@@ -51,11 +55,16 @@ export class RunningStats {
     return out;
   }
 
+  /** From a count, means and M2s (copied). */
   static from(count: number, mean: Float64Array, m2: Float64Array): RunningStats {
-    const s = new RunningStats(mean.length);
+    return RunningStats.adopt(count, Float64Array.from(mean), Float64Array.from(m2));
+  }
+
+  /** The same, keeping the arrays themselves (per-parameter statistics are hundreds of MB). */
+  static adopt(count: number, mean: Float64Array, m2: Float64Array): RunningStats {
+    if (mean.length !== m2.length) throw new Error(`${mean.length} means but ${m2.length} M2 values`);
+    const s = new RunningStats(mean.length, { mean, m2 });
     s.count = count;
-    s.mean.set(mean);
-    s.m2.set(m2);
     return s;
   }
 }

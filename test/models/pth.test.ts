@@ -450,7 +450,12 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
     const vggStats = join(REF, 'ImageNet_val_saliency_stat_vgg19_filter_wise.pth');
     /** checkStatsFor reads only these of a model; VGG-19's 143M deterministic weights would take long. */
     const vggLike = (name: string) =>
-      ({ name, filterCount: 5504, weightsHash: () => 'f'.repeat(64) }) as unknown as Model;
+      ({
+        name,
+        filterCount: 5504,
+        arch: architecture('vgg19'),
+        weightsHash: () => 'f'.repeat(64),
+      }) as unknown as Model;
 
     it("accepts them for the architecture they name, with any weights (hash 'unknown')", async () => {
       const model = Model.deterministic(architecture('resnet50'));
