@@ -10,6 +10,12 @@ export interface Sample {
 export interface Dataset {
   /** Says what was read (kind, path, size); stored with the statistics. */
   description: string;
+  /**
+   * The collection the indices refer to, unchanged by --limit (which keeps the first n):
+   * statistics record it with the items they cover, so merges can refuse to count one twice.
+   * The description when absent.
+   */
+  identity?: string;
   length: number;
   item(index: number): Sample;
 }

@@ -36,7 +36,12 @@ export async function openDataset(source: string, model: Model, limit?: number):
   else
     throw new PssError(`--data ${source}: expected a folder, a .csv or .jsonl list, or an IDX images file`);
   if (limit !== undefined && limit < data.length) {
-    return { ...data, description: `${data.description}, first ${limit}`, length: limit };
+    return {
+      ...data,
+      identity: data.identity ?? data.description,
+      description: `${data.description}, first ${limit}`,
+      length: limit,
+    };
   }
   return data;
 }

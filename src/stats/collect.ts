@@ -8,9 +8,11 @@ import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { type Dataset, shardRange } from '../data/dataset.js';
 import { PssError } from '../errors.js';
+import { checkWritable } from '../io/files.js';
 import type { Aggregation } from '../saliency/aggregation.js';
+import { saliencyLength } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { readStats, type Statistics, type StatsMeta, writeStats } from './file.js';
+import { preprocessingOf, readStats, type Statistics, type StatsMeta, writeStats } from './file.js';
 import { RunningStats } from './welford.js';
 
 export interface CollectOptions {
@@ -42,28 +44,30 @@ export async function collectStats(
 ): Promise<CollectResult> {
   const model = engine.model;
   const [begin, end] = shardRange(data.length, o.shard);
+  const size = saliencyLength(model, o.aggregation);
+  const dataset = data.identity ?? data.description;
   const meta: StatsMeta = {
     model: model.name,
     weightsHash: model.weightsHash(),
     aggregation: o.aggregation,
-    filters: model.filterCount,
-    preprocessing: JSON.stringify({ ...model.arch.preprocessing, input: model.arch.inputShape }),
+    filters: size,
+    preprocessing: preprocessingOf(model),
     dataset: data.description,
     skipped: 0,
     shard: o.shard ? `${o.shard[0]}/${o.shard[1]}` : undefined,
     batch: o.batch,
   };
-  let acc = new RunningStats(model.filterCount);
+  /** The items [begin, begin + n) as the file records them. */
+  const covering = (n: number) => [
+    { dataset, ranges: n > 0 ? [[begin, begin + n] as [number, number]] : [] },
+  ];
+  if (o.checkpoint) await checkWritable(o.checkpoint);
+  let acc = new RunningStats(size);
   let position = 0;
   const skippedItems: { id: string; reason: string }[] = [];
   if (o.resume && o.checkpoint && existsSync(o.checkpoint)) {
     const ck = await readStats(o.checkpoint);
-    for (const k of ['model', 'weightsHash', 'aggregation', 'dataset', 'shard', 'batch'] as const) {
-      if (String(ck.meta[k]) !== String(meta[k]))
-        throw new PssError(
-          `checkpoint ${o.checkpoint} is for ${k} ${ck.meta[k]}, not ${meta[k]}; delete it or drop --resume`,
-        );
-    }
+    checkCheckpoint(o.checkpoint, ck.meta, meta);
     acc = ck.acc;
     position = ck.meta.position ?? 0;
     meta.skipped = ck.meta.skipped;
@@ -126,10 +130,33 @@ export async function collectStats(
     sinceCheckpoint += batch.count;
     o.onProgress?.({ done: position, total, skipped: meta.skipped });
     if (o.checkpoint && sinceCheckpoint >= every && position < total) {
-      await writeStats(o.checkpoint, { meta: { ...meta, position }, acc });
+      await writeStats(o.checkpoint, { meta: { ...meta, coverage: covering(position), position }, acc });
       sinceCheckpoint = 0;
     }
   }
   if (o.checkpoint) await rm(o.checkpoint, { force: true });
-  return { meta: { ...meta, batch: undefined }, acc, skippedItems, resumedFrom };
+  return { meta: { ...meta, coverage: covering(total), batch: undefined }, acc, skippedItems, resumedFrom };
+}
+
+/** What a checkpoint must share with the run that resumes it, in the words of the flags. */
+const RESUME_KEYS: [keyof StatsMeta, (v: unknown) => string][] = [
+  ['model', (v) => `model ${v}`],
+  ['weightsHash', (v) => `weights with hash ${String(v).slice(0, 12)}`],
+  ['aggregation', (v) => `--aggregation ${v}`],
+  ['filters', (v) => `${v} values per image`],
+  ['preprocessing', (v) => `preprocessing ${v}`],
+  ['dataset', (v) => `data ${v}`],
+  ['shard', (v) => (v === undefined ? 'no --shard' : `--shard ${v}`)],
+  ['batch', (v) => (v === undefined ? 'no batch size recorded' : `--batch ${v}`)],
+];
+
+function checkCheckpoint(path: string, was: StatsMeta, now: StatsMeta): void {
+  for (const [k, say] of RESUME_KEYS) {
+    if (String(was[k]) === String(now[k])) continue;
+    throw new PssError(
+      `checkpoint ${path} is of a run with ${say(was[k])}, and this run has ${say(now[k])}; resume with the same flags, or drop --resume (or delete the checkpoint) to start over`,
+    );
+  }
+  if (was.position === undefined)
+    throw new PssError(`${path} is finished statistics, not a checkpoint; delete it or drop --resume`);
 }
