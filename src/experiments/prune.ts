@@ -13,7 +13,7 @@ import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { PssError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
+import { checkWritable, writeFileAtomic } from '../io/files.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
@@ -299,6 +299,9 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   const forwardRows = 4 * o.batch;
   const plain = forwardRunner(engine, forwardRows);
   const masked = forwardRunner(engine, forwardRows, { filterMask: true });
+  // The forward pass over the whole dataset comes first: find out now if the results cannot be written.
+  await checkWritable(csv);
+  await checkWritable(metaPath);
 
   const predictions = await predictDataset(model, data, (x) => plain.logits(x), {
     batch: forwardRows,

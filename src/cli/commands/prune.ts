@@ -6,7 +6,8 @@ import { PssError } from '../../errors.js';
 import { dataArg, phases, seconds, standardizer } from '../../experiments/cli.js';
 import { pruneChartPng } from '../../experiments/figures.js';
 import { pruneMarkdown, runPrune } from '../../experiments/prune.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { checkWritable, writeFileAtomic } from '../../io/files.js';
+import { acquireLock } from '../../io/lock.js';
 import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
@@ -59,6 +60,9 @@ const command = defineCommand({
     const batch = intFlag(args.batch, 'batch', 1)!;
     const limit = intFlag(args.limit, 'limit', 1);
     const rankBy = args.rank as RankBy;
+    // Before anything long: the folder is ours alone (two runs would interleave prune.csv) and writable.
+    await using _lock = await acquireLock(args.out, { label: 'pss prune' });
+    await checkWritable(join(args.out, 'prune.csv'));
     const model = await loadModel(args);
     if (k > model.filterCount)
       throw new PssError(
