@@ -38,7 +38,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 import deterministic as det  # noqa: E402
-from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
+from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary, writer  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -134,14 +134,17 @@ def prepare(model, input_shape, name="input"):
 
 
 def float32_floors(name, model32, x32, labels, tensors64, batched=False):
-    """Reruns the saliency of `tensors64` with the float32 model and input; returns the
-    noise-floor metadata of every float64 tensor (noise_floor.py)."""
+    """Reruns the saliency of `tensors64` in float32 (the float32 model and input, every run
+    of noise_floor.float32_runs); returns the noise-floor metadata of every float64 tensor."""
     want_parameter = "parameter" in tensors64 or "parameter_sub" in tensors64
-    res32, _ = per_sample_saliency(model32, torch.from_numpy(x32), labels, want_parameter)
-    if "parameter_sub" in tensors64:
-        res32["parameter_sub"] = res32["parameter"][:, tensors64["parameter_index"]]
     keys = [k for k, v in tensors64.items() if np.asarray(v).dtype == np.float64]
-    floors = noise_floors(res32, tensors64, keys, batched=keys if batched else ())
+    runs = []
+    for _, model, to_input in float32_runs(model32):
+        res32, _ = per_sample_saliency(model, to_input(torch.from_numpy(x32)), labels, want_parameter)
+        if "parameter_sub" in tensors64:
+            res32["parameter_sub"] = res32["parameter"][:, tensors64["parameter_index"]]
+        runs.append(noise_floors(res32, tensors64, keys, batched=keys if batched else ()))
+    floors = max_floors(runs)
     summary(name, floors)
     return floor_metadata(floors)
 

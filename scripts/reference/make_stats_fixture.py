@@ -19,7 +19,7 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(__file__))
 from deterministic import load_deterministic, u_array  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
-from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
+from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary, writer  # noqa: E402
 from tinycnn import TinyCNN  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "test", "fixtures")
@@ -46,12 +46,12 @@ model = model.double().eval()
 tf = T.Compose([T.Resize(29), T.CenterCrop(29), T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])
 
 
-def statistics(model, dtype):
+def statistics(model, dtype, to_input=lambda x: x):
     """Mean and unbiased std over the images of the per-sample filter saliency, in `dtype`."""
     convs = [p for p in model.parameters() if p.dim() == 4]
     rows = {"filter": [], "filter_abs_mean": []}
     for path, label in sorted(paths):
-        x = tf(Image.open(path).convert("RGB")).to(dtype)[None]
+        x = to_input(tf(Image.open(path).convert("RGB")).to(dtype)[None])
         loss = F.cross_entropy(model(x), torch.tensor([label]))
         grads = torch.autograd.grad(loss, convs)
         rows["filter"].append(torch.cat([g.abs().mean((1, 2, 3)) for g in grads]))
@@ -65,7 +65,8 @@ def statistics(model, dtype):
 
 
 tensors = statistics(model, torch.float64)
-floors = noise_floors(statistics(model32, torch.float32), tensors, list(tensors))
+floors = max_floors([noise_floors(statistics(m32, torch.float32, to_input), tensors, list(tensors))
+                     for _, m32, to_input in float32_runs(model32)])
 summary("stats", floors)
 meta = {"count": str(len(paths)), "arch": "tinycnn", **floor_metadata(floors)}
 # --keep-reference: keep the committed tensors, only add the noise floor (noise_floor.py)

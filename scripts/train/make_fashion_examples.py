@@ -47,7 +47,7 @@ from fashion_cnn import CLASSES, MEAN, STD, FashionCNN  # noqa: E402
 from safetensors_io import read_safetensors, write_safetensors  # noqa: E402
 
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
-from noise_floor import floor_metadata, noise_floors, summary, writer  # noqa: E402
+from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary, writer  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 WEIGHTS = os.path.join(ROOT, "models", "fashion-cnn.safetensors")
@@ -153,8 +153,9 @@ def main():
     labels = yte[chosen].astype(np.int64)
     logits, losses, filt = parity_reference(model, torch.from_numpy(inp).double(), labels)
     # ...and PyTorch float32 on the same weights and images: the noise floor of each
-    floors = noise_floors(dict(zip(KEYS, parity_reference(model32, torch.from_numpy(inp), labels))),
-                          dict(zip(KEYS, (logits, losses, filt))), KEYS, batched=KEYS)
+    ref = dict(zip(KEYS, (logits, losses, filt)))
+    floors = max_floors([noise_floors(dict(zip(KEYS, parity_reference(m32, to_input(torch.from_numpy(inp)), labels))),
+                                      ref, KEYS, batched=KEYS) for _, m32, to_input in float32_runs(model32)])
     summary("fashion-cnn", floors)
     params = list(model.named_parameters())
     assert (logits.argmax(1) == pred[chosen]).all()
