@@ -32,7 +32,8 @@ export const main = defineCommand({
   },
 });
 
-type Command = CommandDef & { help?: HelpExtras };
+/** `ownSignals`: the command stops itself on SIGINT/SIGTERM (the server shuts down cleanly). */
+type Command = CommandDef & { help?: HelpExtras; ownSignals?: boolean };
 
 const resolveValue = async <T>(v: T | (() => T | Promise<T>)): Promise<T> =>
   typeof v === 'function' ? (v as () => T | Promise<T>)() : v;
@@ -90,7 +91,8 @@ export async function run(argv: string[]): Promise<number> {
     // The innermost command alone parses the remaining flags, after a strict check of them.
     const args = ((await resolveValue(resolved.cmd.args)) ?? {}) as ArgsDef;
     checkArgv(resolved.rest, args, resolved.name, resolved.cmd.help?.operands !== undefined);
-    exitOnSignals('resume' in args ? 'rerun the same command with --resume to continue' : undefined);
+    if (!resolved.cmd.ownSignals)
+      exitOnSignals('resume' in args ? 'rerun the same command with --resume to continue' : undefined);
     await runCommand({ ...resolved.cmd, subCommands: undefined }, { rawArgs: resolved.rest });
     return 0;
   } catch (e) {

@@ -51,6 +51,7 @@ const command = defineCommand({
 });
 
 export default Object.assign(command, {
+  ownSignals: true,
   help: {
     notes: [
       'Everything is computed on this machine, in the server process, with ONNX Runtime (the same code as the other commands). Uploads are limited to 20 MB for images and 200 MB for ONNX files; the page never downloads weights: give a local file, or weights already in the download cache (fetch them once with pss saliency --weights tv:<arch>).',
