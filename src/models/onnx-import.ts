@@ -3,6 +3,7 @@
  * differentiable ops, its conv weights become parameters (in node order), and shape
  * arithmetic (Shape/Gather/Concat... on static shapes) is evaluated at import time.
  */
+import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
 import { PssError, quoted } from '../errors.js';
 import type { Value } from '../graph/graph.js';
@@ -248,7 +249,7 @@ function decodeModel(
 ): { model: onnxProto.onnx.ModelProto; graph: onnxProto.onnx.IGraphProto & { node: NodeProto[] } } {
   let model: onnxProto.onnx.ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = int64AsNumbers(() => onnx.ModelProto.decode(bytes));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     const why = /call stack/.test(message) ? 'nested too deeply' : message;
@@ -257,6 +258,8 @@ function decodeModel(
   const graph = model.graph;
   if (!graph?.node?.length) throw new PssError(`${source} has no graph`);
   for (const n of graph.node) {
+    if (n.domain && !IDENTIFIER.test(n.domain))
+      throw new PssError(`${source}: a node's operator domain ${quoted(n.domain)} is not an ONNX identifier`);
     if (!IDENTIFIER.test(n.opType ?? ''))
       throw new PssError(
         `${source}: a node's operator type ${quoted(n.opType ?? '')} is not an ONNX identifier`,
@@ -270,6 +273,29 @@ function decodeModel(
   if (bad)
     throw new PssError(`${source}: the graph has a tensor named ${quoted(bad.name!)} (control characters)`);
   return { model, graph: graph as onnxProto.onnx.IGraphProto & { node: NodeProto[] } };
+}
+
+/** onnx-proto's protobuf runtime: the instance its generated decoders read with. */
+const protobuf = createRequire(import.meta.resolve('onnx-proto'))('protobufjs/minimal') as {
+  util: { Long: unknown };
+  configure(): void;
+};
+
+/**
+ * Decodes with int64 fields as plain numbers instead of Long objects: a packed int64_data of
+ * one-byte varints costs ~75 bytes of heap per input byte as Longs (a 50 MB file would exhaust
+ * the heap before any check), ~27 as numbers. Values beyond 2^53 round either way (num() does).
+ */
+function int64AsNumbers<T>(decode: () => T): T {
+  const long = protobuf.util.Long;
+  protobuf.util.Long = null;
+  protobuf.configure();
+  try {
+    return decode();
+  } finally {
+    protobuf.util.Long = long;
+    protobuf.configure();
+  }
 }
 
 /** The tensor types pss reads: bytes per element in raw_data, its reader, the typed field. */

@@ -351,6 +351,11 @@ function readZip(bytes: Uint8Array, what: string, bad: Bad): PyValue {
         // the directory's entry count is not checked by fflate, which would read 2^32 of them
         if (++entries * ZIP_ENTRY_BYTES > bytes.byteLength)
           bad(`the zip directory lists more entries than a file of ${bytes.byteLength} bytes can hold`);
+        // fflate allocates an entry's original size before inflating: both sizes must be credible
+        if (f.size > bytes.byteLength)
+          bad(
+            `the zip entry ${plain(f.name)} claims ${f.size} bytes, more than the file's ${bytes.byteLength}`,
+          );
         // torch.save stores entries uncompressed; a compressed one may not expand without bound
         if (f.compression !== 0 && f.originalSize > 64 * f.size + 2 ** 20)
           bad(`the zip entry ${plain(f.name)} would expand ${f.size} bytes to ${f.originalSize}`);

@@ -56,9 +56,17 @@ if (values.replay) {
     console.log(
       `${name}: ${s.cases} cases in ${(s.seconds / 60).toFixed(1)} min (${(s.cases / s.seconds).toFixed(0)}/s): ${s.ok} parsed, ${s.refused} refused with a PssError, ${s.failures.length} failures`,
     );
-    for (const f of s.failures)
+    // one line per distinct failure (numbers aside), with how often it came and its first input
+    const distinct = new Map<string, { first: (typeof s.failures)[number]; count: number }>();
+    for (const f of s.failures) {
+      const key = `${f.kind}: ${f.message.replace(/\d+/g, 'N')}`;
+      const d = distinct.get(key);
+      if (d) d.count++;
+      else distinct.set(key, { first: f, count: 1 });
+    }
+    for (const { first: f, count } of distinct.values())
       console.log(
-        `  ${f.kind} (seed ${f.seed}): ${f.message}\n    replay: npm run fuzz -- --target ${name} --replay ${f.input}`,
+        `  ${f.kind} (seed ${f.seed}${count > 1 ? `, and ${count - 1} more seeds` : ''}): ${f.message}\n    replay: npm run fuzz -- --target ${name} --replay ${f.input}`,
       );
     failed += s.failures.length;
   }

@@ -4,6 +4,7 @@
  * minimised, as regression cases. Longer runs: `npm run fuzz -- --target npy --minutes 10`.
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { checkCase } from './check.js';
 import { REGRESSIONS } from './regressions.js';
@@ -33,6 +34,7 @@ describe('fuzz: every parser gives a valid result or a one-line PssError', () =>
       });
       const report = s.failures.map((f) => `${f.kind} (seed ${f.seed}): ${f.message} [input: ${f.input}]`);
       assert.deepEqual(report, [], `replay with: npm run fuzz -- --target ${t.name} --replay <input>`);
+      rmSync(s.outDir, { recursive: true, force: true }); // kept when something failed
       assert.ok(s.cases >= CASES[t.name], `${s.cases} cases ran`);
       // the seeds keep the inputs deep: a good share of the mutated files still parse
       assert.ok(s.ok > 0, `no case parsed: are ${t.name}'s seeds still valid?`);

@@ -3,6 +3,7 @@
  * the header asked for) before it was fixed, minimised, each with the PssError it gives now.
  * Built inline from a few bytes, so each one says what it is.
  */
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { zipSync } from 'fflate';
 import onnxProto from 'onnx-proto';
@@ -34,7 +35,7 @@ function safetensors(header: string, data = new Uint8Array(0)): Uint8Array {
   return concat(len, ascii(header), data);
 }
 
-function onnxModel(initializer: onnxProto.onnx.ITensorProto): Uint8Array {
+function onnxModel(initializer: onnxProto.onnx.ITensorProto, domain = ''): Uint8Array {
   const vi = (name: string, dims: number[]) => ({
     name,
     type: { tensorType: { elemType: 1, shape: { dim: dims.map((d) => ({ dimValue: d })) } } },
@@ -43,7 +44,7 @@ function onnxModel(initializer: onnxProto.onnx.ITensorProto): Uint8Array {
     irVersion: 8,
     opsetImport: [{ domain: '', version: 17 }],
     graph: {
-      node: [{ opType: 'Conv', input: ['x', 'w'], output: ['y'] }],
+      node: [{ opType: 'Conv', domain, input: ['x', 'w'], output: ['y'] }],
       initializer: [{ name: 'w', ...initializer }],
       input: [vi('x', [1, 3, 8, 8])],
       output: [vi('y', [1, 10])],
@@ -158,6 +159,18 @@ export const REGRESSIONS: readonly Regression[] = [
     message: /the zip directory lists more entries than a file of 102 bytes can hold/,
   },
   {
+    target: 'pth',
+    name: 'a 243-byte zip whose entry claims 1.8 GB compressed and 100 MB inflated (allocated by fflate)',
+    bytes: () => new Uint8Array(readFileSync('test/fuzz/regressions/pth-entry-size-beyond-file.bin')),
+    message: /the zip entry "" claims 1852795251 bytes, more than the file's 243/,
+  },
+  {
+    target: 'onnx',
+    name: 'an operator domain with control characters (a message of several lines)',
+    bytes: () => onnxModel({ dims: [1], dataType: 1, floatData: [1] }, '\n\u0005group'),
+    message: /operator domain "��group" is not an ONNX identifier/,
+  },
+  {
     target: 'onnx',
     name: 'an initializer whose dims claim 2^40 elements (RangeError allocating them)',
     bytes: () => onnxModel({ dims: [2 ** 20, 2 ** 20], dataType: 1, rawData: new Uint8Array(16) }),
@@ -180,6 +193,12 @@ export const REGRESSIONS: readonly Regression[] = [
     name: 'both raw_data and float_data',
     bytes: () => onnxModel({ dims: [1], dataType: 1, rawData: new Uint8Array(4), floatData: [1] }),
     message: /has both raw_data and float_data/,
+  },
+  {
+    target: 'onnx',
+    name: '4 MB of packed one-byte int64_data (300 MB of Long objects before any check)',
+    bytes: () => onnxModel({ dims: [4_000_001], dataType: 7, int64Data: new Array(4_000_000).fill(1) }),
+    message: /has 4000000 values in int64_data; dims \[4000001\] need 4000001/,
   },
   {
     target: 'idx',

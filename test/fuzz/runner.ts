@@ -5,7 +5,7 @@
  * then restarted on a fresh seed until the run's cases or time are used up.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { WorkerArgs, WorkerMessage } from './worker.js';
@@ -50,6 +50,7 @@ const WORKER = new URL('./worker.ts', import.meta.url).pathname;
 
 export async function fuzz(options: FuzzOptions): Promise<FuzzSummary> {
   const outDir = options.outDir ?? mkdtempSync(join(tmpdir(), `pss-fuzz-${options.target}-`));
+  mkdirSync(outDir, { recursive: true });
   const log = options.log ?? (() => {});
   const hangMs = options.hangMs ?? 30_000;
   const rssBytes = options.rssBytes ?? 3 * 2 ** 30;

@@ -165,7 +165,7 @@ const onnx: Target = {
     assert.ok(m.filterCount >= 0);
     return m.filterCount;
   },
-  memoryBound: (n) => 64 * MiB + 96 * n,
+  memoryBound: (n) => 64 * MiB + 48 * n,
 };
 
 export { onnx, pth };
