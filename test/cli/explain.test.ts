@@ -98,7 +98,7 @@ describe('pss explain', () => {
       ['an unknown class name', ['--image', 'examples/fashion/bag-1884.png', '--label', 'Hat'], /Hat/],
       ['the parameter aggregation', ['--aggregation', 'parameter'], /per-filter aggregation/],
       ['k out of range', ['--k', '0'], /--k must be an integer >= 1/],
-      ['noise outside [0, 1]', ['--noise-percent', '2'], /--noise-percent must be a number in \[0, 1\]/],
+      ['noise outside [0, 1]', ['--noise-percent', '2'], /--noise-percent must be a number between 0 and 1/],
     ];
     for (const [what, args, pattern] of cases) {
       it(what, () => {

@@ -115,7 +115,7 @@ describe('pss saliency', () => {
       const f64 = Buffer.from(serializeNpy(input, [3, 29, 29]));
       f64.write("'<f8'", f64.indexOf("'<f4'"));
       writeFileSync(path('f64.npy'), f64);
-      assertUserError(pss([...base.slice(0, -1), path('f64.npy'), '--label', '1']), /dtype <f8 .*float32/);
+      assertUserError(pss([...base.slice(0, -1), path('f64.npy'), '--label', '1']), /dtype "<f8" .*float32/);
     });
     it('a .npy of the wrong shape', () => {
       writeFileSync(path('flat.npy'), serializeNpy(input, [input.length]));
