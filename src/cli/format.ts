@@ -24,6 +24,10 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
       );
     });
   }
+  if (r.aggregation === 'parameter')
+    lines.push(
+      `${r.saliency.length.toLocaleString('en-US')} per-parameter values (|gradient| of every element${r.standardized ? ', standardised' : ''}); rankings are per filter, so none is listed${json ? '' : ': write them with --json'}`,
+    );
   if (json) lines.push('', `Full result: ${json}`);
   return lines.join('\n');
 }

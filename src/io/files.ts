@@ -185,6 +185,35 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
+/** writeFileAtomic for text made piece by piece (larger than one string can be). */
+export async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
+  const tmp = tmpName(path);
+  inFlight.add(tmp);
+  try {
+    await makeDir(dirname(path));
+    const handle = await open(tmp, 'w');
+    try {
+      let buffered = '';
+      for (const piece of chunks) {
+        buffered += piece;
+        if (buffered.length >= 1 << 20) {
+          await handle.write(buffered);
+          buffered = '';
+        }
+      }
+      await handle.write(buffered);
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => {});
+    throw ioError(e, 'write', path);
+  } finally {
+    inFlight.delete(tmp);
+  }
+}
+
 /**
  * Writes a set of files into `dir` all or nothing: each is written into a staging folder
  * beside `dir` first (where a full disk or a permission problem shows up), and only when

@@ -1,7 +1,7 @@
 /** `pss saliency`: the filter-saliency profile of one image. */
 import { defineCommand } from 'citty';
 import { classNamesFor } from '../../image/labels.js';
-import { writeFileAtomic } from '../../io/files.js';
+import { writeJsonAtomic, writeJsonLine } from '../../io/json.js';
 import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
@@ -47,11 +47,8 @@ const command = defineCommand({
       top,
       classNames: names,
     });
-    if (args.json === '-') {
-      process.stdout.write(`${JSON.stringify(report)}\n`);
-      return;
-    }
-    if (args.json) await writeFileAtomic(args.json, JSON.stringify(report));
+    if (args.json === '-') return writeJsonLine(report);
+    if (args.json) await writeJsonAtomic(args.json, report);
     console.log(formatSummary(report, ranked, args.json));
   },
 });
