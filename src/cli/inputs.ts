@@ -73,6 +73,30 @@ export async function statsArg(
   return { path, stats };
 }
 
+/**
+ * Statistics collected at one input size say nothing about saliency at another (every
+ * layer's gradient scales with the map sizes): an input of another size than the one the
+ * statistics record is refused.
+ */
+export function checkInputSize(
+  stats: { path: string; stats: Statistics } | undefined,
+  input: readonly number[],
+): void {
+  if (!stats) return;
+  let recorded: unknown;
+  try {
+    recorded = (JSON.parse(stats.stats.meta.preprocessing) as { input?: unknown }).input;
+  } catch {
+    return; // a description, not pss's JSON (the authors' files): nothing recorded to compare
+  }
+  if (!Array.isArray(recorded) || recorded.length !== 3) return;
+  const [h, w] = input.slice(-2);
+  if (recorded[1] !== h || recorded[2] !== w)
+    throw new PssError(
+      `${stats.path} was computed on ${recorded[1]}x${recorded[2]} inputs; this input is ${h}x${w}, so its z-scores would mean nothing (give an input of that size, or statistics of this size)`,
+    );
+}
+
 /** The statistics shipped with a bundled model, when they describe it (same weights and aggregation). */
 async function bundledStats(model: Model, aggregation: Aggregation) {
   const bundled = model.arch.bundled?.stats;

@@ -4,10 +4,10 @@
  * IDX images file (its labels file beside it).
  */
 import { readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { PssError } from '../errors.js';
 import { loadInput } from '../image/input.js';
+import { ioError, readTextChecked } from '../io/files.js';
 import type { Model } from '../models/model.js';
 import type { Dataset, Sample } from './dataset.js';
 import { idxDataset } from './idx.js';
@@ -22,7 +22,13 @@ export async function openDataset(source: string, model: Model, limit?: number):
     throw new PssError(`dataset not found: ${source}`);
   }
   let data: Dataset;
-  if (stat.isDirectory()) data = folderDataset(source, model);
+  if (stat.isDirectory()) {
+    try {
+      data = folderDataset(source, model);
+    } catch (e) {
+      throw ioError(e, 'read the dataset folder', source);
+    }
+  }
   else if (/idx3-ubyte(\.gz)?$/.test(source)) {
     const labels = source.replace('images-idx3', 'labels-idx1');
     const [c, h, w] = model.arch.inputShape;
@@ -77,7 +83,7 @@ function folderDataset(root: string, model: Model): Dataset {
 }
 
 async function listDataset(path: string, model: Model): Promise<Dataset> {
-  const text = await readFile(path, 'utf8');
+  const text = await readTextChecked(path, 'dataset list');
   const base = dirname(path);
   const rows: [string, number][] = [];
   const jsonl = /\.jsonl$/i.test(path);

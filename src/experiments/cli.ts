@@ -1,5 +1,5 @@
 import type { ArgsDef } from 'citty';
-import { labelArg, readImageArg, statsArg } from '../cli/inputs.js';
+import { checkInputSize, labelArg, readImageArg, statsArg } from '../cli/inputs.js';
 import { intFlag } from '../cli/parse.js';
 import { type Progress, progressBar } from '../cli/progress.js';
 import type { Dataset } from '../data/dataset.js';
@@ -167,5 +167,6 @@ export async function queryContext(
     args.weights !== undefined,
   );
   const stats = await statsArg(args.stats, model, aggregation);
+  checkInputSize(stats, query.batch.shape);
   return { model, names, data, query, stats, st: standardizer(stats) };
 }

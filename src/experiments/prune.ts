@@ -9,11 +9,11 @@
  * keeping the images whose rows are all there and redoing the rest.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { PssError } from '../errors.js';
-import { checkWritable, writeFileAtomic } from '../io/files.js';
+import { checkWritable, fsStep, readTextChecked, writeFileAtomic } from '../io/files.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
@@ -318,9 +318,14 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   let kept: PruneRow[] = [];
   const identity = JSON.stringify(o.identity, null, 1);
   if (o.resume && existsSync(metaPath) && existsSync(csv)) {
-    const old = await readFile(metaPath, 'utf8');
+    const old = await readTextChecked(metaPath, 'prune run file');
     if (old !== identity) {
-      const was = JSON.parse(old) as Record<string, unknown>;
+      let was: Record<string, unknown>;
+      try {
+        was = JSON.parse(old) as Record<string, unknown>;
+      } catch {
+        throw new PssError(`${metaPath} is damaged (not JSON); drop --resume or use another --out`);
+      }
       const diff = Object.keys({ ...was, ...o.identity }).find(
         (key) => JSON.stringify(was[key]) !== JSON.stringify(o.identity[key]),
       );
@@ -330,7 +335,7 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
     }
     const wrongSet = new Set(wrong.map((w) => w.index));
     const byImage = new Map<number, PruneRow[]>();
-    for (const r of parsePruneCsv(await readFile(csv, 'utf8'))) {
+    for (const r of parsePruneCsv(await readTextChecked(csv, 'prune results file'))) {
       if (!wrongSet.has(r.image)) continue;
       const list = byImage.get(r.image) ?? [];
       list.push(r);
@@ -371,7 +376,8 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
     });
     const chunkRows = await pruneVariants(model, images, o, (x, mask) => masked.logits(x, { mask }));
     rows.push(...chunkRows);
-    await appendFile(csv, chunkRows.map(rowLine).join('\n') + (chunkRows.length ? '\n' : ''));
+    const lines = chunkRows.map(rowLine).join('\n') + (chunkRows.length ? '\n' : '');
+    await fsStep('write', csv, () => appendFile(csv, lines));
     o.onProgress?.('prune', done.size + Math.min(from + o.batch, todo.length), wrong.length);
   }
   return {

@@ -141,6 +141,11 @@ export async function readFileChecked(
   }
 }
 
+/** readFileChecked as UTF-8 text. */
+export async function readTextChecked(path: string, what: string, maxBytes?: number): Promise<string> {
+  return new TextDecoder().decode(await readFileChecked(path, what, maxBytes));
+}
+
 /** A regular file's size, or a one-line error (missing, a directory, a device...). */
 export async function regularFileSize(path: string, what: string): Promise<number> {
   const s = await fsStep(`read ${what}`, path, () => stat(path));

@@ -19,7 +19,7 @@ import { locate, type RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
-import { labelArg, readImageArg, statsArg } from '../inputs.js';
+import { checkInputSize, labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag, numberFlag } from '../parse.js';
 
 /** --filters "layer:index,layer:index" → positions in the saliency vector. */
@@ -117,9 +117,12 @@ const command = defineCommand({
     const batch = await readImageArg({ image: imagePath, input }, model);
     const display = batch.display;
     const stats = await statsArg(args.stats, model, aggregation);
+    checkInputSize(stats, batch.shape);
     const filters = parseFilters(args.filters, model);
     if (filters && args.random)
-      throw new PssError('--filters and --random are alternatives: boost the filters you name, or k random ones');
+      throw new PssError(
+        '--filters and --random are alternatives: boost the filters you name, or k random ones',
+      );
     const boost = numberFlag(args.boost, 'boost', 0)!;
     if (boost === 1)
       throw new PssError(

@@ -6,7 +6,7 @@ import { PssError } from '../../errors.js';
 import { dataArg, phases, seconds, standardizer } from '../../experiments/cli.js';
 import { pruneChartPng } from '../../experiments/figures.js';
 import { pruneMarkdown, runPrune } from '../../experiments/prune.js';
-import { checkWritable, writeFileAtomic } from '../../io/files.js';
+import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import { acquireLock } from '../../io/lock.js';
 import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
@@ -134,10 +134,12 @@ const command = defineCommand({
       '',
       pruneMarkdown(result.summary),
     ].join('\n');
-    await writeFileAtomic(join(args.out, 'summary.json'), JSON.stringify(summary, null, 1));
-    await writeFileAtomic(join(args.out, 'summary.md'), md);
-    if (result.summary.images)
-      await writeFileAtomic(join(args.out, 'prune.png'), await pruneChartPng(result.summary, title));
+    // The summary files go in together: never a summary.md of this run beside an older chart.
+    await writeFilesAtomic(args.out, {
+      'summary.json': JSON.stringify(summary, null, 1),
+      'summary.md': md,
+      ...(result.summary.images ? { 'prune.png': await pruneChartPng(result.summary, title) } : {}),
+    });
     const resumed = result.resumed ? ` (${result.resumed} taken over from the earlier run)` : '';
     console.log(
       `${model.name}: ${p.indices.length} images, ${result.misclassified} misclassified${resumed}; saliency: ${how}`,

@@ -9,7 +9,7 @@ import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
-import { labelArg, readImageArg, statsArg } from '../inputs.js';
+import { checkInputSize, labelArg, readImageArg, statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 
 const command = defineCommand({
@@ -38,6 +38,7 @@ const command = defineCommand({
     const names = classNamesFor(model.numClasses, model.arch.classNames);
     const label = labelArg(args.label, model, names);
     const stats = await statsArg(args.stats, model, aggregation);
+    checkInputSize(stats, image.shape);
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const [result] = await engine.compute(image, [label], aggregation);
