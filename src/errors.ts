@@ -4,7 +4,16 @@
  */
 export class PssError extends Error {
   override name = 'PssError';
+  /**
+   * One line, always: text copied from a file into a message (a metadata value, a tensor
+   * name) may hold line breaks or control characters, shown as �.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(oneLine(message), options);
+  }
 }
+
+const oneLine = (text: string) => text.replace(/[\p{Cc}\u2028\u2029]/gu, '\ufffd');
 
 /**
  * Text taken from a file (a tensor name, a dtype), quoted for a one-line message: control

@@ -22,14 +22,10 @@ const CASES: Record<string, number> = {
   stats: 1500,
 };
 
-/** Targets whose parser still fails, with why (src/stats is being changed by another engineer). */
-const TODO: Record<string, string | undefined> = {
-  stats: 'src/stats/file.ts echoes metadata values with newlines into its messages',
-};
 
 describe('fuzz: every parser gives a valid result or a one-line PssError', () => {
   for (const t of TARGETS)
-    it(`${t.name}: ${CASES[t.name]} seeded cases`, { todo: TODO[t.name] }, async () => {
+    it(`${t.name}: ${CASES[t.name]} seeded cases`, async () => {
       const s = await fuzz({
         target: t.name,
         seed: 20261202,
