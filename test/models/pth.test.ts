@@ -347,6 +347,7 @@ describe('loadWeights from .pth', () => {
       server.route(`/models/tinycnn-${prefix}.pth`, serveBytes(pth));
       server.route('/models/tinycnn-00000000.pth', serveBytes(pth));
       server.route('/models/page.pth', serveBytes(latin1('<!doctype html><title>x</title>')));
+      server.route('/models/evil.pth', serveBytes(bytesOf('evil_proto4.pth')));
     });
     after(() => server.close());
     const opts = () => ({ cacheDir, progress: false });
@@ -368,6 +369,15 @@ describe('loadWeights from .pth', () => {
       await rejectsUser(
         loadWeights(tinycnn, `${server.url}/models/page.pth`, opts()),
         /is not a valid PyTorch checkpoint: it is neither a zip archive nor a pickle; the download was deleted/,
+      );
+      assert.deepEqual(cached(), before);
+    });
+
+    it('deletes a download it refuses to unpickle (it would run code): nothing stays in the cache', async () => {
+      const before = cached();
+      await rejectsUser(
+        loadWeights(tinycnn, `${server.url}/models/evil.pth`, opts()),
+        /refusing to load .*the download was deleted/,
       );
       assert.deepEqual(cached(), before);
     });
