@@ -36,6 +36,8 @@ export async function readImageArg(
   }
   const npy = parseNpy(await readFileChecked(args.input!, 'input file'), `input ${args.input}`);
   const shape = npy.shape.length === 3 ? [1, ...npy.shape] : npy.shape;
+  if (shape.some((d) => d === 0))
+    throw new PssError(`input ${args.input} has an empty shape [${npy.shape.join(', ')}]`);
   if (shape.length !== 4 || shape[0] !== 1 || shape[1] !== expected[0])
     throw new PssError(
       `input ${args.input} has shape [${npy.shape.join(', ')}]; expected [${expected[0]}, H, W] or [1, ${expected[0]}, H, W]`,

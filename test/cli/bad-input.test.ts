@@ -15,6 +15,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -80,6 +81,7 @@ function onnxFile(
   nodes: { opType: string; input: string[]; output: string[]; domain?: string }[],
   outDims: number[],
   inits: { name: string; dims: number[]; values?: number[]; raw?: Uint8Array }[] = [],
+  channels = 1,
 ) {
   const { onnx } = onnxProto;
   const vi = (n: string, dims: number[]) => ({
@@ -92,7 +94,7 @@ function onnxFile(
     graph: {
       name: 'g',
       node: nodes,
-      input: [vi('x', [1, 1, 8, 8])],
+      input: [vi('x', [1, channels, 8, 8])],
       output: [vi('y', outDims)],
       initializer: inits.map((t) => ({
         name: t.name,
@@ -121,6 +123,7 @@ before(async () => {
   npy('1x1.npy', [1, 1]);
   npy('1x0x28.npy', [1, 0, 28]);
   npy('3ch.npy', [3, 28, 28]);
+  npy('32x32.npy', [1, 32, 32]);
   npy('nan.npy', [1, 28, 28], (d) => {
     d[100] = Number.NaN;
   });
@@ -226,6 +229,18 @@ before(async () => {
     [conv, { opType: 'Flatten', input: ['c'], output: ['y'] }],
     [1, 144],
     [{ name: 'w', dims: [4, 1, 3, 3], values: [Number.NaN, ...new Array(35).fill(0.1)] }],
+  );
+  // An RGB classifier with ImageNet preprocessing (resize the shorter side to 256, crop).
+  onnxFile(
+    'rgb-classifier.onnx',
+    [
+      conv,
+      { opType: 'GlobalAveragePool', input: ['c'], output: ['p'] },
+      { opType: 'Flatten', input: ['p'], output: ['y'] },
+    ],
+    [1, 4],
+    [{ name: 'w', dims: [4, 3, 3, 3] }],
+    3,
   );
   writeFileSync(f('garbage.onnx'), Buffer.from('definitely not protobuf \x00\xff\xfe'.repeat(20), 'latin1'));
 
@@ -469,8 +484,8 @@ const CASES: Case[] = [
   },
   {
     name: 'a 1x16000 PNG whose resize would need gigabytes',
-    args: () => ['saliency', '--image', f('wide.png'), '--label', '1'],
-    error: /16000x1/,
+    args: () => ['saliency', '--model', f('rgb-classifier.onnx'), '--image', f('wide.png'), '--label', '1'],
+    error: /is 16000×1 pixels; resizing its shorter side to 256 would make it 4096000×256/,
   },
   // .npy inputs
   {
@@ -754,6 +769,28 @@ const CASES: Case[] = [
     args: () => ['explain', '--out-dir', f('a-file')],
     error: /cannot write .*a-file/,
   },
+  // Sizes and owners
+  {
+    name: 'an input of another size than its statistics',
+    args: () => ['saliency', '--input', f('32x32.npy'), '--label', '1'],
+    error: /was computed on 28x28 inputs; this input is 32x32/,
+  },
+  {
+    name: 'an output another run holds (its lock names it)',
+    args: () => {
+      const owner = {
+        pid: process.pid,
+        host: hostname(),
+        since: new Date().toISOString(),
+        command: 'pss stats',
+        label: 'pss stats',
+        token: 't',
+      };
+      writeFileSync(`${f('held.safetensors')}.lock`, `${JSON.stringify(owner)}\n`);
+      return ['stats', '--data', f('empty.csv'), '--out', f('held.safetensors')];
+    },
+    error: /held\.safetensors is in use by pss stats \(pid \d+ on /,
+  },
   // Devices
   {
     name: '--device webgpu with no adapter',
@@ -822,6 +859,12 @@ describe('bad disks: one line naming the errno, and the old output left whole', 
   after(() => {
     for (const dir of [full, readOnly]) spawnSync('umount', [dir]);
   });
+  /** Fills what is left of a file system. */
+  const fillDisk = (dir: string) => {
+    try {
+      for (let i = 0; ; i++) writeFileSync(join(dir, `fill-${i}`), Buffer.alloc(4096));
+    } catch {}
+  };
   const asNobody = (args: string[], cwd: string) =>
     spawnSync(
       'setpriv',
@@ -841,6 +884,7 @@ describe('bad disks: one line naming the errno, and the old output left whole', 
     for (const name of old) writeFileSync(join(out, name), `old ${name}`);
     // Leave a few KB: the first small file fits, the PNGs do not.
     writeFileSync(join(full, 'filler'), Buffer.alloc(64 * 1024 - 3 * 4096 - 8192));
+    t.after(() => fillDisk(full));
     const r = pss(['explain', '--out-dir', out], { cwd: tempDir() });
     assertOneLine(
       r,
