@@ -28,8 +28,7 @@ export async function openDataset(source: string, model: Model, limit?: number):
     } catch (e) {
       throw ioError(e, 'read the dataset folder', source);
     }
-  }
-  else if (/idx3-ubyte(\.gz)?$/.test(source)) {
+  } else if (/idx3-ubyte(\.gz)?$/.test(source)) {
     const labels = source.replace('images-idx3', 'labels-idx1');
     const [c, h, w] = model.arch.inputShape;
     data = await idxDataset(source, labels, {

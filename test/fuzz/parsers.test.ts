@@ -22,7 +22,6 @@ const CASES: Record<string, number> = {
   stats: 1500,
 };
 
-
 describe('fuzz: every parser gives a valid result or a one-line PssError', () => {
   for (const t of TARGETS)
     it(`${t.name}: ${CASES[t.name]} seeded cases`, async () => {
