@@ -13,6 +13,8 @@ export { type ConstantPlacement, type OnnxParts, toOnnxModel, toOnnxParts } from
 export { classNamesFor, IMAGENET_CLASSES, loadImage, preprocess, resolveLabel } from './image/index.js';
 export { loadInput } from './image/input.js';
 export { type NpyArray, parseNpy, serializeNpy } from './io/npy.js';
+export { readCheckpoint, stateDictTensors } from './io/pth.js';
+export { parseSafeTensors, serializeSafeTensors } from './io/safetensors.js';
 // Models and weights
 export type { Architecture, Preprocessing } from './models/architecture.js';
 export { deterministicInput, deterministicParameter } from './models/deterministic.js';
@@ -22,8 +24,6 @@ export { DEFAULT_MODEL, loadModel, type ModelSpec } from './models/load.js';
 export { type ConvLayer, Model, type ModelInfo } from './models/model.js';
 export type { ParamSpec } from './models/nn.js';
 export { importOnnx, onnxModel } from './models/onnx-import.js';
-export { readCheckpoint, stateDictTensors } from './models/pth.js';
-export { parseSafeTensors, serializeSafeTensors } from './models/safetensors.js';
 export { loadWeights } from './models/weights.js';
 export { ARCHITECTURES, architecture } from './models/zoo.js';
 export * as ops from './ops/index.js';

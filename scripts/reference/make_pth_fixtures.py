@@ -1,4 +1,4 @@
-"""Fixtures for the PyTorch checkpoint reader (src/models/pth.ts, test/models/pth.test.ts).
+"""Fixtures for the PyTorch checkpoint reader (src/io/pth.ts, test/io/pth.test.ts).
 
     /usr/bin/python3 scripts/reference/make_pth_fixtures.py
 

@@ -4,19 +4,19 @@ import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
-import type { Architecture } from './architecture.js';
-import { parseWeightsSpec, type ResolveOptions, resolveWeights } from './fetch.js';
-import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
-import { Model } from './model.js';
-import { Net } from './nn.js';
 import {
   isTorchCheckpoint,
   looksLikeSafeTensors,
   PthFormatError,
   readCheckpoint,
   stateDictTensors,
-} from './pth.js';
-import { parseSafeTensors, toFloat32 } from './safetensors.js';
+} from '../io/pth.js';
+import { parseSafeTensors, toFloat32 } from '../io/safetensors.js';
+import type { Architecture } from './architecture.js';
+import { parseWeightsSpec, type ResolveOptions, resolveWeights } from './fetch.js';
+import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
+import { Model } from './model.js';
+import { Net } from './nn.js';
 
 /** File names of PyTorch checkpoints (torch.save), as opposed to .safetensors. */
 const CHECKPOINT_NAME = /\.(pth|pt|bin|ckpt|tar)$/i;

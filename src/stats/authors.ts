@@ -22,7 +22,7 @@
 import { basename } from 'node:path';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
-import { describe, isTorchCheckpoint, PyDict, readCheckpoint, TorchTensor } from '../models/pth.js';
+import { describe, isTorchCheckpoint, PyDict, readCheckpoint, TorchTensor } from '../io/pth.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { parseStats, type Statistics } from './file.js';
 import { RunningStats } from './welford.js';

@@ -7,12 +7,7 @@
  */
 import { PssError } from '../errors.js';
 import { readFileChecked, writeFileAtomic } from '../io/files.js';
-import {
-  parseSafeTensors,
-  serializeSafeTensors,
-  type TensorToWrite,
-  toFloat64,
-} from '../models/safetensors.js';
+import { parseSafeTensors, serializeSafeTensors, type TensorToWrite, toFloat64 } from '../io/safetensors.js';
 import { AGGREGATIONS, type Aggregation, isAggregation } from '../saliency/aggregation.js';
 import { type Coverage, coveredItems, formatCoverage, parseCoverage } from './coverage.js';
 import { RunningStats } from './welford.js';

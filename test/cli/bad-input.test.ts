@@ -22,7 +22,7 @@ import { gzipSync } from 'node:zlib';
 import onnxProto from 'onnx-proto';
 import sharp from 'sharp';
 import { serializeNpy } from '../../src/io/npy.js';
-import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
+import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { serializeStats } from '../../src/stats/file.js';
 import { RunningStats } from '../../src/stats/welford.js';
 import { type PssRun, pss, tempDir } from '../helpers/cli.js';

@@ -10,7 +10,7 @@ import { before, describe, it } from 'node:test';
 import { openDataset } from '../../src/data/open.js';
 import { PssError } from '../../src/errors.js';
 import { serializeNpy } from '../../src/io/npy.js';
-import { parseSafeTensors } from '../../src/models/safetensors.js';
+import { parseSafeTensors } from '../../src/io/safetensors.js';
 import { saliencyLength } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { readStats } from '../../src/stats/file.js';

@@ -15,7 +15,7 @@ import {
   writePng,
 } from '../../src/figures/heatmap.js';
 import type { RgbImage } from '../../src/image/load.js';
-import { parseSafeTensors, toFloat32 } from '../../src/models/safetensors.js';
+import { parseSafeTensors, toFloat32 } from '../../src/io/safetensors.js';
 
 const ARTIFACTS = 'test-artifacts/figures';
 mkdirSync(ARTIFACTS, { recursive: true });

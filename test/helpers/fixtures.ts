@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { parseSafeTensors, toFloat64 } from '../../src/models/safetensors.js';
+import { parseSafeTensors, toFloat64 } from '../../src/io/safetensors.js';
 import { cosine } from '../../src/util/vector.js';
 
 /** How far PyTorch float32 lands from its float64 reference (scripts/reference/noise_floor.py). */

@@ -1,8 +1,8 @@
 /** Inputs for CLI runs on tinycnn: its deterministic weights as a file, and IDX datasets of any size. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { serializeSafeTensors } from '../../src/io/safetensors.js';
 import { Model } from '../../src/models/model.js';
-import { serializeSafeTensors } from '../../src/models/safetensors.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 
 export const tinyModel = Model.deterministic(tinycnn);

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PreprocessedImage } from '../../src/image/preprocess.js';
-import { parseSafeTensors, type StTensor } from '../../src/models/safetensors.js';
+import { parseSafeTensors, type StTensor } from '../../src/io/safetensors.js';
 
 export const IMAGES = 'test/fixtures/images';
 /** The shark photo of the paper; read when present, never copied (its licence is not ours to ship). */

@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { parseSafeTensors } from '../../src/io/safetensors.js';
 import { FASHION_MNIST_CLASSES, fashionCnn } from '../../src/models/fashion.js';
 import { Net } from '../../src/models/nn.js';
-import { parseSafeTensors } from '../../src/models/safetensors.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';

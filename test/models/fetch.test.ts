@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { PssError } from '../../src/errors.js';
 import { serializeNpy } from '../../src/io/npy.js';
+import { serializeSafeTensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import {
   cacheFileName,
@@ -19,7 +20,6 @@ import {
 } from '../../src/models/fetch.js';
 import { fillOptional, mapHubNames, type NamedTensor } from '../../src/models/hub-names.js';
 import { Model } from '../../src/models/model.js';
-import { serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { closedPort, redirectTo, serveBytes, startServer, type TestServer } from '../helpers/http-server.js';

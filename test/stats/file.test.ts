@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PssError } from '../../src/errors.js';
-import { serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
+import { serializeSafeTensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { parseStats, type Statistics, serializeStats } from '../../src/stats/file.js';
 import { RunningStats } from '../../src/stats/welford.js';
 

@@ -6,7 +6,7 @@ import { finetuneFilters, tunedRunner, withParams } from '../../experiments/fine
 import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experiments/neighbors.js';
 import { predictDataset } from '../../experiments/scan.js';
 import { checkWritable, writeFileAtomic } from '../../io/files.js';
-import { serializeSafeTensors } from '../../models/safetensors.js';
+import { serializeSafeTensors } from '../../io/safetensors.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topFilters } from '../../saliency/rank.js';

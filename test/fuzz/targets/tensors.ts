@@ -1,13 +1,8 @@
 /** Fuzz targets for tensor files: .npy, safetensors, and statistics files (safetensors or the authors' .pth). */
 import assert from 'node:assert/strict';
 import { parseNpy, serializeNpy } from '../../../src/io/npy.js';
-import { isTorchCheckpoint } from '../../../src/models/pth.js';
-import {
-  parseSafeTensors,
-  serializeSafeTensors,
-  toFloat32,
-  toFloat64,
-} from '../../../src/models/safetensors.js';
+import { isTorchCheckpoint } from '../../../src/io/pth.js';
+import { parseSafeTensors, serializeSafeTensors, toFloat32, toFloat64 } from '../../../src/io/safetensors.js';
 import { authorsStats } from '../../../src/stats/authors.js';
 import { parseStats, serializeStats } from '../../../src/stats/file.js';
 import { RunningStats } from '../../../src/stats/welford.js';

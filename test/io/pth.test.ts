@@ -1,5 +1,5 @@
 /**
- * PyTorch checkpoints (src/models/pth.ts, pickle.ts) and the authors' statistics
+ * PyTorch checkpoints (src/io/pth.ts, pickle.ts) and the authors' statistics
  * (src/stats/authors.ts). Fixtures: test/fixtures/pth, made by
  * scripts/reference/make_pth_fixtures.py with PyTorch 1.13.
  */
@@ -12,8 +12,7 @@ import { zipSync } from 'fflate';
 import { statsArg } from '../../src/cli/inputs.js';
 import { PssError } from '../../src/errors.js';
 import { serializeNpy } from '../../src/io/npy.js';
-import { Model } from '../../src/models/model.js';
-import { PickleError, RefusedGlobalError, unpickle } from '../../src/models/pickle.js';
+import { PickleError, RefusedGlobalError, unpickle } from '../../src/io/pickle.js';
 import {
   isTorchCheckpoint,
   isTuple,
@@ -22,8 +21,9 @@ import {
   readCheckpoint,
   stateDictTensors,
   TorchTensor,
-} from '../../src/models/pth.js';
-import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../../src/models/safetensors.js';
+} from '../../src/io/pth.js';
+import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../../src/io/safetensors.js';
+import { Model } from '../../src/models/model.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { architecture } from '../../src/models/zoo.js';
