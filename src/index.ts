@@ -41,9 +41,12 @@ export { EXPLAIN_DEFAULTS, type ExplainOptions, type ExplainResult, explain } fr
 export { buildForward, buildSaliencyGraph, crossEntropy } from './saliency/graph.js';
 export { locate, type RankBy, type RankedFilter, topFilters } from './saliency/rank.js';
 export { type SaliencyReport, saliencyReport } from './saliency/report.js';
+export { type Reference, SIGMA_FLOOR, standardize } from './saliency/standardize.js';
 // Statistics
 export { authorsStats, readAnyStats } from './stats/authors.js';
+export { checkStatsFor } from './stats/check.js';
 export { type CollectOptions, collectStats } from './stats/collect.js';
-export { checkStatsFor, readStats, type Statistics, writeStats } from './stats/file.js';
+export { readStats, type Statistics, writeStats } from './stats/file.js';
 export { mergeStats } from './stats/merge.js';
-export { RunningStats, standardize } from './stats/welford.js';
+export { type ResolvedStats, resolveStats } from './stats/resolve.js';
+export { RunningStats } from './stats/welford.js';

@@ -1,5 +1,4 @@
-/** Reading what the image commands share: the image (file or .npy), the label, the statistics. */
-import { fileURLToPath } from 'node:url';
+/** Reading what the image commands share: the image (file or .npy) and the label. */
 import { PssError } from '../errors.js';
 import { displayFromTensor } from '../image/display.js';
 import { loadInput } from '../image/input.js';
@@ -8,10 +7,7 @@ import type { RgbImage } from '../image/load.js';
 import { readFileChecked } from '../io/files.js';
 import { parseNpy } from '../io/npy.js';
 import type { Model } from '../models/model.js';
-import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
-import { readAnyStats } from '../stats/authors.js';
-import { checkStatsFor, readStats, type Statistics } from '../stats/file.js';
 import { describeNonFinite } from '../util/vector.js';
 import { requiredInt } from './parse.js';
 
@@ -55,60 +51,4 @@ export function labelArg(text: string, model: Model, names: readonly string[] | 
   throw new PssError(
     `--label must be an integer >= 0, got "${text}" (class names are known for ImageNet and Fashion-MNIST models; ${model.name} has ${model.numClasses} classes)`,
   );
-}
-
-/**
- * --stats: statistics that must describe this model and aggregation — a pss statistics file,
- * or one of the original authors' .pth files (stats/authors.ts). An authors' file whose name
- * names no architecture is taken to be for --model; its filter count is still checked.
- * Without --stats: the statistics shipped with a bundled model, when they describe it.
- */
-export async function statsArg(
-  path: string | undefined,
-  model: Model,
-  aggregation: Aggregation,
-): Promise<{ path: string; stats: Statistics } | undefined> {
-  if (path === undefined) return bundledStats(model, aggregation);
-  const stats = await readAnyStats(path);
-  if (stats.meta.model === 'unknown') stats.meta.model = model.name;
-  checkStatsFor(stats, model, aggregation, path);
-  return { path, stats };
-}
-
-/**
- * Statistics collected at one input size say nothing about saliency at another (every
- * layer's gradient scales with the map sizes): an input of another size than the one the
- * statistics record is refused.
- */
-export function checkInputSize(
-  stats: { path: string; stats: Statistics } | undefined,
-  input: readonly number[],
-): void {
-  if (!stats) return;
-  let recorded: unknown;
-  try {
-    recorded = (JSON.parse(stats.stats.meta.preprocessing) as { input?: unknown }).input;
-  } catch {
-    return; // a description, not pss's JSON (the authors' files): nothing recorded to compare
-  }
-  if (!Array.isArray(recorded) || recorded.length !== 3) return;
-  const [h, w] = input.slice(-2);
-  if (recorded[1] !== h || recorded[2] !== w)
-    throw new PssError(
-      `${stats.path} was computed on ${recorded[1]}x${recorded[2]} inputs; this input is ${h}x${w}, so its z-scores would mean nothing (give an input of that size, or statistics of this size)`,
-    );
-}
-
-/** The statistics shipped with a bundled model, when they describe it (same weights and aggregation). */
-async function bundledStats(model: Model, aggregation: Aggregation) {
-  const bundled = model.arch.bundled?.stats;
-  if (!bundled) return undefined;
-  const path = fileURLToPath(bundled);
-  const stats = await readStats(path);
-  try {
-    checkStatsFor(stats, model, aggregation, path);
-  } catch {
-    return undefined; // other weights or another aggregation: unstandardised, and the report says so
-  }
-  return { path, stats };
 }

@@ -1,5 +1,5 @@
 import type { ArgsDef } from 'citty';
-import { checkInputSize, labelArg, readImageArg, statsArg } from '../cli/inputs.js';
+import { labelArg, readImageArg } from '../cli/inputs.js';
 import { intFlag } from '../cli/parse.js';
 import { type Progress, progressBar } from '../cli/progress.js';
 import type { Dataset } from '../data/dataset.js';
@@ -13,8 +13,7 @@ import { loadModel } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
-import type { Statistics } from '../stats/file.js';
-import type { Standardizer } from './scan.js';
+import { checkInputSize, resolveStats } from '../stats/resolve.js';
 
 export const dataArg = {
   data: {
@@ -26,10 +25,6 @@ export const dataArg = {
   },
   limit: { type: 'string', description: 'Use only the first n images of the dataset', valueHint: 'n' },
 } as const satisfies ArgsDef;
-
-/** μ and σ of statistics read by statsArg, or undefined (raw saliency). */
-export const standardizer = (s: { stats: Statistics } | undefined): Standardizer | undefined =>
-  s && { mean: s.stats.acc.mean, std: s.stats.acc.std() };
 
 /** One progress bar per phase, each replacing the last. */
 export function phases(units: Record<string, string> = {}) {
@@ -166,7 +161,7 @@ export async function queryContext(
     { image: (a) => readImageArg(a, model), label: (t) => labelArg(t, model, names) },
     args.weights !== undefined,
   );
-  const stats = await statsArg(args.stats, model, aggregation);
+  const stats = await resolveStats(args.stats, model, aggregation);
   checkInputSize(stats, query.batch.shape);
-  return { model, names, data, query, stats, st: standardizer(stats) };
+  return { model, names, data, query, stats, st: stats?.reference };
 }

@@ -8,15 +8,13 @@ import { PssError } from '../errors.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { SIGMA_FLOOR } from '../stats/welford.js';
+import { type Reference, standardize } from '../saliency/standardize.js';
 import { cosine } from '../util/vector.js';
 import { argmaxRow } from './forward.js';
 
 /** Per-filter mean and std; absent → raw saliency (μ = 0, σ = 1). */
-export interface Standardizer {
-  mean: ArrayLike<number>;
-  std: ArrayLike<number>;
-}
+/** What a scan standardises by: the μ and σ of a Reference. */
+export type Standardizer = Pick<Reference, 'mean' | 'std'>;
 
 export interface LoadedItems {
   /** The images that could be read, NCHW. */
@@ -132,12 +130,9 @@ export async function predictDataset(
 }
 
 /** z = (s − μ) / σ (σ ≤ 1e-14 → 1) in float32, or s itself without statistics. */
+/** z of a profile (float32, as profiles are kept), or the raw profile without statistics. */
 export function standardizeTo(s: ArrayLike<number>, st: Standardizer | undefined): Float32Array {
-  const z = Float32Array.from(s);
-  if (st)
-    for (let i = 0; i < z.length; i++)
-      z[i] = (s[i] - st.mean[i]) / (st.std[i] <= SIGMA_FLOOR ? 1 : st.std[i]);
-  return z;
+  return st ? Float32Array.from(standardize(s, st)) : Float32Array.from(s);
 }
 
 export interface Profile {

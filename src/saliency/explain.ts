@@ -4,12 +4,12 @@
  * the boosted target (top k chosen in the graph), the map and Grad-CAM.
  */
 import { PssError } from '../errors.js';
-import { SIGMA_FLOOR, standardize } from '../stats/welford.js';
 import { seededRandom } from '../util/random.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
 import { argmax, type ImageBatch, type SaliencyEngine, type SaliencyResult } from './engine.js';
 import { buildExplainGraph } from './explain-graph.js';
 import type { RankBy } from './rank.js';
+import { standardize, usableSigma } from './standardize.js';
 
 export const EXPLAIN_DEFAULTS = { k: 10, boost: 100, noiseIters: 1, noisePercent: 0, seed: 0 } as const;
 
@@ -85,9 +85,7 @@ export async function explain(
   const shape = [rows, c, h, w] as const;
 
   const mean = Float32Array.from(o.stats?.mean ?? new Float64Array(f));
-  const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), (s) =>
-    s <= SIGMA_FLOOR ? 1 : s,
-  );
+  const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), usableSigma);
   const nc = model.numClasses;
   const onehot = new Float32Array(rows * nc);
   for (let i = 0; i < rows; i++) onehot[i * nc + label] = 1;
@@ -136,7 +134,7 @@ export async function explain(
     saliency: Float32Array.from(out.saliency.subarray(0, f)),
     aggregation: mode,
   };
-  const z = standardize(clean.saliency, mean, std);
+  const z = standardize(clean.saliency, { mean, std });
   const chosen = Array.from(out.boosted.subarray(0, f).keys()).filter((j) => out.boosted[j] > 0);
   // Largest first (by the ranking used), as a list of the boosted filters reads best.
   const boosted = o.filters

@@ -3,10 +3,9 @@
  * what `pss explain` and the web app build on.
  */
 import type { Model } from '../models/model.js';
-import type { Statistics } from '../stats/file.js';
-import { standardize } from '../stats/welford.js';
 import type { SaliencyResult } from './engine.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
+import { type Reference, standardize } from './standardize.js';
 
 export interface SaliencyReport {
   model: string;
@@ -33,7 +32,8 @@ export interface SaliencyReport {
 }
 
 export interface ReportOptions {
-  stats?: { path: string; stats: Statistics };
+  /** Validation statistics to standardise by; raw saliency without. */
+  reference?: Reference;
   rankBy?: RankBy;
   top?: number;
   classNames?: readonly string[];
@@ -55,7 +55,8 @@ export function saliencyReport(
 ): { report: SaliencyReport; ranked: RankedFilter[] } {
   const names = o.classNames;
   const rankBy = o.rankBy ?? 'z';
-  const z = o.stats ? standardize(r.saliency, o.stats.stats.acc.mean, o.stats.stats.acc.std()) : undefined;
+  const ref = o.reference;
+  const z = ref ? standardize(r.saliency, ref) : undefined;
   const perFilter = r.aggregation !== 'parameter';
   const ranked = perFilter ? topFilters(z ?? r.saliency, model.layers, o.top ?? 10, rankBy) : [];
   const probs = softmax(r.logits);
@@ -67,9 +68,7 @@ export function saliencyReport(
     weights: model.source,
     aggregation: r.aggregation,
     standardized: z !== undefined,
-    statistics: o.stats
-      ? { file: o.stats.path, count: o.stats.stats.acc.count, dataset: o.stats.stats.meta.dataset }
-      : null,
+    statistics: ref ? { file: ref.path, count: ref.count, dataset: ref.dataset } : null,
     batchNormFolded: model.info.batchNormFolded ?? false,
     notes: [...(model.info.notes ?? []), ...model.warnings],
     label: r.label,

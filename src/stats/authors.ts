@@ -13,7 +13,7 @@
  * - aggregation: `filter-abs-mean` (|mean gradient| per filter: the authors' published code
  *   most likely computed them so) unless the caller says otherwise;
  * - model: from the file name when it names resnet50, vgg19, densenet121 or inception_v3,
- *   else the caller's `model`, else "unknown" (statsArg then trusts --model, and the filter
+ *   else the caller's `model`, else "unknown" (resolveStats then trusts --model, and the filter
  *   count is still checked);
  * - weightsHash: "unknown" — torchvision's ImageNet weights, which checkStatsFor accepts for
  *   any weights of the right architecture;

@@ -12,7 +12,8 @@ import { checkWritable } from '../io/files.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { saliencyLength } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { preprocessingOf, readStats, type Statistics, type StatsMeta, writeStats } from './file.js';
+import { preprocessingOf } from './check.js';
+import { readStats, type Statistics, type StatsMeta, writeStats } from './file.js';
 import { RunningStats } from './welford.js';
 
 export interface CollectOptions {

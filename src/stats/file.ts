@@ -12,8 +12,6 @@ import { AGGREGATIONS, type Aggregation, isAggregation } from '../saliency/aggre
 import { type Coverage, coveredItems, formatCoverage, parseCoverage } from './coverage.js';
 import { RunningStats } from './welford.js';
 
-export { checkStatsFor, preprocessingOf } from './check.js';
-
 export const STATS_FORMAT = 'pss-stats/1';
 
 export interface StatsMeta {

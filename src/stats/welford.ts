@@ -68,17 +68,3 @@ export class RunningStats {
     return s;
   }
 }
-
-/** σ at or below this counts as zero and is replaced by 1 (DESIGN §1 step 5). */
-export const SIGMA_FLOOR = 1e-14;
-
-/** z = (s - μ) / σ, with σ ≤ 1e-14 replaced by 1. */
-export function standardize(
-  s: ArrayLike<number>,
-  mean: ArrayLike<number>,
-  std: ArrayLike<number>,
-): Float64Array {
-  const z = new Float64Array(s.length);
-  for (let i = 0; i < s.length; i++) z[i] = (s[i] - mean[i]) / (std[i] <= SIGMA_FLOOR ? 1 : std[i]);
-  return z;
-}

@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { statsArg } from '../cli/inputs.js';
 import { PssError } from '../errors.js';
 import { camOverlay } from '../figures/gradcam.js';
 import { encodePng, inputHeatmap } from '../figures/heatmap.js';
@@ -27,7 +26,7 @@ import { type ImageBatch, SaliencyEngine, type SaliencyOptions } from '../salien
 import { EXPLAIN_DEFAULTS, explain } from '../saliency/explain.js';
 import { locate } from '../saliency/rank.js';
 import { saliencyReport, softmax } from '../saliency/report.js';
-import type { Statistics } from '../stats/file.js';
+import { type ResolvedStats, resolveStats } from '../stats/resolve.js';
 import { HttpError } from './http.js';
 import { maskedLogits } from './prune.js';
 
@@ -45,7 +44,7 @@ interface LoadedModel {
   title: string;
   model: Model;
   engine: SaliencyEngine;
-  stats?: { path: string; stats: Statistics };
+  stats?: ResolvedStats;
   classNames?: readonly string[];
   examples: Example[];
   /** Never released (the bundled default, the command line's model). */
@@ -177,7 +176,7 @@ export class Explorer implements AsyncDisposable {
   }
 
   private async register(key: string, title: string, model: Model, statsPath?: string): Promise<LoadedModel> {
-    const stats = await statsArg(statsPath, model, DEFAULT_AGGREGATION);
+    const stats = await resolveStats(statsPath, model, DEFAULT_AGGREGATION);
     const m: LoadedModel = {
       id: `m${this.nextModel++}`,
       key,
@@ -341,12 +340,16 @@ export class Explorer implements AsyncDisposable {
     const k = r.k ?? EXPLAIN_DEFAULTS.k;
     const boost = r.boost ?? EXPLAIN_DEFAULTS.boost;
     const ex = await explain(m.engine, batch, r.label, {
-      stats: stats && { mean: stats.stats.acc.mean, std: stats.stats.acc.std() },
+      stats: stats?.reference,
       k,
       boost,
       filters: r.filters,
     });
-    const { report } = saliencyReport(model, ex.result, { stats, classNames: m.classNames, top: k });
+    const { report } = saliencyReport(model, ex.result, {
+      reference: stats?.reference,
+      classNames: m.classNames,
+      top: k,
+    });
     const [, h, w] = x.shape;
     const scale = Math.max(1, Math.floor(224 / Math.max(h, w)));
     const heat = inputHeatmap({ data: ex.inputGradient, shape: x.shape }, x.display);

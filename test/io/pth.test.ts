@@ -9,7 +9,6 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileS
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { zipSync } from 'fflate';
-import { statsArg } from '../../src/cli/inputs.js';
 import { PssError } from '../../src/errors.js';
 import { serializeNpy } from '../../src/io/npy.js';
 import { PickleError, RefusedGlobalError, unpickle } from '../../src/io/pickle.js';
@@ -28,6 +27,7 @@ import { tinycnn } from '../../src/models/tinycnn.js';
 import { loadWeights } from '../../src/models/weights.js';
 import { architecture } from '../../src/models/zoo.js';
 import { AUTHORS_COUNT, archFromFileName, authorsStats, readAnyStats } from '../../src/stats/authors.js';
+import { resolveStats } from '../../src/stats/resolve.js';
 import { pss, tempDir } from '../helpers/cli.js';
 import { assertParity, loadFixture } from '../helpers/fixtures.js';
 import { serveBytes, startServer, type TestServer } from '../helpers/http-server.js';
@@ -469,22 +469,22 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
 
     it("accepts them for the architecture they name, with any weights (hash 'unknown')", async () => {
       const model = Model.deterministic(architecture('resnet50'));
-      const r = await statsArg(resnetStats, model, 'filter-abs-mean');
+      const r = await resolveStats(resnetStats, model, 'filter-abs-mean');
       assert.equal(r!.stats.meta.model, 'resnet50');
       assert.equal(r!.stats.acc.mean.length, model.filterCount);
       await rejectsUser(
-        statsArg(resnetStats, model, 'filter'),
+        resolveStats(resnetStats, model, 'filter'),
         /holds filter-abs-mean statistics; this run uses --aggregation filter$/,
       );
     });
 
     it('checks the filter count and the architecture', async () => {
       await rejectsUser(
-        statsArg(resnetStats, Model.deterministic(tinycnn), 'filter-abs-mean'),
+        resolveStats(resnetStats, Model.deterministic(tinycnn), 'filter-abs-mean'),
         /_resnet50_filter_wise\.pth has statistics for 26560 filters; tinycnn has 192$/,
       );
       await rejectsUser(
-        statsArg(vggStats, vggLike('vgg19_bn'), 'filter-abs-mean'),
+        resolveStats(vggStats, vggLike('vgg19_bn'), 'filter-abs-mean'),
         /_vgg19_filter_wise\.pth holds statistics for vgg19; this is vgg19_bn$/,
       );
     });
@@ -493,7 +493,7 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
       const path = join(tempDir(), 'stats.pth');
       copyFileSync(vggStats, path);
       assert.equal((await readAnyStats(path)).meta.model, 'unknown');
-      const r = await statsArg(path, vggLike('vgg19_bn'), 'filter-abs-mean');
+      const r = await resolveStats(path, vggLike('vgg19_bn'), 'filter-abs-mean');
       assert.equal(r!.stats.meta.model, 'vgg19_bn');
     });
   });

@@ -11,8 +11,9 @@ import { loadModel } from '../../src/models/load.js';
 import { Runner } from '../../src/runtime/session.js';
 import { argmax, SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
+import { checkStatsFor } from '../../src/stats/check.js';
 import { collectStats } from '../../src/stats/collect.js';
-import { checkStatsFor, readStats } from '../../src/stats/file.js';
+import { readStats } from '../../src/stats/file.js';
 
 const IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
 const LABELS = '/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz';

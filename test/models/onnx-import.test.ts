@@ -16,7 +16,8 @@ import { tinycnn } from '../../src/models/tinycnn.js';
 import { opDef } from '../../src/ops/index.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
-import { RunningStats, standardize } from '../../src/stats/welford.js';
+import { standardize } from '../../src/saliency/standardize.js';
+import { RunningStats } from '../../src/stats/welford.js';
 import { assertParity, cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 import { loadSkeleton, tinyOnnx } from '../helpers/onnx.js';
 
@@ -31,7 +32,7 @@ async function zScores(model: Model, input: Float32Array, label: number, n: numb
   );
   for (const r of batch) stats.push(r.saliency);
   const [r] = await engine.compute({ data: input, shape: [1, 3, 224, 224] }, [label]);
-  return { z: standardize(r.saliency, stats.mean, stats.std()), result: r };
+  return { z: standardize(r.saliency, { mean: stats.mean, std: stats.std() }), result: r };
 }
 
 describe('ONNX import: torch.onnx export of ResNet-18 (BatchNorm folded)', () => {

@@ -13,7 +13,8 @@ import { opDef } from '../../src/ops/index.js';
 import { type Aggregation, saliencyLength } from '../../src/saliency/aggregation.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { AUTHORS_PREPROCESSING } from '../../src/stats/authors.js';
-import { checkStatsFor, preprocessingOf, type Statistics } from '../../src/stats/file.js';
+import { checkStatsFor, preprocessingOf } from '../../src/stats/check.js';
+import type { Statistics } from '../../src/stats/file.js';
 import { RunningStats } from '../../src/stats/welford.js';
 
 const model = Model.deterministic(tinycnn);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { RunningStats, standardize } from '../../src/stats/welford.js';
+import { standardize } from '../../src/saliency/standardize.js';
+import { RunningStats } from '../../src/stats/welford.js';
 import { rng } from '../helpers/random.js';
 
 /** Two-pass float64 reference. */
@@ -50,7 +51,7 @@ describe('RunningStats', () => {
   });
 
   it('standardize replaces sigma <= 1e-14 by 1', () => {
-    const z = standardize([3, 5, 7], [1, 1, 1], [2, 1e-15, 0]);
+    const z = standardize([3, 5, 7], { mean: [1, 1, 1], std: [2, 1e-15, 0] });
     assert.deepEqual(Array.from(z), [1, 4, 6]);
   });
 });

@@ -17,9 +17,10 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS, explain } from '../../saliency/explain.js';
 import { locate, type RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
+import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
-import { checkInputSize, labelArg, readImageArg, statsArg } from '../inputs.js';
+import { labelArg, readImageArg } from '../inputs.js';
 import { intFlag, numberFlag } from '../parse.js';
 
 /** --filters "layer:index,layer:index" → positions in the saliency vector. */
@@ -116,7 +117,7 @@ const command = defineCommand({
 
     const batch = await readImageArg({ image: imagePath, input }, model);
     const display = batch.display;
-    const stats = await statsArg(args.stats, model, aggregation);
+    const stats = await resolveStats(args.stats, model, aggregation);
     checkInputSize(stats, batch.shape);
     const filters = parseFilters(args.filters, model);
     if (filters && args.random)
@@ -132,7 +133,7 @@ const command = defineCommand({
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const ex = await explain(engine, batch, label, {
       aggregation,
-      stats: stats && { mean: stats.stats.acc.mean, std: stats.stats.acc.std() },
+      stats: stats?.reference,
       k: intFlag(args.k, 'k', 1),
       boost,
       rankBy: args.rank as RankBy,
@@ -143,7 +144,7 @@ const command = defineCommand({
       seed: intFlag(args.seed, 'seed', 0),
     });
     const { report, ranked } = saliencyReport(model, ex.result, {
-      stats,
+      reference: stats?.reference,
       rankBy: args.rank as RankBy,
       top: intFlag(args.top, 'top', 0),
       classNames: names,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
-import { dataArg, phases, seconds, standardizer } from '../../experiments/cli.js';
+import { dataArg, phases, seconds } from '../../experiments/cli.js';
 import { pruneChartPng } from '../../experiments/figures.js';
 import { pruneMarkdown, runPrune } from '../../experiments/prune.js';
 import { checkWritable, writeFilesAtomic } from '../../io/files.js';
@@ -12,8 +12,8 @@ import { loadModel } from '../../models/load.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
+import { resolveStats } from '../../stats/resolve.js';
 import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
-import { statsArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 
 const { stats: statsFlag, rank: rankFlag } = rankArgs;
@@ -69,7 +69,7 @@ const command = defineCommand({
         `--k must be between 1 and ${model.filterCount} (the filters of ${model.name}), got ${k}`,
       );
     const data = await openDataset(args.data, model, limit);
-    const stats = await statsArg(args.stats, model, aggregation);
+    const stats = await resolveStats(args.stats, model, aggregation);
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const statistics = stats
       ? { file: stats.path, count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
@@ -91,7 +91,7 @@ const command = defineCommand({
       rankBy,
       seed,
       aggregation,
-      stats: standardizer(stats),
+      stats: stats?.reference,
       batch,
       out: args.out,
       resume: args.resume,

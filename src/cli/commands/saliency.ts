@@ -7,9 +7,10 @@ import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
+import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
 import { formatSummary } from '../format.js';
-import { checkInputSize, labelArg, readImageArg, statsArg } from '../inputs.js';
+import { labelArg, readImageArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
 
 const command = defineCommand({
@@ -37,13 +38,13 @@ const command = defineCommand({
     const image = await readImageArg(args, model);
     const names = classNamesFor(model.numClasses, model.arch.classNames);
     const label = labelArg(args.label, model, names);
-    const stats = await statsArg(args.stats, model, aggregation);
+    const stats = await resolveStats(args.stats, model, aggregation);
     checkInputSize(stats, image.shape);
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const [result] = await engine.compute(image, [label], aggregation);
     const { report, ranked } = saliencyReport(model, result, {
-      stats,
+      reference: stats?.reference,
       rankBy: args.rank as RankBy,
       top,
       classNames: names,
