@@ -23,7 +23,7 @@ import { DEFAULT_AGGREGATION } from '../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../src/saliency/engine.js';
 import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
-import { collectStats } from '../src/stats/collect.js';
+import { collectStats } from '../src/jobs/collect-stats.js';
 import { seededRandom } from '../src/util/random.js';
 
 const { values: args } = parseArgs({

@@ -15,6 +15,7 @@ export { loadInput } from './image/input.js';
 export { type NpyArray, parseNpy, serializeNpy } from './io/npy.js';
 export { readCheckpoint, stateDictTensors } from './io/pth.js';
 export { parseSafeTensors, serializeSafeTensors } from './io/safetensors.js';
+export { type CollectOptions, collectStats } from './jobs/collect-stats.js';
 // Models and weights
 export type { Architecture, Preprocessing } from './models/architecture.js';
 export { deterministicInput, deterministicParameter } from './models/deterministic.js';
@@ -45,7 +46,6 @@ export { type Reference, SIGMA_FLOOR, standardize } from './saliency/standardize
 // Statistics
 export { authorsStats, readAnyStats } from './stats/authors.js';
 export { checkStatsFor } from './stats/check.js';
-export { type CollectOptions, collectStats } from './stats/collect.js';
 export { readStats, type Statistics, writeStats } from './stats/file.js';
 export { mergeStats } from './stats/merge.js';
 export { type ResolvedStats, resolveStats } from './stats/resolve.js';

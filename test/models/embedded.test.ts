@@ -7,12 +7,12 @@ import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { idxDataset } from '../../src/data/idx.js';
+import { collectStats } from '../../src/jobs/collect-stats.js';
 import { loadModel } from '../../src/models/load.js';
 import { Runner } from '../../src/runtime/session.js';
 import { argmax, SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { checkStatsFor } from '../../src/stats/check.js';
-import { collectStats } from '../../src/stats/collect.js';
 import { readStats } from '../../src/stats/file.js';
 
 const IMAGES = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';

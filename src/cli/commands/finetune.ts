@@ -1,17 +1,17 @@
 /** `pss finetune`: fine-tune only the most salient filters on one misclassified image (paper §4). */
 import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
-import { dataArg, filtersArg, phases, queryContext, seconds } from '../../experiments/cli.js';
-import { finetuneFilters, tunedRunner, withParams } from '../../experiments/finetune.js';
-import { candidateProfiles, nearestNeighbors, queryProfile } from '../../experiments/neighbors.js';
-import { predictDataset } from '../../experiments/scan.js';
 import { checkWritable, writeFileAtomic } from '../../io/files.js';
 import { serializeSafeTensors } from '../../io/safetensors.js';
+import { finetuneFilters, tunedRunner, withParams } from '../../jobs/finetune.js';
+import { candidateProfiles, nearestNeighbors, queryProfile } from '../../jobs/neighbors.js';
+import { predictDataset } from '../../jobs/scan.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topFilters } from '../../saliency/rank.js';
 import { seededRandom } from '../../util/random.js';
 import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { dataArg, filtersArg, phases, queryContext, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 import { queryArgs } from './neighbors.js';
 

@@ -2,15 +2,15 @@
 import { join } from 'node:path';
 import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
-import { dataArg, phases, queryContext, seconds } from '../../experiments/cli.js';
-import { imageGrid } from '../../experiments/figures.js';
-import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../experiments/neighbors.js';
+import { imageGrid } from '../../figures/experiments.js';
 import { displayFromTensor } from '../../image/display.js';
 import { checkWritable, writeFilesAtomic } from '../../io/files.js';
+import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../jobs/neighbors.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { dataArg, phases, queryContext, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 
 export const queryArgs = {

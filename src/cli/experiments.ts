@@ -1,7 +1,4 @@
 import type { ArgsDef } from 'citty';
-import { labelArg, readImageArg } from '../cli/inputs.js';
-import { intFlag } from '../cli/parse.js';
-import { type Progress, progressBar } from '../cli/progress.js';
 import type { Dataset } from '../data/dataset.js';
 import { openDataset } from '../data/open.js';
 import { PssError } from '../errors.js';
@@ -14,6 +11,9 @@ import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { checkInputSize, resolveStats } from '../stats/resolve.js';
+import { labelArg, readImageArg } from './inputs.js';
+import { intFlag } from './parse.js';
+import { type Progress, progressBar } from './progress.js';
 
 export const dataArg = {
   data: {

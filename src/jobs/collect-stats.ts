@@ -12,9 +12,9 @@ import { checkWritable } from '../io/files.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { saliencyLength } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { preprocessingOf } from './check.js';
-import { readStats, type Statistics, type StatsMeta, writeStats } from './file.js';
-import { RunningStats } from './welford.js';
+import { preprocessingOf } from '../stats/check.js';
+import { readStats, type Statistics, type StatsMeta, writeStats } from '../stats/file.js';
+import { RunningStats } from '../stats/welford.js';
 
 export interface CollectOptions {
   aggregation: Aggregation;

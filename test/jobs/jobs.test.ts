@@ -6,9 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PssError } from '../../src/errors.js';
-import { parseCsv } from '../../src/experiments/csv.js';
-import { finetuneFilters, layersOf, withParams, zeroFilters } from '../../src/experiments/finetune.js';
-import { forwardRunner } from '../../src/experiments/forward.js';
+import { toOnnxModel } from '../../src/graph/onnx.js';
+import { parseCsv } from '../../src/jobs/csv.js';
+import { finetuneFilters, layersOf, withParams, zeroFilters } from '../../src/jobs/finetune.js';
+import { forwardRunner } from '../../src/jobs/forward.js';
 import {
   PRUNE_CSV_HEADER,
   type PruneRow,
@@ -16,9 +17,8 @@ import {
   pruneOrders,
   randomOrder,
   summarizePrune,
-} from '../../src/experiments/prune.js';
-import { cosine, nearestProfiles } from '../../src/experiments/scan.js';
-import { toOnnxModel } from '../../src/graph/onnx.js';
+} from '../../src/jobs/prune.js';
+import { cosine, nearestProfiles } from '../../src/jobs/scan.js';
 import { deterministicInput } from '../../src/models/deterministic.js';
 import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';

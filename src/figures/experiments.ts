@@ -1,9 +1,9 @@
 /** The experiments' figures: the pruning curves (vega-lite) and a captioned grid of images. */
 import type { TopLevelSpec } from 'vega-lite';
-import { composeGrid, type Panel } from '../figures/gradcam.js';
-import { svgToPng, vegaLiteToSvg } from '../figures/render.js';
-import { FONT } from '../figures/text.js';
-import { type PruneSummary, STRATEGIES } from './prune.js';
+import { type PruneSummary, STRATEGIES } from '../jobs/prune.js';
+import { composeGrid, type Panel } from './gradcam.js';
+import { svgToPng, vegaLiteToSvg } from './render.js';
+import { FONT } from './text.js';
 
 const COLOURS: Record<(typeof STRATEGIES)[number], string> = {
   salient: '#d62728',
