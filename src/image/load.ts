@@ -35,7 +35,7 @@
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
-import { checkPixelBudget, MAX_PIXELS } from './preprocess.js';
+import { checkPixelBudget, MAX_PIXELS } from './budget.js';
 
 /** An 8-bit RGB image, pixels interleaved row by row (H × W × 3). */
 export interface RgbImage {
@@ -43,8 +43,6 @@ export interface RgbImage {
   height: number;
   data: Uint8Array;
 }
-
-export { MAX_PIXELS } from './preprocess.js';
 
 const FORMATS: Readonly<Record<string, string>> = {
   jpeg: 'JPEG',

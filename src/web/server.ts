@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
-import { MAX_PIXELS } from '../image/load.js';
+import { MAX_PIXELS } from '../image/budget.js';
 import { displayName, type Explorer } from './explorer.js';
 import {
   HttpError,

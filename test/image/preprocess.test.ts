@@ -7,8 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resizedSize } from '../../src/image/budget.js';
 import { loadImage, type RgbImage } from '../../src/image/load.js';
-import { centerCrop, preprocess, resizedSize } from '../../src/image/preprocess.js';
+import { centerCrop, preprocess } from '../../src/image/preprocess.js';
 import { resizeBilinear } from '../../src/image/resample.js';
 import { IMAGENET } from '../../src/models/architecture.js';
 import {
