@@ -9,7 +9,7 @@ import { PssError } from '../errors.js';
 import { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
-import { buildForward, crossEntropy } from '../saliency/graph.js';
+import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
 import { locate } from '../saliency/rank.js';
 import { argmaxRow, type ForwardRunner, forwardRunner, softmaxRows } from './forward.js';
 
@@ -63,7 +63,7 @@ export async function finetuneFilters(
     image.shape,
     () => {
       const g = buildForward(model, image.shape, { paramInputs: names });
-      const onehot = g.graph.input('onehot', [1, k]);
+      const onehot = g.graph.input(FEED.onehot, [1, k]);
       const loss = crossEntropy(g.logits, onehot);
       const grads = grad(
         op.reduceSum(loss, [0]),
@@ -76,8 +76,7 @@ export async function finetuneFilters(
       ];
     },
   );
-  const onehot = new Float32Array(k);
-  onehot[label] = 1;
+  const onehot = oneHot([label], k);
   // Per layer: which output channels move, and the size of one channel's slice.
   const rows = names.map((n) => {
     const layer = model.layers.find((l) => l.param === n)!;
@@ -88,7 +87,11 @@ export async function finetuneFilters(
   });
   const history: StepRecord[] = [];
   for (let step = 0; ; step++) {
-    const out = await runner.run({ input: image.data, onehot, ...Object.fromEntries(params) });
+    const out = await runner.run({
+      [FEED.input]: image.data,
+      [FEED.onehot]: onehot,
+      ...Object.fromEntries(params),
+    });
     const p = softmaxRows(out.logits, k);
     history.push({ step, loss: out.loss[0], predicted: argmaxRow(out.logits, k, 0), pTrue: p[label] });
     if (step === o.steps || (o.untilCorrect && history[step].predicted === label)) break;

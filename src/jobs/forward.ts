@@ -6,7 +6,7 @@
 import { PssError } from '../errors.js';
 import type { Runner } from '../runtime/session.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { buildForward, type ForwardOptions } from '../saliency/graph.js';
+import { buildForward, FEED, type ForwardOptions } from '../saliency/graph.js';
 
 export interface ForwardRunner {
   /** Rows per ONNX Runtime run. */
@@ -64,7 +64,7 @@ export function forwardRunner(
           m.fill(1);
           m.set(o.mask!.subarray(start * f, (start + count) * f));
         }
-        const res = await r.run({ input: x, ...(m && { filter_mask: m }), ...params });
+        const res = await r.run({ [FEED.input]: x, ...(m && { filter_mask: m }), ...params });
         out.set(res.logits.subarray(0, count * classes), start * classes);
       }
       return out;

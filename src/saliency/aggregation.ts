@@ -1,3 +1,5 @@
+import { PssError } from '../errors.js';
+
 /** How a parameter gradient becomes a saliency profile (DESIGN §1 step 3). Defined once here. */
 export const AGGREGATIONS = {
   filter: 'mean |gradient| over each conv filter (default)',
@@ -11,6 +13,16 @@ export const DEFAULT_AGGREGATION: Aggregation = 'filter';
 
 export function isAggregation(s: string): s is Aggregation {
   return Object.hasOwn(AGGREGATIONS, s);
+}
+
+/**
+ * The aggregation, when it gives one value per unit: ranking, boosting and turning units off
+ * (explain, prune, neighbors, finetune) need that, which `parameter` is not.
+ */
+export function perUnit(aggregation: Aggregation, command: string): Aggregation {
+  if (aggregation === 'parameter')
+    throw new PssError(`${command} needs a per-filter aggregation (not parameter)`);
+  return aggregation;
 }
 
 /**

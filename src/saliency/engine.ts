@@ -8,7 +8,7 @@ import type { GraphOutput } from '../graph/onnx.js';
 import type { Model } from '../models/model.js';
 import { type Device, Runner, type WeightPlacement } from '../runtime/session.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
-import { buildSaliencyGraph } from './graph.js';
+import { buildSaliencyGraph, FEED, oneHot } from './graph.js';
 
 export interface SaliencyOptions {
   device?: Device;
@@ -117,12 +117,8 @@ export class SaliencyEngine implements AsyncDisposable {
       if (!Number.isInteger(label) || label < 0 || label >= k)
         throw new PssError(`label ${label} is out of range: ${this.model.name} has classes 0..${k - 1}`);
     }
-    const onehot = new Float32Array(n * k);
-    labels.forEach((label, i) => {
-      onehot[i * k + label] = 1;
-    });
     const runner = await this.runner(mode, batch.shape);
-    const out = await runner.run({ input: batch.data, onehot });
+    const out = await runner.run({ [FEED.input]: batch.data, [FEED.onehot]: oneHot(labels, k) });
     const per = out.saliency.length / n;
     return labels.map((label, i) => {
       const logits = Float32Array.from(out.logits.subarray(i * k, (i + 1) * k));

@@ -8,8 +8,8 @@ import type { Value } from '../graph/graph.js';
 import { reachableNodes } from '../graph/onnx.js';
 import type { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
-import type { Aggregation } from './aggregation.js';
-import { buildForward, crossEntropy, saliencyOf } from './graph.js';
+import { type Aggregation, perUnit } from './aggregation.js';
+import { buildForward, crossEntropy, FEED, saliencyOf } from './graph.js';
 
 export interface ExplainGraph {
   logits: Value;
@@ -44,12 +44,12 @@ export function buildExplainGraph(
   selection: BoostSelection,
   boost: number,
 ): ExplainGraph {
-  if (mode === 'parameter') throw new Error('input-space saliency uses a per-filter aggregation');
+  perUnit(mode, 'input-space saliency');
   const batch = shape[0];
   const { graph, net, input, logits } = buildForward(model, shape);
   const k = model.numClasses;
   const f = model.filterCount;
-  const onehot = graph.input('onehot', [batch, k]);
+  const onehot = graph.input(FEED.onehot, [batch, k]);
   const mean = graph.input('mean', [f]);
   const std = graph.input('std', [f]);
 

@@ -8,6 +8,7 @@ import { seededRandom } from '../util/random.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
 import { argmax, type ImageBatch, type SaliencyEngine, type SaliencyResult } from './engine.js';
 import { buildExplainGraph } from './explain-graph.js';
+import { FEED, oneHot } from './graph.js';
 import type { RankBy } from './rank.js';
 import { standardize, usableSigma } from './standardize.js';
 
@@ -87,9 +88,12 @@ export async function explain(
   const mean = Float32Array.from(o.stats?.mean ?? new Float64Array(f));
   const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), usableSigma);
   const nc = model.numClasses;
-  const onehot = new Float32Array(rows * nc);
-  for (let i = 0; i < rows; i++) onehot[i * nc + label] = 1;
-  const feeds: Record<string, Float32Array> = { input: data, onehot, mean, std };
+  const feeds: Record<string, Float32Array> = {
+    [FEED.input]: data,
+    [FEED.onehot]: oneHot(new Array(rows).fill(label), nc),
+    mean,
+    std,
+  };
 
   // Hand-picked or random filters come in as a mask; the top k is chosen inside the graph.
   const fixedChoice = o.filters !== undefined || o.random === true;

@@ -34,10 +34,22 @@ export interface ForwardOptions {
   paramInputs?: readonly string[];
 }
 
+/** The graph inputs every saliency graph has: the images (NCHW) and their one-hot true labels. */
+export const FEED = { input: 'input', onehot: 'onehot' } as const;
+
+/** One-hot rows of `labels` over `classes`: the cross-entropy's target. */
+export function oneHot(labels: readonly number[], classes: number): Float32Array {
+  const out = new Float32Array(labels.length * classes);
+  labels.forEach((label, i) => {
+    out[i * classes + label] = 1;
+  });
+  return out;
+}
+
 /** The model's forward pass on a new graph, its weights as constants (or inputs, see options). */
 export function buildForward(model: Model, shape: readonly number[], o: ForwardOptions = {}) {
   const graph = new Graph();
-  const input = graph.input('input', shape);
+  const input = graph.input(FEED.input, shape);
   const inputs = new Set(o.paramInputs ?? []);
   for (const name of inputs)
     if (!model.weights.has(name)) throw new PssError(`${model.name} has no parameter "${name}"`);
@@ -80,7 +92,7 @@ export function crossEntropy(logits: Value, onehot: Value): Value {
 export function buildSaliencyGraph(model: Model, shape: readonly number[], mode: Aggregation): SaliencyGraph {
   const batch = shape[0];
   const { graph, net, input, logits } = buildForward(model, shape);
-  const onehot = graph.input('onehot', [batch, model.numClasses]);
+  const onehot = graph.input(FEED.onehot, [batch, model.numClasses]);
   const loss = crossEntropy(logits, onehot);
   // The gradient of the summed loss, kept per sample (never summed over the batch).
   const total = op.reduceSum(loss, [0]);

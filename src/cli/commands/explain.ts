@@ -12,7 +12,7 @@ import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
 import type { Model } from '../../models/model.js';
-import type { Aggregation } from '../../saliency/aggregation.js';
+import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS, explain } from '../../saliency/explain.js';
 import { locate, type RankBy } from '../../saliency/rank.js';
@@ -97,9 +97,7 @@ const command = defineCommand({
     ...runtimeArgs,
   },
   async run({ args }) {
-    const aggregation = args.aggregation as Aggregation;
-    if (aggregation === 'parameter')
-      throw new PssError('explain needs a per-filter aggregation (not parameter)');
+    const aggregation = perUnit(args.aggregation as Aggregation, 'explain');
     const model = await loadModel(args);
     const names = classNamesFor(model.numClasses, model.arch.classNames);
 

@@ -6,7 +6,7 @@ import { serializeSafeTensors } from '../../io/safetensors.js';
 import { finetuneFilters, tunedRunner, withParams } from '../../jobs/finetune.js';
 import { candidateProfiles, nearestNeighbors, queryProfile } from '../../jobs/neighbors.js';
 import { predictDataset } from '../../jobs/scan.js';
-import type { Aggregation } from '../../saliency/aggregation.js';
+import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topFilters } from '../../saliency/rank.js';
 import { seededRandom } from '../../util/random.js';
@@ -85,9 +85,7 @@ const command = defineCommand({
   },
   async run({ args }) {
     const t0 = performance.now();
-    const aggregation = args.aggregation as Aggregation;
-    if (aggregation === 'parameter')
-      throw new PssError('finetune needs a per-filter aggregation (not parameter)');
+    const aggregation = perUnit(args.aggregation as Aggregation, 'finetune');
     const k = intFlag(args.k, 'k', 1)!;
     const steps = intFlag(args.steps, 'steps', 0)!;
     const lr = Number(args.lr);

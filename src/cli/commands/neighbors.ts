@@ -1,12 +1,11 @@
 /** `pss neighbors`: the images whose saliency profiles are closest to one image's. */
 import { join } from 'node:path';
 import { defineCommand } from 'citty';
-import { PssError } from '../../errors.js';
 import { imageGrid } from '../../figures/experiments.js';
 import { displayFromTensor } from '../../image/display.js';
 import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../../jobs/neighbors.js';
-import type { Aggregation } from '../../saliency/aggregation.js';
+import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
 import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
@@ -54,9 +53,7 @@ const command = defineCommand({
   },
   async run({ args }) {
     const t0 = performance.now();
-    const aggregation = args.aggregation as Aggregation;
-    if (aggregation === 'parameter')
-      throw new PssError('neighbors needs a per-filter aggregation (not parameter)');
+    const aggregation = perUnit(args.aggregation as Aggregation, 'neighbors');
     const n = intFlag(args.n, 'n', 1)!;
     const top = intFlag(args.top, 'top', 1)!;
     const batch = intFlag(args.batch, 'batch', 1)!;

@@ -8,7 +8,7 @@ import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import { acquireLock } from '../../io/lock.js';
 import { pruneMarkdown, runPrune } from '../../jobs/prune.js';
 import { loadModel } from '../../models/load.js';
-import type { Aggregation } from '../../saliency/aggregation.js';
+import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { resolveStats } from '../../stats/resolve.js';
@@ -52,9 +52,7 @@ const command = defineCommand({
   },
   async run({ args }) {
     const t0 = performance.now();
-    const aggregation = args.aggregation as Aggregation;
-    if (aggregation === 'parameter')
-      throw new PssError('prune needs a per-filter aggregation (not parameter)');
+    const aggregation = perUnit(args.aggregation as Aggregation, 'prune');
     const k = intFlag(args.k, 'k', 1)!;
     const seed = intFlag(args.seed, 'seed', 0)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
