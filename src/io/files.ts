@@ -174,13 +174,13 @@ async function makeDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes never leave a half-written file: write a temporary sibling, then rename. */
-export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+/** Writes never leave a half-written file: `write` fills a temporary sibling, then it is renamed. */
+async function atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
   const tmp = tmpName(path);
   inFlight.add(tmp);
   try {
     await makeDir(dirname(path));
-    await writeFile(tmp, data);
+    await write(tmp);
     await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => {});
@@ -190,12 +190,13 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   }
 }
 
+export function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  return atomically(path, (tmp) => writeFile(tmp, data));
+}
+
 /** writeFileAtomic for text made piece by piece (larger than one string can be). */
-export async function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
-  const tmp = tmpName(path);
-  inFlight.add(tmp);
-  try {
-    await makeDir(dirname(path));
+export function writeChunksAtomic(path: string, chunks: Iterable<string>): Promise<void> {
+  return atomically(path, async (tmp) => {
     const handle = await open(tmp, 'w');
     try {
       let buffered = '';
@@ -210,13 +211,7 @@ export async function writeChunksAtomic(path: string, chunks: Iterable<string>):
     } finally {
       await handle.close();
     }
-    await rename(tmp, path);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw ioError(e, 'write', path);
-  } finally {
-    inFlight.delete(tmp);
-  }
+  });
 }
 
 /**

@@ -133,7 +133,12 @@ export class SaliencyEngine implements AsyncDisposable {
     });
   }
 
-  async [Symbol.asyncDispose](): Promise<void> {
+  /** Releases the ONNX Runtime sessions (also `await using engine = ...` in TypeScript). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async close(): Promise<void> {
     // A session that failed to start has nothing to release; its error was already thrown.
     for (const r of this.runners.values()) await r.then((runner) => runner.release()).catch(() => {});
     this.runners.clear();
