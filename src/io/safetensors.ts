@@ -1,3 +1,4 @@
+import type { FileHandle } from 'node:fs/promises';
 import { PssError, quoted } from '../errors.js';
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header
@@ -20,30 +21,84 @@ export interface SafeTensors {
 
 const ITEM: Record<StDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, U8: 1, BOOL: 1 };
 
+/** `reason` is the problem alone, without the file's name (for callers that frame it). */
 export class SafeTensorsError extends PssError {
   override name = 'SafeTensorsError';
+  constructor(
+    message: string,
+    readonly reason = message,
+  ) {
+    super(message);
+  }
+}
+
+type Bad = (msg: string) => never;
+
+const failWith =
+  (what: string): Bad =>
+  (msg) => {
+    throw new SafeTensorsError(`${what} is not a valid safetensors file: ${msg}`, msg);
+  };
+
+/** A tensor as the header describes it: where its bytes lie in the data section. */
+interface HeaderEntry {
+  name: string;
+  dtype: StDType;
+  shape: number[];
+  begin: number;
+  end: number;
 }
 
 export function parseSafeTensors(buf: Uint8Array, what = 'safetensors file'): SafeTensors {
-  const bad = (msg: string): never => {
-    throw new SafeTensorsError(`${what} is not a valid safetensors file: ${msg}`);
-  };
+  const bad = failWith(what);
   if (buf.byteLength < 8) bad(`too short (${buf.byteLength} bytes)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const headerLen = view.getBigUint64(0, true);
-  if (headerLen < 2n || 8n + headerLen > BigInt(buf.byteLength) || headerLen > MAX_HEADER)
-    bad(`header length ${headerLen} does not fit a file of ${buf.byteLength} bytes`);
-  const headerEnd = 8 + Number(headerLen);
+  const headerEnd = 8 + headerLength(buf.subarray(0, 8), buf.byteLength, bad);
+  const data = buf.subarray(headerEnd);
+  const { entries, metadata } = readHeader(buf.subarray(8, headerEnd), data.byteLength, bad);
+  const tensors = new Map<string, StTensor>();
+  for (const { name, dtype, shape, begin, end } of entries)
+    tensors.set(name, { dtype, shape, bytes: data.subarray(begin, end) });
+  return { tensors, metadata };
+}
+
+/**
+ * The checks of parseSafeTensors on a file's header alone (its data is not read): for a
+ * download, which may be larger than what is worth reading twice. Throws SafeTensorsError.
+ */
+export async function checkSafeTensorsHeader(file: FileHandle, what = 'safetensors file'): Promise<void> {
+  const bad = failWith(what);
+  const size = (await file.stat()).size;
+  if (size < 8) bad(`too short (${size} bytes)`);
+  const first = new Uint8Array(8);
+  await file.read(first, 0, 8, 0);
+  const n = headerLength(first, size, bad);
+  const json = new Uint8Array(n);
+  await file.read(json, 0, n, 8);
+  readHeader(json, size - 8 - n, bad);
+}
+
+/** The header's length from the file's first 8 bytes, checked against the file's size. */
+function headerLength(first: Uint8Array, fileSize: number, bad: Bad): number {
+  const n = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (n < 2n || 8n + n > BigInt(fileSize) || n > MAX_HEADER)
+    bad(`header length ${n} does not fit a file of ${fileSize} bytes`);
+  return Number(n);
+}
+
+/** The JSON header, every field checked; the tensors lie within `dataBytes` and do not overlap. */
+function readHeader(
+  json: Uint8Array,
+  dataBytes: number,
+  bad: Bad,
+): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, headerEnd)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(json));
   } catch {
     return bad('the header is not JSON');
   }
   if (!isObject(header)) return bad('the header is not a JSON object');
-  const data = buf.subarray(headerEnd);
-  const tensors = new Map<string, StTensor>();
-  const spans: { name: string; begin: number; end: number }[] = [];
+  const entries: HeaderEntry[] = [];
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -60,30 +115,27 @@ export function parseSafeTensors(buf: Uint8Array, what = 'safetensors file'): Sa
     if (!Array.isArray(off) || off.length !== 2 || !off.every((o) => Number.isSafeInteger(o) && o >= 0))
       return bad(`${tensor} has bad data_offsets (not two non-negative integers)`);
     const [begin, end] = off as [number, number];
-    if (begin > end || end > data.byteLength)
-      return bad(`${tensor} has data_offsets [${begin}, ${end}] outside the ${data.byteLength} data bytes`);
+    if (begin > end || end > dataBytes)
+      return bad(
+        `${tensor} has data_offsets [${begin}, ${end}] outside the ${dataBytes} data bytes${end > dataBytes ? '; truncated?' : ''}`,
+      );
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
     const item = ITEM[dtype as StDType];
     if (end - begin !== n * item)
       return bad(
         `${tensor} has ${end - begin} bytes; ${dtype} ${describeShape(shape as number[])} needs ${n * item}`,
       );
-    if (end > begin) spans.push({ name, begin, end });
-    tensors.set(name, {
-      dtype: dtype as StDType,
-      shape: shape as number[],
-      bytes: data.subarray(begin, end),
-    });
+    entries.push({ name, dtype: dtype as StDType, shape: shape as number[], begin, end });
   }
   // Tensors must not share bytes (one written through another would change both). Sorted by
   // where they begin, a pair that overlaps makes some neighbouring pair overlap.
-  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const spans = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin || a.end - b.end);
   for (let i = 1; i < spans.length; i++)
     if (spans[i].begin < spans[i - 1].end)
       bad(
         `tensors ${quoted(spans[i - 1].name)} and ${quoted(spans[i].name)} overlap (data_offsets [${spans[i - 1].begin}, ${spans[i - 1].end}] and [${spans[i].begin}, ${spans[i].end}])`,
       );
-  return { tensors, metadata };
+  return { entries, metadata };
 }
 
 const describeShape = (shape: readonly number[]) =>
@@ -96,7 +148,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `__metadata__`: a string → string map, as the format defines it. */
-function readMetadata(entry: unknown, bad: (msg: string) => never): Record<string, string> {
+function readMetadata(entry: unknown, bad: Bad): Record<string, string> {
   if (!isObject(entry)) return bad('__metadata__ is not an object');
   for (const [k, v] of Object.entries(entry))
     if (typeof v !== 'string') bad(`__metadata__ entry ${quoted(k)} is not a string`);
