@@ -19,8 +19,13 @@ export { type CollectOptions, collectStats } from './jobs/collect-stats.js';
 // Models and weights
 export type { Architecture, Preprocessing } from './models/architecture.js';
 export { deterministicInput, deterministicParameter } from './models/deterministic.js';
+export {
+  type DownloadProgress,
+  parseWeightsSpec,
+  type ResolveOptions,
+  resolveWeights,
+} from './models/download/index.js';
 export { bundledExamples, type Example } from './models/examples.js';
-export { parseWeightsSpec, type ResolveOptions, resolveWeights } from './models/fetch.js';
 export { DEFAULT_MODEL, loadModel, type ModelSpec } from './models/load.js';
 export { type ConvLayer, Model, type ModelInfo } from './models/model.js';
 export type { ParamSpec } from './models/nn.js';

@@ -1,11 +1,12 @@
 /** Flag fragments shared by commands — each flag defined once. */
 import type { ArgsDef } from 'citty';
-import { DEFAULT_MODEL } from '../models/load.js';
+import { DEFAULT_MODEL, type ModelSpec } from '../models/load.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import type { SaliencyOptions } from '../saliency/engine.js';
 import { intFlag } from './parse.js';
+import { downloadProgress } from './progress.js';
 
 export const modelArgs = {
   model: {
@@ -21,6 +22,11 @@ export const modelArgs = {
     valueHint: 'file|url|hf:repo',
   },
 } as const satisfies ArgsDef;
+
+/** The model the --model / --weights flags name; a download of its weights draws the progress bar. */
+export function modelSpec(args: { model: string; weights?: string }): ModelSpec {
+  return { model: args.model, weights: args.weights, onProgress: downloadProgress() };
+}
 
 export const runtimeArgs = {
   device: {

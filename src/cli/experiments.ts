@@ -11,6 +11,7 @@ import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { checkInputSize, resolveStats } from '../stats/resolve.js';
+import { modelSpec } from './args.js';
 import { labelArg, readImageArg } from './inputs.js';
 import { intFlag } from './parse.js';
 import { type Progress, progressBar } from './progress.js';
@@ -150,7 +151,7 @@ export async function queryContext(
   aggregation: Aggregation,
   checkModel?: (m: Model) => void,
 ) {
-  const model = await loadModel(args);
+  const model = await loadModel(modelSpec(args));
   checkModel?.(model);
   const names = classNamesFor(model.numClasses, model.arch.classNames);
   const data = await openDataset(args.data, model, intFlag(args.limit, 'limit', 1));

@@ -2,7 +2,8 @@
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
-import { hasTorchvisionHubWeights } from './fetch.js';
+import type { DownloadProgress } from './download/resolve.js';
+import { hasTorchvisionHubWeights } from './download/spec.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { loadWeights } from './weights.js';
@@ -16,6 +17,8 @@ export interface ModelSpec {
   model: string;
   /** Weights for a built-in architecture (not used with ONNX files). */
   weights?: string;
+  /** Told how a download of the weights goes (the CLI draws its progress bar from it). */
+  onProgress?: (progress: DownloadProgress) => void;
 }
 
 export async function loadModel(spec: ModelSpec): Promise<Model> {
@@ -30,5 +33,5 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
     throw new PssError(
       `--weights is required for ${arch.name}: a .safetensors or .pth file or an https URL${hasTorchvisionHubWeights(arch.name) ? `, or tv:${arch.name} for torchvision's ImageNet weights` : ''}`,
     );
-  return loadWeights(arch, weights);
+  return loadWeights(arch, weights, { onProgress: spec.onProgress });
 }

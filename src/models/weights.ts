@@ -1,7 +1,5 @@
 /** Reading weights files into a Model. */
-import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
 import {
@@ -13,7 +11,9 @@ import {
 } from '../io/pth.js';
 import { parseSafeTensors, toFloat32 } from '../io/safetensors.js';
 import type { Architecture } from './architecture.js';
-import { parseWeightsSpec, type ResolveOptions, resolveWeights } from './fetch.js';
+import { sha256Hex, torchHubNameProblem } from './download/integrity.js';
+import { type ResolveOptions, resolveWeights } from './download/resolve.js';
+import { parseWeightsSpec } from './download/spec.js';
 import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
 import { Model } from './model.js';
 import { Net } from './nn.js';
@@ -27,7 +27,7 @@ const CHECKPOINT_NAME = /\.(pth|pt|bin|ckpt|tar)$/i;
  * state dict — itself or under "state_dict" / "model" — so torchvision's published URLs
  * work as they are. `spec` is a local path, an http(s) URL or a Hub reference
  * (`hf:owner/repo[@rev][/file]`, `tv:resnet50`); remote files are downloaded once into the
- * cache (see fetch.ts). Hub checkpoints whose names differ from torchvision's (timm's VGG
+ * cache (see download/). Hub checkpoints whose names differ from torchvision's (timm's VGG
  * head) are renamed, and optional tensors they lack (timm's Inception-v3 has no AuxLogits)
  * are filled in — `model.warnings` says so.
  */
@@ -51,7 +51,7 @@ export async function loadWeights(
       for (const [name, t] of stateDictTensors(readCheckpoint(bytes, source), source))
         if (t.isFloating()) read.set(name, { shape: [...t.shape], data: t.toFloat32() });
     } catch (e) {
-      // A damaged download is deleted, as fetch.ts deletes a damaged safetensors download.
+      // A damaged download is deleted, as the download step deletes a damaged safetensors file.
       // A refused checkpoint (it would run code) is deleted as well: it must not stay cached.
       if (!(remote && e instanceof PssError)) throw e;
       await rm(path, { force: true });
@@ -80,17 +80,8 @@ export async function loadWeights(
   return model;
 }
 
-/**
- * torch.hub's convention: a file name `name-<hex>.pth` carries the first hex digits of the
- * file's SHA-256 (torchvision's URLs: resnet50-19c8e357.pth). A download that does not match
- * is refused (PthFormatError, so the caller deletes it).
- */
+/** A download whose SHA-256 breaks torch.hub's name convention is refused (PthFormatError, so the caller deletes it). */
 function checkHashPrefix(url: string, bytes: Uint8Array, path: string): void {
-  const prefix = basename(new URL(url).pathname).match(/-([0-9a-f]{8,64})\.[A-Za-z]+$/)?.[1];
-  if (!prefix) return;
-  const sha = createHash('sha256').update(bytes).digest('hex');
-  if (!sha.startsWith(prefix))
-    throw new PthFormatError(
-      `the download of ${url} (${path}) has SHA-256 ${sha}, but its file name promises one starting ${prefix} (torch.hub's convention)`,
-    );
+  const problem = torchHubNameProblem(url, sha256Hex(bytes));
+  if (problem) throw new PthFormatError(`the download of ${url} (${path}) ${problem}`);
 }

@@ -350,7 +350,7 @@ describe('loadWeights from .pth', () => {
       server.route('/models/evil.pth', serveBytes(bytesOf('evil_proto4.pth')));
     });
     after(() => server.close());
-    const opts = () => ({ cacheDir, progress: false });
+    const opts = () => ({ cacheDir });
     const cached = () => readdirSync(join(cacheDir, 'downloads')).filter((f) => !f.endsWith('.lock'));
 
     it("works as torchvision's URLs do (the name's hash prefix is checked)", async () => {

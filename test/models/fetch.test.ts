@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { PssError } from '../../src/errors.js';
@@ -17,7 +24,7 @@ import {
   parseWeightsSpec,
   type ResolveOptions,
   resolveWeights,
-} from '../../src/models/fetch.js';
+} from '../../src/models/download/index.js';
 import { fillOptional, mapHubNames, type NamedTensor } from '../../src/models/hub-names.js';
 import { Model } from '../../src/models/model.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
@@ -36,10 +43,9 @@ function safetensorsBytes(n = 100_000, seed = 1): Uint8Array {
 const BYTES = safetensorsBytes();
 const HALF = Math.floor(BYTES.byteLength / 2);
 
-/** Options for a fresh cache, no progress bar, quick retries. */
+/** Options for a fresh cache. */
 const fresh = (extra: ResolveOptions = {}): ResolveOptions & { cacheDir: string } => ({
   cacheDir: tempDir(),
-  progress: false,
   ...extra,
 });
 const downloads = (cacheDir: string) => readdirSync(join(cacheDir, 'downloads')).sort();
@@ -229,14 +235,106 @@ describe('resolveWeights', () => {
     assert.equal(server.requestsTo(p).length, 1);
   });
 
-  it('draws a progress bar (bytes, speed, ETA) when asked', async () => {
+  it('gives up after 10 redirects, naming the loop', async () => {
+    const p = path();
+    server.route(p, redirectTo(p, 302));
+    await rejectsWith(resolveWeights(server.url + p, fresh()), /cannot download .*: too many redirects$/);
+    assert.equal(server.requestsTo(p).length, 11, 'the first request and 10 redirects');
+    const q = path();
+    server.route(q, redirectTo('ftp://example.org/w.safetensors', 301));
+    await rejectsWith(
+      resolveWeights(server.url + q, fresh()),
+      /redirected to ftp:\/\/example\.org\/w\.safetensors$/,
+    );
+  });
+
+  it('a body that stalls mid-transfer times out and resumes with a Range request', async () => {
+    const p = path();
+    const ok = serveBytes(BYTES);
+    server.route(p, (req, res, hit) => {
+      if (hit > 1) return ok(req, res, hit);
+      res.writeHead(200, { 'content-length': BYTES.byteLength });
+      res.write(BYTES.subarray(0, HALF)); // and nothing more, the connection left open
+    });
+    const file = await resolveWeights(server.url + p, fresh({ timeoutMs: 300 }));
+    const reqs = server.requestsTo(p);
+    assert.equal(reqs.length, 2);
+    assert.equal(reqs[1].headers.range, `bytes=${HALF}-`);
+    assert.deepEqual(new Uint8Array(readFileSync(file)), BYTES);
+  });
+
+  it('a .part that is already whole is finished by the server answering 416', async () => {
     const p = path();
     server.route(p, serveBytes(BYTES));
-    const out = new PassThrough();
-    let text = '';
-    out.on('data', (d) => (text += d));
-    await resolveWeights(server.url + p, fresh({ progress: true, progressStream: out }));
-    assert.match(text, /^w\.safetensors \|=+\| 100% \| 400 kB \/ 400 kB \| [\d.]+ [kMG]?B\/s \| ETA \d+s$/m);
+    const opts = fresh();
+    const name = cacheFileName(server.url + p);
+    mkdirSync(join(opts.cacheDir, 'downloads'));
+    writeFileSync(join(opts.cacheDir, 'downloads', `${name}.part`), BYTES);
+    const file = await resolveWeights(server.url + p, opts);
+    assert.equal(server.requestsTo(p)[0].headers.range, `bytes=${BYTES.byteLength}-`);
+    assert.deepEqual(new Uint8Array(readFileSync(file)), BYTES);
+    assert.deepEqual(downloads(opts.cacheDir), [name, `${name}.sha256`]);
+  });
+
+  it('a resumed .part of another file is retried from zero once, then the file is right', async () => {
+    const p = path();
+    server.route(p, serveBytes(BYTES, { headers: { 'x-linked-etag': `"${sha256(BYTES)}"` } }));
+    const opts = fresh();
+    const name = cacheFileName(server.url + p);
+    mkdirSync(join(opts.cacheDir, 'downloads'));
+    writeFileSync(
+      join(opts.cacheDir, 'downloads', `${name}.part`),
+      safetensorsBytes(1000, 7).subarray(0, 100),
+    );
+    const file = await resolveWeights(server.url + p, opts);
+    const reqs = server.requestsTo(p);
+    assert.deepEqual(
+      reqs.map((r) => r.headers.range),
+      ['bytes=100-', undefined],
+    );
+    assert.deepEqual(new Uint8Array(readFileSync(file)), BYTES);
+  });
+
+  it('user:password@ in the URL is sent as basic authentication (fetch refuses it in the URL)', async () => {
+    const p = path();
+    server.route(p, serveBytes(BYTES));
+    const url = new URL(server.url + p);
+    url.username = 'me';
+    url.password = 'p@ss';
+    await resolveWeights(url.href, fresh());
+    assert.equal(
+      server.requestsTo(p)[0].headers.authorization,
+      `Basic ${Buffer.from('me:p@ss').toString('base64')}`,
+    );
+  });
+
+  it('reports progress through onProgress: bytes, the total, and done once at the end', async () => {
+    const p = path();
+    server.route(p, serveBytes(BYTES, { dropFirstAt: HALF }));
+    const events: { received: number; total?: number; done: boolean; label: string }[] = [];
+    const opts = fresh({ onProgress: (e) => events.push(e) });
+    await resolveWeights(server.url + p, opts);
+    assert.ok(events.length > 2);
+    assert.ok(events.every((e) => e.label === server.url + p));
+    assert.deepEqual(events.at(-1), {
+      label: server.url + p,
+      received: BYTES.byteLength,
+      total: BYTES.byteLength,
+      done: true,
+    });
+    assert.equal(events.filter((e) => e.done).length, 1);
+    const second = events.findIndex((e, i) => i > 0 && e.received < events[i - 1].received);
+    assert.equal(second, -1, 'the resume continues from the .part: received never goes back');
+    assert.ok(events.every((e) => e.total === BYTES.byteLength));
+    events.length = 0;
+    await resolveWeights(server.url + p, opts);
+    assert.equal(events.length, 0, 'a cached file is not downloaded: no progress');
+    // a failure ends with done too (the CLI's bar is stopped before the error is printed)
+    await rejectsWith(resolveWeights(`${server.url}/nowhere/x.safetensors`, opts), /HTTP 404/);
+    assert.deepEqual(
+      events.map((e) => e.done),
+      [true],
+    );
   });
 
   describe('Hub references', () => {
@@ -557,6 +655,32 @@ describe('pss saliency --weights URL', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /tinycnn: predicted class \d+ at [\d.]+%, true class 1 —/);
     assert.equal(server.requestsTo('/w.safetensors').length, 1);
+  });
+
+  it('PSS_PROGRESS=1 draws the download bar on stderr (the CLI passes onProgress); stdout stays JSON', async () => {
+    const url = `${server.url}/w.safetensors`;
+    const r = await pss(
+      [
+        'saliency',
+        '--model',
+        'tinycnn',
+        '--weights',
+        url,
+        '--input',
+        join(dir, 'x.npy'),
+        '--label',
+        '1',
+        '--json',
+        '-',
+      ],
+      { PSS_CACHE_DIR: join(dir, 'cache-bar'), PSS_PROGRESS: '1' },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stderr,
+      /^w\.safetensors \|=+\| 100% \| [\d.]+ k?B \/ [\d.]+ k?B \| [\d.]+ [kMG]?B\/s \| ETA \d+s$/m,
+    );
+    assert.equal(JSON.parse(r.stdout).weights, `weights ${url}`);
   });
 
   it('a missing URL is one line and exit 1', async () => {

@@ -18,7 +18,15 @@ import { EXPLAIN_DEFAULTS, explain } from '../../saliency/explain.js';
 import { locate, type RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
-import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import {
+  aggregationArg,
+  engineOptions,
+  imageArgs,
+  modelArgs,
+  modelSpec,
+  rankArgs,
+  runtimeArgs,
+} from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg } from '../inputs.js';
 import { intFlag, numberFlag } from '../parse.js';
@@ -98,7 +106,7 @@ const command = defineCommand({
   },
   async run({ args }) {
     const aggregation = perUnit(args.aggregation as Aggregation, 'explain');
-    const model = await loadModel(args);
+    const model = await loadModel(modelSpec(args));
     const names = classNamesFor(model.numClasses, model.arch.classNames);
 
     // No image: the bundled model's default example, with its label.

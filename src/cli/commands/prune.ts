@@ -12,7 +12,7 @@ import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { resolveStats } from '../../stats/resolve.js';
-import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, modelArgs, modelSpec, rankArgs, runtimeArgs } from '../args.js';
 import { dataArg, phases, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 
@@ -61,7 +61,7 @@ const command = defineCommand({
     // Before anything long: the folder is ours alone (two runs would interleave prune.csv) and writable.
     await using _lock = await acquireLock(args.out, { label: 'pss prune' });
     await checkWritable(join(args.out, 'prune.csv'));
-    const model = await loadModel(args);
+    const model = await loadModel(modelSpec(args));
     if (k > model.filterCount)
       throw new PssError(
         `--k must be between 1 and ${model.filterCount} (the filters of ${model.name}), got ${k}`,

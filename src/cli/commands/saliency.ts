@@ -8,7 +8,15 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
-import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import {
+  aggregationArg,
+  engineOptions,
+  imageArgs,
+  modelArgs,
+  modelSpec,
+  rankArgs,
+  runtimeArgs,
+} from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg } from '../inputs.js';
 import { intFlag } from '../parse.js';
@@ -34,7 +42,7 @@ const command = defineCommand({
   async run({ args }) {
     const aggregation = args.aggregation as Aggregation;
     const top = intFlag(args.top, 'top', 0)!;
-    const model = await loadModel(args);
+    const model = await loadModel(modelSpec(args));
     const image = await readImageArg(args, model);
     const names = classNamesFor(model.numClasses, model.arch.classNames);
     const label = labelArg(args.label, model, names);

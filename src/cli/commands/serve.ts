@@ -3,7 +3,7 @@ import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
 import { Explorer } from '../../web/explorer.js';
 import { startServer } from '../../web/server.js';
-import { engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { engineOptions, modelArgs, modelSpec, rankArgs, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 
 const command = defineCommand({
@@ -38,7 +38,7 @@ const command = defineCommand({
     if (port > 65535) throw new PssError(`--port must be at most 65535, got ${port}`);
     await using explorer = new Explorer(engineOptions(args));
     if (args.weights || args.model !== 'fashion-cnn') console.error(`loading ${args.model}…`);
-    await explorer.loadInitial({ model: args.model, weights: args.weights, stats: args.stats });
+    await explorer.loadInitial({ ...modelSpec(args), stats: args.stats });
     const server = await startServer({ explorer, host: args.host, port });
     console.log(`pss explorer: ${server.url}  (Ctrl+C stops it)`);
     await new Promise<void>((resolve) => {

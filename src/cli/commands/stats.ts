@@ -13,7 +13,7 @@ import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { readStats, writeStats } from '../../stats/file.js';
 import { mergeStats } from '../../stats/merge.js';
-import { aggregationArg, engineOptions, modelArgs, runtimeArgs } from '../args.js';
+import { aggregationArg, engineOptions, modelArgs, modelSpec, runtimeArgs } from '../args.js';
 import { intFlag } from '../parse.js';
 import { type Progress, progressBar } from '../progress.js';
 
@@ -127,7 +127,7 @@ const command = defineCommand({
     await using _lock = await acquireLock(args.out, { label: 'pss stats' });
     await checkWritable(args.out);
     await checkWritable(checkpoint);
-    const model = await loadModel(args);
+    const model = await loadModel(modelSpec(args));
     const data = await openDataset(args.data, model, limit);
     const [begin, end] = shardRange(data.length, shard);
     if (end - begin < 2)
