@@ -1,10 +1,13 @@
 /**
- * The symbolic graph: values with static shapes, nodes that produce them, and the
- * hook through which ops check and infer shapes. Imports nothing else of pss; the op
- * registry is installed by `src/ops/registry.ts` (so that op families can call each
- * other's builders without import cycles).
+ * The symbolic graph: values with static shapes and the nodes that produce them. Imports
+ * nothing else of pss: a graph is made with the op signatures it checks its nodes against
+ * (`new Graph(OPS)`, the table in `src/ops`), and nodes are added through the typed `emit`
+ * of `src/ops`.
  */
-export type DType = 'float32' | 'float64' | 'int64' | 'bool';
+export const DTYPES = ['float32', 'float64', 'int64', 'bool'] as const;
+export type DType = (typeof DTYPES)[number];
+/** ONNX's TensorProto data type code of each dtype (the writer's elem_type, Cast's `to`). */
+export const ELEM_TYPE: Readonly<Record<DType, number>> = { float32: 1, float64: 11, int64: 7, bool: 9 };
 export type Shape = readonly number[];
 export type TypedData = Float32Array | Float64Array | BigInt64Array | Uint8Array;
 
@@ -14,11 +17,17 @@ export type Attrs = Readonly<Record<string, AttrValue | undefined>>;
 
 export type AttrKind = 'int' | 'ints' | 'float' | 'floats' | 'string';
 
+export interface ValueType {
+  shape: Shape;
+  dtype: DType;
+}
+
+/** What the graph knows of an op: how to check a node of it, and its ONNX form. */
 export interface OpSignature {
   /** Checks the inputs and returns the output type; throws with a plain message on a misuse. */
-  infer(inputs: readonly Value[], attrs: Attrs): { shape: Shape; dtype: DType };
+  infer(inputs: readonly Value[], attrs: Attrs): ValueType;
   /** ONNX attributes of the op and their kinds; others are not written. */
-  readonly attrs?: Readonly<Record<string, AttrKind>>;
+  readonly attrs?: Readonly<Record<string, AttrKind | undefined>>;
   /**
    * Static parameters that ONNX (opset 18) takes as constant inputs after the tensor
    * inputs (axes, shapes, pads...). pss keeps them as attributes so that shapes stay
@@ -35,11 +44,8 @@ export class GraphError extends Error {
   override name = 'GraphError';
 }
 
-let signatures: ((op: string) => OpSignature | undefined) | undefined;
-/** Installed once by the op registry. */
-export function installOpSignatures(lookup: (op: string) => OpSignature | undefined): void {
-  signatures = lookup;
-}
+/** The signatures a graph checks its nodes against, by op name. */
+export type OpSignatures = Readonly<Record<string, OpSignature>>;
 
 export class Value {
   constructor(
@@ -73,6 +79,8 @@ export class Node {
     readonly op: string,
     readonly inputs: readonly Value[],
     readonly attrs: Attrs,
+    /** The op's signature, from the graph's table: the ONNX writer reads its form here. */
+    readonly signature: OpSignature,
   ) {}
 }
 
@@ -80,6 +88,8 @@ export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs: Value[] = [];
   private nextId = 0;
+
+  constructor(private readonly signatures: OpSignatures) {}
 
   /** A placeholder fed at run time. */
   input(name: string, shape: Shape, dtype: DType = 'float32'): Value {
@@ -137,16 +147,19 @@ export class Graph {
     return this.constant([x], [], dtype);
   }
 
-  /** Adds a node after checking it against its op's signature. */
-  emit(op: string, inputs: readonly Value[], attrs: Attrs = {}): Value {
-    const sig = signatures?.(op);
-    if (!signatures) throw new GraphError('op registry not loaded: import pss ops before building graphs');
+  /**
+   * Adds a node after checking it against its op's signature; a misuse is a GraphError that
+   * names the node and the op. Untyped: build nodes with `emit` or the builders of `src/ops`,
+   * which type each op's attributes.
+   */
+  addNode(op: string, inputs: readonly Value[], attrs: Attrs): Value {
+    const sig = Object.hasOwn(this.signatures, op) ? this.signatures[op] : undefined;
     if (!sig) throw new GraphError(`unknown op ${op}`);
     for (const v of inputs) {
       if (v.graph !== this) throw new GraphError(`${op}: input ${v} belongs to another graph`);
     }
-    const node = new Node(this.nextId++, op, [...inputs], attrs); // own copy: callers may reuse their array
-    let type: { shape: Shape; dtype: DType };
+    const node = new Node(this.nextId++, op, [...inputs], attrs, sig); // own copy: callers may reuse their array
+    let type: ValueType;
     try {
       type = sig.infer(inputs, attrs);
     } catch (e) {

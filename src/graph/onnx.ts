@@ -1,20 +1,19 @@
 /** Writes a pss graph as an ONNX model (protobuf via the onnx-proto schema package). */
 import onnxProto from 'onnx-proto';
 import {
+  type AttrKind,
   type AttrValue,
   type DType,
   dtypeOf,
+  ELEM_TYPE,
   GraphError,
   type Node,
-  type OpSignature,
   type TypedData,
   type Value,
 } from './graph.js';
 
 const { onnx } = onnxProto;
 export const OPSET = 18;
-
-const ELEM_TYPE: Record<DType, number> = { float32: 1, float64: 11, int64: 7, bool: 9 };
 
 export interface GraphOutput {
   name: string;
@@ -35,28 +34,26 @@ export function reachableNodes(outputs: readonly Value[]): Node[] {
 }
 
 /** A self-contained .onnx file: every constant inline. */
-export function toOnnxModel(
-  outputs: readonly GraphOutput[],
-  signature: (op: string) => OpSignature,
-  name = 'pss',
-): Uint8Array {
-  return toOnnxParts(outputs, signature, { name }).model;
+export function toOnnxModel(outputs: readonly GraphOutput[], name = 'pss'): Uint8Array {
+  return toOnnxParts(outputs, { name }).model;
 }
 
 /**
- * Where a large constant (a weight) goes:
- * - 'inline': in the protobuf;
- * - 'external': ONNX external data naming the caller's array, handed to ONNX Runtime as an
- *   in-memory file: no protobuf copy, and ONNX Runtime may fold and re-lay it out;
+ * Where a large constant (a weight) goes, in the words of the Runner's `weights` option:
+ * - 'inline': an initializer with its bytes in the protobuf (a self-contained file);
+ * - 'initializers': an initializer whose bytes are ONNX external data naming the caller's
+ *   array, handed to ONNX Runtime as an in-memory file: no protobuf copy, and ONNX Runtime
+ *   may fold and re-lay it out;
  * - 'inputs': a graph input, fed from the caller's array on every run: ONNX Runtime keeps
  *   no copy of it.
  */
-export type ConstantPlacement = 'inline' | 'external' | 'inputs';
+export type ConstantPlacement = 'inline' | 'initializers' | 'inputs';
 
 export interface OnnxParts {
   model: Uint8Array;
-  /** Large constants placed 'external' (their data) and 'inputs' (to feed), by name. */
+  /** The external data of large constants placed 'initializers', by name. */
   external: LargeConstant[];
+  /** Large constants placed 'inputs', to feed by name. */
   inputs: LargeConstant[];
 }
 
@@ -71,7 +68,6 @@ const LARGE_BYTES = 4096;
 
 export function toOnnxParts(
   outputs: readonly GraphOutput[],
-  signature: (op: string) => OpSignature,
   {
     name = 'pss',
     constants = 'inline',
@@ -111,7 +107,7 @@ export function toOnnxParts(
   const usedInputs = new Set<Value>();
 
   for (const node of nodes) {
-    const sig = signature(node.op);
+    const sig = node.signature;
     const inputNames = node.inputs.map((v) => {
       if (v.data) return constantName(v);
       if (!v.producer) usedInputs.add(v);
@@ -141,9 +137,10 @@ export function toOnnxParts(
           nameOf(node.output),
           ...Array.from({ length: sig.extraOutputs ?? 0 }, (_, i) => `${nameOf(node.output)}_unused${i}`),
         ],
-        attribute: Object.entries(sig.attrs ?? {})
-          .filter(([k]) => node.attrs[k] !== undefined)
-          .map(([k, kind]) => attributeProto(k, kind, node.attrs[k]!)),
+        attribute: Object.entries(sig.attrs ?? {}).flatMap(([k, kind]) => {
+          const value = node.attrs[k];
+          return kind && value !== undefined ? [attributeProto(k, kind, value)] : [];
+        }),
       }),
     );
   }
@@ -219,7 +216,7 @@ function externalTensorProto(name: string, shape: readonly number[], data: Typed
   });
 }
 
-function attributeProto(name: string, kind: string, value: AttrValue): onnxProto.onnx.IAttributeProto {
+function attributeProto(name: string, kind: AttrKind, value: AttrValue): onnxProto.onnx.IAttributeProto {
   const T = onnx.AttributeProto.AttributeType;
   switch (kind) {
     case 'int':

@@ -490,7 +490,7 @@ function replay(
       case 'Sub':
       case 'Mul':
       case 'Div':
-        y = graph.emit(t, [v(0), v(1)]);
+        y = op.emit(graph, t, [v(0), v(1)]);
         break;
       case 'Neg':
       case 'Abs':
@@ -498,7 +498,7 @@ function replay(
       case 'Exp':
       case 'Log':
       case 'Sigmoid':
-        y = graph.emit(t, [v(0)]);
+        y = op.emit(graph, t, [v(0)]);
         break;
       case 'Identity':
       case 'Dropout':

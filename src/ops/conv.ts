@@ -1,67 +1,24 @@
 /**
- * Conv and ConvTranspose (NCHW, explicit pads as PyTorch does, never SAME), their
- * backward rules, and the patch helpers pooling reuses. The two ops are each other's
- * transposes, so every rule is built from Conv, ConvTranspose and data movement.
+ * Conv and ConvTranspose (NCHW, explicit pads as PyTorch does, never SAME) and their
+ * backward rules. Both are bilinear and each other's transposes, so every rule is built
+ * from Conv, ConvTranspose and data movement (the patch builders pooling reuses are in
+ * builders.ts).
  */
 import type { TypedData, Value } from '../graph/graph.js';
-import { matmul } from './linalg.js';
-import { reduceSum } from './reduce.js';
-import { reshape, slice, transpose } from './shape.js';
-import { fail, type OpDef } from './types.js';
-
-export interface ConvOptions {
-  strides?: readonly number[];
-  /** [top, left, bottom, right] */
-  pads?: readonly number[];
-  dilations?: readonly number[];
-  group?: number;
-}
-interface ConvAttrs {
-  strides: number[];
-  pads: number[];
-  dilations: number[];
-  group: number;
-}
-
-function fill(o: ConvOptions): ConvAttrs {
-  return {
-    strides: [...(o.strides ?? [1, 1])],
-    pads: [...(o.pads ?? [0, 0, 0, 0])],
-    dilations: [...(o.dilations ?? [1, 1])],
-    group: o.group ?? 1,
-  };
-}
-
-export function conv(x: Value, w: Value, b?: Value, o: ConvOptions = {}): Value {
-  return x.graph.emit('Conv', b ? [x, w, b] : [x, w], { ...fill(o) });
-}
-
-/** The adjoint of `conv` in x; `outputShape` ([H, W]) picks the output_padding that restores it. */
-export function convTranspose(
-  x: Value,
-  w: Value,
-  b: Value | undefined,
-  o: ConvOptions & { outputShape?: readonly number[]; outputPadding?: readonly number[] },
-): Value {
-  const a = fill(o);
-  let outputPadding = [...(o.outputPadding ?? [0, 0])];
-  if (o.outputShape) {
-    outputPadding = [0, 1].map((i) => {
-      const k = w.shape[2 + i];
-      return o.outputShape![i] - transposedSize(x.shape[2 + i], k, a, i, 0);
-    });
-  }
-  return x.graph.emit('ConvTranspose', b ? [x, w, b] : [x, w], { ...a, output_padding: outputPadding });
-}
-
-function convSize(n: number, k: number, a: ConvAttrs, i: number): number {
-  return Math.floor((n + a.pads[i] + a.pads[i + 2] - a.dilations[i] * (k - 1) - 1) / a.strides[i]) + 1;
-}
-function transposedSize(n: number, k: number, a: ConvAttrs, i: number, outputPadding: number): number {
-  return a.strides[i] * (n - 1) + outputPadding + a.dilations[i] * (k - 1) + 1 - a.pads[i] - a.pads[i + 2];
-}
-
-const attrsOf = (attrs: Record<string, unknown>): ConvAttrs => attrs as unknown as ConvAttrs;
+import type { ConvAttrs } from './attrs.js';
+import {
+  conv,
+  convSize,
+  convTranspose,
+  extractPatches,
+  matmul,
+  reduceSum,
+  reshape,
+  slice,
+  transpose,
+  transposedSize,
+} from './builders.js';
+import { bilinear, type Cotangents, fail, type GradContext, type OpTable } from './types.js';
 
 function checkCommon(x: Value, w: Value, b: Value | undefined, a: ConvAttrs, what: string): void {
   if (x.rank !== 4 || w.rank !== 4) fail(`${what} supports 2-D images only (NCHW input, 4-D weight)`);
@@ -131,43 +88,10 @@ export function forceWeightGradForm(form: WeightGradForm | undefined): void {
 function weightGradForm(kernel: readonly number[], outPixels: number, patchLen: number): WeightGradForm {
   if (forcedForm && !(forcedForm === 'matmul' && kernel.some((k) => k !== 1))) return forcedForm;
   if (kernel.every((k) => k === 1)) return 'matmul';
-  // Measured (bench/conv-forms.ts): the transposed-conv trick runs many tiny GEMMs when the
-  // feature map is small; im2col then wins. Its patch tensor stays small in that regime.
+  // The transposed-conv trick runs many tiny GEMMs when the feature map is small; im2col
+  // then wins, and its patch tensor stays small in that regime. The thresholds are not from
+  // a kept benchmark: compare the forms with `bench/profile.ts --form im2col|conv`.
   return outPixels <= 28 * 28 || patchLen * outPixels <= 1 << 21 ? 'im2col' : 'conv';
-}
-
-/**
- * Sliding-window patches of x as channels: [N, C*kh*kw, Ho, Wo], channel c*kh*kw + (u*kw + v)
- * holding x at kernel offset (u, v). A depthwise Conv with a one-hot kernel, so exact and differentiable.
- */
-export function extractPatches(x: Value, kernel: readonly number[], o: ConvOptions): Value {
-  const c = x.shape[1];
-  const a = fill(o);
-  return conv(x, oneHotKernel(x, kernel), undefined, { ...a, group: c });
-}
-
-/** The adjoint of extractPatches: adds every patch entry back at its position (overlaps sum). */
-export function foldPatches(
-  p: Value,
-  kernel: readonly number[],
-  o: ConvOptions,
-  outputShape: readonly number[],
-): Value {
-  const kk = kernel[0] * kernel[1];
-  const c = p.shape[1] / kk;
-  const a = fill(o);
-  return convTranspose(p, oneHotKernel(p, kernel, c), undefined, { ...a, group: c, outputShape });
-}
-
-function oneHotKernel(like: Value, kernel: readonly number[], channels = like.shape[1]): Value {
-  const [kh, kw] = kernel;
-  const kk = kh * kw;
-  return like.graph.cachedConstant(`onehot:${like.dtype}:${channels}:${kh}x${kw}`, () => {
-    const data = new Float32Array(channels * kk * kk);
-    for (let ch = 0; ch < channels; ch++) for (let j = 0; j < kk; j++) data[(ch * kk + j) * kk + j] = 1;
-    const k = like.graph.constant(data, [channels * kk, 1, kh, kw]);
-    return like.dtype === 'float32' ? k : like.graph.constant(Float64Array.from(data), k.shape);
-  });
 }
 
 /**
@@ -217,7 +141,7 @@ function adjointKernelOps(w: Value, G: number): Value {
 function adjointKernelData(src: TypedData, [m, cg, kh, kw]: readonly number[], G: number): TypedData {
   if (!(src instanceof Float32Array || src instanceof Float64Array))
     throw new Error('conv weights must be float32 or float64');
-  const out = new (src.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(src.length);
+  const out = src instanceof Float32Array ? new Float32Array(src.length) : new Float64Array(src.length);
   const mg = m / G;
   for (let gi = 0; gi < G; gi++)
     for (let o = 0; o < mg; o++)
@@ -242,12 +166,13 @@ function flipSpatial(w: Value): Value {
   return kw > 1 ? matmul(rows, exchange(kw)) : rows;
 }
 
-const biasGrad = (g: Value, perSample: boolean) => reduceSum(g, perSample ? [2, 3] : [0, 2, 3]);
+/** The bias's cotangent, the third input's (none without a bias). */
+const biasGrad = ({ x: [, , b], g, perSample }: GradContext<unknown>): Cotangents =>
+  b ? [reduceSum(g, perSample[2] ? [2, 3] : [0, 2, 3])] : [];
 
 export const convOps = {
   Conv: {
-    infer: ([x, w, b], attrs) => {
-      const a = attrsOf(attrs);
+    infer: ([x, w, b], a) => {
       checkCommon(x, w, b, a, 'Conv');
       const [, c] = x.shape;
       const [m, cg, kh, kw] = w.shape;
@@ -259,20 +184,16 @@ export const convOps = {
       return { shape: [x.shape[0], m, ...out], dtype: x.dtype };
     },
     attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int' },
-    grad: ({ x: [x, w, b], g, attrs, perSample }) => {
-      const a = attrsOf(attrs);
-      return [
-        convInputGrad(g, w, a, x.shape.slice(2)),
-        convWeightGrad(x, g, a, w.shape.slice(2), perSample[1]),
-        b ? biasGrad(g, perSample[2]) : null,
-      ].slice(0, b ? 3 : 2);
-    },
+    grad: bilinear(
+      (g, w, x, { attrs }) => convInputGrad(g, w, attrs, x.slice(2)),
+      (g, x, w, { attrs, perSample }) => convWeightGrad(x, g, attrs, w.slice(2), perSample[1]),
+      biasGrad,
+    ),
   },
   ConvTranspose: {
-    infer: ([x, w, b], attrs) => {
-      const a = attrsOf(attrs);
+    infer: ([x, w, b], a) => {
       checkCommon(x, w, b, a, 'ConvTranspose');
-      const op = attrs.output_padding as number[];
+      const op = a.output_padding;
       const [, c] = x.shape;
       const [cw, mg, kh, kw] = w.shape;
       if (cw !== c || c % a.group)
@@ -284,13 +205,10 @@ export const convOps = {
     },
     attrs: { strides: 'ints', pads: 'ints', dilations: 'ints', group: 'int', output_padding: 'ints' },
     // ConvTranspose(x, W) is the adjoint of Conv(., W): <ConvT(x, W), g> = <x, Conv(g, W)>.
-    grad: ({ x: [x, w, b], g, attrs, perSample }) => {
-      const a = attrsOf(attrs);
-      return [
-        conv(g, w, undefined, a),
-        convWeightGrad(g, x, a, w.shape.slice(2), perSample[1]),
-        b ? biasGrad(g, perSample[2]) : null,
-      ].slice(0, b ? 3 : 2);
-    },
+    grad: bilinear(
+      (g, w, _, { attrs }) => conv(g, w, undefined, attrs),
+      (g, x, w, { attrs, perSample }) => convWeightGrad(g, x, attrs, w.slice(2), perSample[1]),
+      biasGrad,
+    ),
   },
-} satisfies Record<string, OpDef>;
+} satisfies Partial<OpTable>;

@@ -1,12 +1,12 @@
-/** The op builders, with the registry installed. Import ops from here. */
-import './registry.js';
-
+/** The op builders and the op table. Import ops from here; make graphs with `new Graph(OPS)`. */
+export type { OpAttrs, OpType } from './attrs.js';
+export * from './builders.js';
 export * from './conv.js';
 export * from './elementwise.js';
 export * from './linalg.js';
 export * from './norm.js';
 export * from './pool.js';
 export * from './reduce.js';
-export { OPS, type OpType, opDef } from './registry.js';
+export { OPS, opDef } from './registry.js';
 export * from './shape.js';
 export { NoGradientError } from './types.js';

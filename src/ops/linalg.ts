@@ -1,32 +1,21 @@
 /** Matrix products: MatMul (batched, broadcast) and Gemm (the linear layer). Both bilinear. */
-import type { Attrs, Value } from '../graph/graph.js';
-import { mul, unbroadcast } from './elementwise.js';
-import { reshape, transpose } from './shape.js';
-import { broadcastShapes, fail, type OpDef } from './types.js';
-
-export const matmul = (a: Value, b: Value) => a.graph.emit('MatMul', [a, b]);
-
-export interface GemmOptions {
-  alpha?: number;
-  beta?: number;
-  transA?: boolean;
-  transB?: boolean;
-}
-/** alpha * op(A) op(B) + beta * C, where op transposes when asked. */
-export function gemm(a: Value, b: Value, c?: Value, o: GemmOptions = {}): Value {
-  return a.graph.emit('Gemm', c ? [a, b, c] : [a, b], {
-    alpha: o.alpha ?? 1,
-    beta: o.beta ?? 1,
-    transA: o.transA ? 1 : 0,
-    transB: o.transB ? 1 : 0,
-  });
-}
+import type { Value } from '../graph/graph.js';
+import type { OpAttrs } from './attrs.js';
+import { gemm, matmul, mul, reshape, transpose, unbroadcast } from './builders.js';
+import { bilinear, broadcastShapes, fail, type OpTable } from './types.js';
 
 /** Swaps the last two axes. */
 function swapLast(x: Value): Value {
   const perm = x.shape.map((_, i) => i);
   [perm[x.rank - 2], perm[x.rank - 1]] = [perm[x.rank - 1], perm[x.rank - 2]];
   return transpose(x, perm);
+}
+
+/** Per-sample cotangents are asked for B or C of a linear layer (rows of A are samples). */
+function perSampleGemm({ transA }: OpAttrs['Gemm'], perSample: readonly boolean[]): boolean {
+  if (!perSample[1] && !perSample[2]) return false;
+  if (transA === 1 || perSample[0]) fail('per-sample gradients need the samples as rows of A');
+  return true;
 }
 
 export const linalgOps = {
@@ -42,10 +31,10 @@ export const linalgOps = {
         dtype: a.dtype,
       };
     },
-    grad: ({ x: [a, b], g }) => [
-      unbroadcast(matmul(g, swapLast(b)), a.shape),
-      unbroadcast(matmul(swapLast(a), g), b.shape),
-    ],
+    grad: bilinear(
+      (g, b, a) => unbroadcast(matmul(g, swapLast(b)), a),
+      (g, a, b) => unbroadcast(matmul(swapLast(a), g), b),
+    ),
   },
   Gemm: {
     infer: ([a, b, c], { transA, transB }) => {
@@ -57,40 +46,32 @@ export const linalgOps = {
       return { shape: [m, n], dtype: a.dtype };
     },
     attrs: { alpha: 'float', beta: 'float', transA: 'int', transB: 'int' },
-    grad: ({ x: [a, b, c], g, attrs, perSample }) => {
-      const alpha = attrs.alpha as number;
-      const tA = attrs.transA === 1;
-      const tB = attrs.transB === 1;
-      // d op(A) = alpha g op(B)^T and d op(B) = alpha op(A)^T g, each mapped back through its transpose.
-      const dA = tA
-        ? gemm(b, g, undefined, { alpha, transA: tB, transB: true })
-        : gemm(g, b, undefined, { alpha, transB: !tB });
-      if (perSample[1] || perSample[2]) return [dA, ...gemmPerSample(a, c, g, attrs, perSample)];
-      const dB = tB
-        ? gemm(g, a, undefined, { alpha, transA: true, transB: tA })
-        : gemm(a, g, undefined, { alpha, transA: !tA });
-      const dC = c ? unbroadcast(attrs.beta === 1 ? g : mul(g, attrs.beta as number), c.shape) : null;
-      return c ? [dA, dB, dC] : [dA, dB];
-    },
+    // d op(A) = alpha g op(B)^T and d op(B) = alpha op(A)^T g, each mapped back through its transpose.
+    grad: bilinear(
+      (g, b, _, { attrs: { alpha, transA, transB } }) =>
+        transA
+          ? gemm(b, g, undefined, { alpha, transA: transB === 1, transB: true })
+          : gemm(g, b, undefined, { alpha, transB: transB !== 1 }),
+      (g, a, _, { attrs, perSample }) => {
+        const { alpha, transA, transB } = attrs;
+        if (!perSampleGemm(attrs, perSample))
+          return transB
+            ? gemm(g, a, undefined, { alpha, transA: true, transB: transA === 1 })
+            : gemm(a, g, undefined, { alpha, transA: transA !== 1 });
+        if (!perSample[1]) return null;
+        // Sample i's gradient is the outer product of its row of g and its row of A.
+        const [n, k, out] = [a.shape[0], a.shape[1], g.shape[1]];
+        const rows = (v: Value, d: number) => reshape(v, [n, d, 1]);
+        const cols = (v: Value, d: number) => reshape(v, [n, 1, d]);
+        const outer = transB ? matmul(rows(g, out), cols(a, k)) : matmul(rows(a, k), cols(g, out));
+        return mul(outer, alpha);
+      },
+      ({ x: [, , c], g, attrs, perSample }) => {
+        if (!c) return [];
+        if (!perSampleGemm(attrs, perSample))
+          return [unbroadcast(attrs.beta === 1 ? g : mul(g, attrs.beta), c.shape)];
+        return [perSample[2] ? reshape(mul(g, attrs.beta), [g.shape[0], ...c.shape]) : null];
+      },
+    ),
   },
-} satisfies Record<string, OpDef>;
-
-/** Per-sample cotangents of B and C for a linear layer (rows of A are samples). */
-function gemmPerSample(
-  a: Value,
-  c: Value | undefined,
-  g: Value,
-  attrs: Attrs,
-  perSample: readonly boolean[],
-) {
-  if (attrs.transA === 1 || perSample[0]) fail('per-sample gradients need the samples as rows of A');
-  const n = a.shape[0];
-  const [k, out] = [a.shape[1], g.shape[1]];
-  const rows = (v: Value, d: number) => reshape(v, [n, d, 1]);
-  const cols = (v: Value, d: number) => reshape(v, [n, 1, d]);
-  // Sample i's gradient is the outer product of its row of g and its row of A.
-  const outer = attrs.transB === 1 ? matmul(rows(g, out), cols(a, k)) : matmul(rows(a, k), cols(g, out));
-  const dB = perSample[1] ? mul(outer, attrs.alpha as number) : null;
-  const dC = c && perSample[2] ? reshape(mul(g, attrs.beta as number), [n, ...c.shape]) : null;
-  return [dB, dC];
-}
+} satisfies Partial<OpTable>;

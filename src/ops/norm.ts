@@ -1,20 +1,7 @@
 /** BatchNormalization in inference mode: a per-channel affine map with running statistics. */
 import type { Value } from '../graph/graph.js';
-import { add, div, mul, neg, sqrt, sub } from './elementwise.js';
-import { reduceSum } from './reduce.js';
-import { reshape } from './shape.js';
-import { fail, type OpDef } from './types.js';
-
-export function batchNorm(
-  x: Value,
-  scale: Value,
-  bias: Value,
-  mean: Value,
-  variance: Value,
-  epsilon = 1e-5,
-): Value {
-  return x.graph.emit('BatchNormalization', [x, scale, bias, mean, variance], { epsilon });
-}
+import { add, div, mul, neg, reduceSum, reshape, sqrt, sub } from './builders.js';
+import { fail, type OpTable } from './types.js';
 
 export const normOps = {
   BatchNormalization: {
@@ -28,26 +15,23 @@ export const normOps = {
     attrs: { epsilon: 'float' },
     // y = (x - mean) / sqrt(var + eps) * scale + bias, every piece a graph value so the
     // rule differentiates again (e.g. d/dscale of the input gradient).
-    grad: ({ x: [x, scale, , mean, variance], g, attrs, perSample }) => {
+    grad: ({ x: [x, scale, , mean, variance], g, attrs: { epsilon }, perSample }) => {
       const perChannel = (v: Value) => reshape(v, [1, v.shape[0], ...x.shape.slice(2).map(() => 1)]);
       const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
       if (perSample[3] || perSample[4]) fail('running statistics have no per-sample gradient');
       if (perSample[1] || perSample[2]) {
         // Sum over space only: one row per sample.
         const spatial = axes.slice(1);
-        const xhat = mul(
-          sub(x, perChannel(mean)),
-          perChannel(div(1, sqrt(add(variance, attrs.epsilon as number)))),
-        );
+        const xhat = mul(sub(x, perChannel(mean)), perChannel(div(1, sqrt(add(variance, epsilon)))));
         return [
-          mul(g, perChannel(div(scale, sqrt(add(variance, attrs.epsilon as number))))),
+          mul(g, perChannel(div(scale, sqrt(add(variance, epsilon))))),
           perSample[1] ? reduceSum(mul(g, xhat), spatial) : null,
           perSample[2] ? reduceSum(g, spatial) : null,
           null,
           null,
         ];
       }
-      const invStd = div(1, sqrt(add(variance, attrs.epsilon as number)));
+      const invStd = div(1, sqrt(add(variance, epsilon)));
       const centered = sub(x, perChannel(mean));
       const gSum = reduceSum(g, axes);
       const gCentered = reduceSum(mul(g, centered), axes);
@@ -60,4 +44,4 @@ export const normOps = {
       ];
     },
   },
-} satisfies Record<string, OpDef>;
+} satisfies Partial<OpTable>;

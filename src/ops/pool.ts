@@ -3,43 +3,26 @@
  * provider, and its scatter-add is slow on CPU): windows are read as patches through a
  * one-hot depthwise Conv and written back through its transpose.
  */
-import type { Value } from '../graph/graph.js';
-import { type ConvOptions, convTranspose, extractPatches, foldPatches } from './conv.js';
-import { cast, equal, mask, mul } from './elementwise.js';
-import { cumSum } from './reduce.js';
-import { expand, reshape } from './shape.js';
-import { fail, type OpDef } from './types.js';
+import type { Value, ValueType } from '../graph/graph.js';
+import type { PoolAttrs } from './attrs.js';
+import {
+  type ConvOptions,
+  cast,
+  convTranspose,
+  cumSum,
+  equal,
+  expand,
+  extractPatches,
+  foldPatches,
+  mask,
+  mul,
+  reshape,
+} from './builders.js';
+import { fail, linear, type OpTable } from './types.js';
 
-export interface PoolOptions {
-  kernel: readonly number[];
-  strides?: readonly number[];
-  /** [top, left, bottom, right] */
-  pads?: readonly number[];
-}
-
-function poolAttrs(o: PoolOptions) {
-  return {
-    kernel_shape: [...o.kernel],
-    strides: [...(o.strides ?? o.kernel)],
-    pads: [...(o.pads ?? [0, 0, 0, 0])],
-  };
-}
-export const maxPool = (x: Value, o: PoolOptions) => x.graph.emit('MaxPool', [x], poolAttrs(o));
-export const averagePool = (x: Value, o: PoolOptions & { countIncludePad?: boolean }) =>
-  x.graph.emit('AveragePool', [x], {
-    ...poolAttrs(o),
-    count_include_pad: o.countIncludePad === false ? 0 : 1,
-  });
-export const globalAveragePool = (x: Value) => x.graph.emit('GlobalAveragePool', [x]);
-
-interface PoolAttrs {
-  kernel_shape: number[];
-  strides: number[];
-  pads: number[];
-}
 const asConv = (a: PoolAttrs): ConvOptions => ({ strides: a.strides, pads: a.pads });
 
-function poolInfer(x: Value, a: PoolAttrs): { shape: number[]; dtype: Value['dtype'] } {
+function poolInfer(x: Value, a: PoolAttrs): ValueType {
   if (x.rank !== 4) fail('pooling supports NCHW inputs only');
   const out = [0, 1].map((i) => {
     const k = a.kernel_shape[i];
@@ -79,12 +62,11 @@ const key = (a: PoolAttrs, x: Value) =>
 
 export const poolOps = {
   MaxPool: {
-    infer: ([x], attrs) => poolInfer(x, attrs as unknown as PoolAttrs),
+    infer: ([x], a) => poolInfer(x, a),
     attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints' },
     // Gradient to the first maximum of each window in row-major order (PyTorch's tie rule).
     // The mask is piecewise constant, so the rule is linear in g and differentiable again.
-    grad: ({ x: [x], y, g, attrs }) => {
-      const a = attrs as unknown as PoolAttrs;
+    grad: ({ x: [x], y, g, attrs: a }) => {
       const [n, c, ho, wo] = y.shape;
       const kk = a.kernel_shape[0] * a.kernel_shape[1];
       const validity = x.graph.cachedConstant(`valid:${key(a, x)}`, () =>
@@ -98,15 +80,14 @@ export const poolOps = {
     },
   },
   AveragePool: {
-    infer: ([x], attrs) => poolInfer(x, attrs as unknown as PoolAttrs),
+    infer: ([x], a) => poolInfer(x, a),
     attrs: { kernel_shape: 'ints', strides: 'ints', pads: 'ints', count_include_pad: 'int' },
     // A depthwise ConvTranspose with a constant kernel; without count_include_pad each
     // window divides by its own number of real entries.
-    grad: ({ x: [x], y, g, attrs }) => {
-      const a = attrs as unknown as PoolAttrs;
+    grad: ({ x: [x], y, g, attrs: a }) => {
       const [kh, kw] = a.kernel_shape;
       const c = x.shape[1];
-      const includePad = attrs.count_include_pad !== 0;
+      const includePad = a.count_include_pad !== 0;
       const scaled = includePad
         ? mul(g, 1 / (kh * kw))
         : mul(
@@ -132,6 +113,6 @@ export const poolOps = {
       if (x.rank !== 4) fail('GlobalAveragePool supports NCHW inputs only');
       return { shape: [x.shape[0], x.shape[1], 1, 1], dtype: x.dtype };
     },
-    grad: ({ x: [x], g }) => [expand(mul(g, 1 / (x.shape[2] * x.shape[3])), x.shape)],
+    grad: linear((g, [x]) => [expand(mul(g, 1 / (x[2] * x[3])), x)]),
   },
-} satisfies Record<string, OpDef>;
+} satisfies Partial<OpTable>;

@@ -1,8 +1,9 @@
 /**
  * The op table: every op pss can build, emit and differentiate. Typed exhaustively, so an
- * op added to OpType without a definition (or a rule) fails to compile.
+ * op added to OpAttrs without a definition (or a rule) fails to compile. Graphs are made
+ * with it (`new Graph(OPS)`), autodiff reads the rules from it.
  */
-import { installOpSignatures } from '../graph/graph.js';
+import type { OpSignature } from '../graph/graph.js';
 import { convOps } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
 import { linalgOps } from './linalg.js';
@@ -10,61 +11,9 @@ import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
 import { reduceOps } from './reduce.js';
 import { shapeOps } from './shape.js';
-import type { OpDef } from './types.js';
+import type { Cotangents, GradContext, OpTable } from './types.js';
 
-export type OpType =
-  // elementwise
-  | 'Add'
-  | 'Sub'
-  | 'Mul'
-  | 'Div'
-  | 'Neg'
-  | 'Abs'
-  | 'Sqrt'
-  | 'Exp'
-  | 'Log'
-  | 'Sigmoid'
-  | 'Relu'
-  | 'Clip'
-  | 'Sign'
-  | 'Identity'
-  | 'StopGradient'
-  | 'Dropout'
-  | 'Cast'
-  | 'Equal'
-  | 'Greater'
-  | 'Less'
-  | 'And'
-  | 'Not'
-  | 'Where'
-  // data movement
-  | 'Reshape'
-  | 'Flatten'
-  | 'Transpose'
-  | 'Expand'
-  | 'Concat'
-  | 'Slice'
-  | 'Pad'
-  // reductions and normalisers
-  | 'ReduceSum'
-  | 'ReduceMean'
-  | 'ReduceMax'
-  | 'ReduceL1'
-  | 'TopK'
-  | 'Softmax'
-  | 'LogSoftmax'
-  | 'CumSum'
-  // products, convolution, pooling, normalisation
-  | 'MatMul'
-  | 'Gemm'
-  | 'Conv'
-  | 'ConvTranspose'
-  | 'MaxPool'
-  | 'AveragePool'
-  | 'GlobalAveragePool'
-  | 'BatchNormalization';
-
-export const OPS: { readonly [K in OpType]: OpDef } = {
+export const OPS: OpTable = {
   ...elementwiseOps,
   ...shapeOps,
   ...reduceOps,
@@ -74,8 +23,19 @@ export const OPS: { readonly [K in OpType]: OpDef } = {
   ...normOps,
 };
 
-export function opDef(op: string): OpDef | undefined {
-  return Object.hasOwn(OPS, op) ? OPS[op as OpType] : undefined;
+/**
+ * An op's definition as read back for a stored node, whose op is a string and whose
+ * attributes are plain `Attrs`. This is where attribute types are erased: the assignment
+ * below (like `new Graph(OPS)`) compiles because TypeScript compares method parameters
+ * bivariantly. Sound because nodes are added by `emit`, which checked the attributes
+ * against the op when the node was built.
+ */
+export interface StoredOpDef extends OpSignature {
+  grad(ctx: GradContext): Cotangents;
 }
 
-installOpSignatures(opDef);
+const stored: Readonly<Record<string, StoredOpDef>> = OPS;
+
+export function opDef(op: string): StoredOpDef | undefined {
+  return Object.hasOwn(stored, op) ? stored[op] : undefined;
+}

@@ -1,117 +1,73 @@
 /** Ops that move data without arithmetic: reshapes, transposes, broadcasts, concatenation, slicing, padding. */
-import { sizeOf, type Value } from '../graph/graph.js';
-import { unbroadcast } from './elementwise.js';
-import { broadcastShapes, fail, ints, noGrad, normAxis, type OpDef } from './types.js';
-
-/** Reshape; one entry may be -1 (inferred). */
-export function reshape(x: Value, shape: readonly number[]): Value {
-  const known = shape.filter((d) => d !== -1);
-  const resolved = shape.map((d) => (d === -1 ? x.size / Math.max(1, sizeOf(known)) : d));
-  if (resolved.length === x.rank && resolved.every((d, i) => d === x.shape[i])) return x;
-  return x.graph.emit('Reshape', [x], { shape: resolved });
-}
-export const flatten = (x: Value, axis = 1) => x.graph.emit('Flatten', [x], { axis: normAxis(axis, x.rank) });
-export function transpose(x: Value, perm: readonly number[]): Value {
-  if (perm.every((p, i) => p === i)) return x;
-  return x.graph.emit('Transpose', [x], { perm });
-}
-export function expand(x: Value, shape: readonly number[]): Value {
-  if (shape.length === x.rank && shape.every((d, i) => d === x.shape[i])) return x;
-  return x.graph.emit('Expand', [x], { shape });
-}
-export function concat(xs: readonly Value[], axis: number): Value {
-  if (xs.length === 1) return xs[0];
-  return xs[0].graph.emit('Concat', xs, { axis: normAxis(axis, xs[0].rank) });
-}
-/** Slice along `axes` (all axes by default) with steps of 1 unless given; bounds clamp like numpy. */
-export function slice(
-  x: Value,
-  starts: readonly number[],
-  ends: readonly number[],
-  axes: readonly number[] = starts.map((_, i) => i),
-  steps: readonly number[] = starts.map(() => 1),
-): Value {
-  const ax = axes.map((a) => normAxis(a, x.rank));
-  const clampIdx = (v: number, dim: number) => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
-  const s = starts.map((v, i) => clampIdx(v, x.shape[ax[i]]));
-  const e = ends.map((v, i) => clampIdx(v, x.shape[ax[i]]));
-  if (ax.every((a, i) => s[i] === 0 && e[i] === x.shape[a] && steps[i] === 1)) return x;
-  return x.graph.emit('Slice', [x], { starts: s, ends: e, axes: ax, steps });
-}
-/** Zero padding: `pads` = [begin_0, ..., begin_n, end_0, ..., end_n] as in ONNX. */
-export function pad(x: Value, pads: readonly number[]): Value {
-  if (pads.every((p) => p === 0)) return x;
-  return x.graph.emit('Pad', [x], { pads });
-}
+import { sizeOf } from '../graph/graph.js';
+import { pad, reshape, slice, transpose, unbroadcast } from './builders.js';
+import { broadcastShapes, fail, linear, noGradient, type OpTable } from './types.js';
 
 const int64 = 'int64' as const;
 
 export const shapeOps = {
   Reshape: {
     infer: ([x], { shape }) => {
-      const s = ints(shape, 'shape');
-      if (sizeOf(s) !== x.size) fail(`cannot reshape [${x.shape.join(',')}] to [${s.join(',')}]`);
-      return { shape: s, dtype: x.dtype };
+      if (sizeOf(shape) !== x.size) fail(`cannot reshape [${x.shape.join(',')}] to [${shape.join(',')}]`);
+      return { shape, dtype: x.dtype };
     },
     inputAttrs: [{ name: 'shape', dtype: int64 }],
-    grad: ({ x: [x], g }) => [reshape(g, x.shape)],
+    grad: linear((g, [x]) => [reshape(g, x)]),
   },
   Flatten: {
-    infer: ([x], { axis }) => {
-      const a = axis as number;
-      return { shape: [sizeOf(x.shape.slice(0, a)), sizeOf(x.shape.slice(a))], dtype: x.dtype };
-    },
+    infer: ([x], { axis }) => ({
+      shape: [sizeOf(x.shape.slice(0, axis)), sizeOf(x.shape.slice(axis))],
+      dtype: x.dtype,
+    }),
     attrs: { axis: 'int' },
-    grad: ({ x: [x], g }) => [reshape(g, x.shape)],
+    grad: linear((g, [x]) => [reshape(g, x)]),
   },
   Transpose: {
     infer: ([x], { perm }) => {
-      const p = ints(perm, 'perm');
-      if (p.length !== x.rank || [...p].sort().some((v, i) => v !== i)) fail(`bad permutation [${p}]`);
-      return { shape: p.map((i) => x.shape[i]), dtype: x.dtype };
+      if (perm.length !== x.rank || [...perm].sort().some((v, i) => v !== i))
+        fail(`bad permutation [${perm}]`);
+      return { shape: perm.map((i) => x.shape[i]), dtype: x.dtype };
     },
     attrs: { perm: 'ints' },
-    grad: ({ g, attrs }) => {
-      const p = attrs.perm as number[];
-      const inverse = p.map((_, i) => p.indexOf(i));
-      return [transpose(g, inverse)];
-    },
+    grad: linear((g, _, { perm }) => [
+      transpose(
+        g,
+        perm.map((_, i) => perm.indexOf(i)),
+      ),
+    ]),
   },
   Expand: {
-    infer: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, ints(shape, 'shape')), dtype: x.dtype }),
+    infer: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, shape), dtype: x.dtype }),
     inputAttrs: [{ name: 'shape', dtype: int64 }],
-    grad: ({ x: [x], g }) => [unbroadcast(g, x.shape)],
+    grad: linear((g, [x]) => [unbroadcast(g, x)]),
   },
   Concat: {
     infer: (xs, { axis }) => {
-      const a = axis as number;
       const first = xs[0];
       for (const x of xs) {
         if (
           x.rank !== first.rank ||
-          x.shape.some((d, i) => i !== a && d !== first.shape[i]) ||
+          x.shape.some((d, i) => i !== axis && d !== first.shape[i]) ||
           x.dtype !== first.dtype
         )
-          fail(`inputs do not match along axes other than ${a}`);
+          fail(`inputs do not match along axes other than ${axis}`);
       }
       const shape = [...first.shape];
-      shape[a] = xs.reduce((s, x) => s + x.shape[a], 0);
+      shape[axis] = xs.reduce((s, x) => s + x.shape[axis], 0);
       return { shape, dtype: first.dtype };
     },
     attrs: { axis: 'int' },
-    grad: ({ x, g, attrs }) => {
-      const a = attrs.axis as number;
+    grad: linear((g, shapes, { axis }) => {
       let offset = 0;
-      return x.map((v) => slice(g, [offset], [(offset += v.shape[a])], [a]));
-    },
+      return shapes.map((s) => slice(g, [offset], [(offset += s[axis])], [axis]));
+    }),
   },
   Slice: {
-    infer: ([x], attrs) => {
-      const [s, e, ax, st] = (['starts', 'ends', 'axes', 'steps'] as const).map((k) => ints(attrs[k], k));
+    infer: ([x], { starts, ends, axes, steps }) => {
       const shape = [...x.shape];
-      ax.forEach((a, i) => {
-        if (st[i] < 1) fail('only positive steps are supported');
-        shape[a] = Math.max(0, Math.ceil((e[i] - s[i]) / st[i]));
+      axes.forEach((a, i) => {
+        if (steps[i] < 1) fail('only positive steps are supported');
+        shape[a] = Math.max(0, Math.ceil((ends[i] - starts[i]) / steps[i]));
       });
       return { shape, dtype: x.dtype };
     },
@@ -121,35 +77,29 @@ export const shapeOps = {
       { name: 'axes', dtype: int64 },
       { name: 'steps', dtype: int64 },
     ],
-    grad: (ctx) => {
-      const { x, g, attrs } = ctx;
-      const [s, , ax, st] = (['starts', 'ends', 'axes', 'steps'] as const).map((k) => attrs[k] as number[]);
-      if (st.some((v) => v !== 1)) return noGrad('Slice with steps other than 1')(ctx);
-      const pads = new Array<number>(2 * x[0].rank).fill(0);
-      ax.forEach((a, i) => {
-        pads[a] = s[i];
-        pads[a + x[0].rank] = x[0].shape[a] - s[i] - g.shape[a];
+    grad: linear((g, [x], { starts, axes, steps }) => {
+      if (steps.some((v) => v !== 1)) noGradient('Slice', 'Slice with steps other than 1');
+      const pads = new Array<number>(2 * x.length).fill(0);
+      axes.forEach((a, i) => {
+        pads[a] = starts[i];
+        pads[a + x.length] = x[a] - starts[i] - g.shape[a];
       });
       return [pad(g, pads)];
-    },
+    }),
   },
   Pad: {
     infer: ([x], { pads }) => {
-      const p = ints(pads, 'pads');
-      if (p.length !== 2 * x.rank || p.some((v) => v < 0))
+      if (pads.length !== 2 * x.rank || pads.some((v) => v < 0))
         fail(`pads must be ${2 * x.rank} non-negative numbers`);
-      return { shape: x.shape.map((d, i) => d + p[i] + p[i + x.rank]), dtype: x.dtype };
+      return { shape: x.shape.map((d, i) => d + pads[i] + pads[i + x.rank]), dtype: x.dtype };
     },
     inputAttrs: [{ name: 'pads', dtype: int64 }],
-    grad: ({ x: [x], g, attrs }) => {
-      const p = attrs.pads as number[];
-      return [
-        slice(
-          g,
-          p.slice(0, x.rank),
-          x.shape.map((d, i) => p[i] + d),
-        ),
-      ];
-    },
+    grad: linear((g, [x], { pads }) => [
+      slice(
+        g,
+        pads.slice(0, x.length),
+        x.map((d, i) => pads[i] + d),
+      ),
+    ]),
   },
-} satisfies Record<string, OpDef>;
+} satisfies Partial<OpTable>;

@@ -1,7 +1,11 @@
-/** What an op family defines for each op: its signature (shapes, ONNX form) and its backward rule. */
-import type { Attrs, Node, OpSignature, Shape, Value } from '../graph/graph.js';
+/**
+ * What an op family defines for each op (its shape inference, ONNX form and backward rule),
+ * the helpers rules are written with, and the shape arithmetic the families share.
+ */
+import type { AttrKind, Attrs, DType, Node, Shape, Value, ValueType } from '../graph/graph.js';
+import type { OpAttrs, OpType } from './attrs.js';
 
-export interface GradContext {
+export interface GradContext<A = Attrs> {
   readonly node: Node;
   /** The node's inputs. */
   readonly x: readonly Value[];
@@ -9,7 +13,7 @@ export interface GradContext {
   readonly y: Value;
   /** The cotangent of the output. */
   readonly g: Value;
-  readonly attrs: Attrs;
+  readonly attrs: A;
   /**
    * Per input: true when it is a parameter whose cotangent must stay per sample, i.e. have
    * a leading batch axis [B, ...shape] instead of being summed over the batch (axis 0 of
@@ -18,15 +22,35 @@ export interface GradContext {
   readonly perSample: readonly boolean[];
 }
 
-/**
- * A backward rule: one cotangent per input (null where the input gets none). Rules are
- * written with pss's own op builders, so the gradient graph can be differentiated again.
- */
-export type GradRule = (ctx: GradContext) => readonly (Value | null)[];
+/** One cotangent per input, null where the input gets none. */
+export type Cotangents = readonly (Value | null)[];
 
-export interface OpDef extends OpSignature {
-  readonly grad: GradRule;
+/**
+ * A backward rule. Rules are written with pss's own op builders, so the gradient graph can
+ * be differentiated again.
+ */
+export type GradRule<K extends OpType> = (ctx: GradContext<OpAttrs[K]>) => Cotangents;
+
+export interface OpDef<K extends OpType> {
+  /** Checks the inputs and returns the output type; throws with a plain message on a misuse. */
+  infer(inputs: readonly Value[], attrs: OpAttrs[K]): ValueType;
+  /** ONNX attributes of the op and their kinds; others are not written. */
+  readonly attrs?: { readonly [A in keyof OpAttrs[K]]?: AttrKind };
+  /**
+   * Static parameters that ONNX (opset 18) takes as constant inputs after the tensor
+   * inputs (axes, shapes, pads...). pss keeps them as attributes so that shapes stay
+   * static; the writer turns them into initializers.
+   */
+  readonly inputAttrs?: readonly { name: keyof OpAttrs[K] & string; dtype: DType | 'input' }[];
+  /** The ONNX operator, when it differs from the pss op's name (e.g. StopGradient is an Identity). */
+  readonly onnxOp?: string;
+  /** ONNX outputs the op declares besides the one pss uses (e.g. TopK's indices); written unused. */
+  readonly extraOutputs?: number;
+  readonly grad: GradRule<K>;
 }
+
+/** The op table: a definition for every op, with a rule (registry.ts). */
+export type OpTable = { readonly [K in OpType]: OpDef<K> };
 
 /** Raised where a rule is deliberately absent (an op, or an op configuration, pss cannot differentiate). */
 export class NoGradientError extends Error {
@@ -34,21 +58,60 @@ export class NoGradientError extends Error {
 }
 
 /** The output is piecewise constant (masks, comparisons, signs): no input gets a cotangent. */
-export const zeroGrad: GradRule = (ctx) => ctx.x.map(() => null);
+export const zeroGrad = (ctx: GradContext<unknown>): Cotangents => ctx.x.map(() => null);
 
 /** A deliberately absent rule. */
-export function noGrad(why: string): GradRule {
+export function noGrad(why: string): (ctx: GradContext<unknown>) => never {
+  return (ctx) => noGradient(ctx.node.op, why);
+}
+/** Refuses to differentiate `op` (in a configuration its rule does not cover). */
+export function noGradient(op: string, why: string): never {
+  throw new NoGradientError(`no gradient for ${op}: ${why}`);
+}
+
+/**
+ * The rule of an op that is linear in its inputs (JAX's `deflinear`): its transpose applied
+ * to g. The transpose sees the inputs' shapes, never their values, so the cotangents are
+ * linear in g and their own derivatives in x are zero.
+ */
+export function linear<A>(
+  transpose: (g: Value, shapes: readonly Shape[], attrs: A) => Cotangents,
+): (ctx: GradContext<A>) => Cotangents {
+  return ({ g, x, attrs }) =>
+    transpose(
+      g,
+      x.map((v) => v.shape),
+      attrs,
+    );
+}
+
+/** One side of a bilinear rule: the transpose of op(a, .) or op(., b), given the other operand. */
+export type BilinearSide<A> = (
+  g: Value,
+  other: Value,
+  /** The shape of the operand whose cotangent this is (not its value: the rule is linear in it). */
+  shape: Shape,
+  ctx: { readonly attrs: A; readonly perSample: readonly boolean[] },
+) => Value | null;
+
+/**
+ * The rule of op(a, b, ...rest), linear in a and in b (JAX's `defbilinear`, jax-js's
+ * `bilinearTangentsJvp`): a's cotangent is the transpose of op(., b) applied to g, b's that
+ * of op(a, .). Inputs after the two (a bias) get `rest`.
+ */
+export function bilinear<A>(
+  lhs: BilinearSide<A>,
+  rhs: BilinearSide<A>,
+  rest: (ctx: GradContext<NoInfer<A>>) => Cotangents = () => [],
+): (ctx: GradContext<A>) => Cotangents {
   return (ctx) => {
-    throw new NoGradientError(`no gradient for ${ctx.node.op}: ${why}`);
+    const [a, b] = ctx.x;
+    return [lhs(ctx.g, b, a.shape, ctx), rhs(ctx.g, a, b.shape, ctx), ...rest(ctx)];
   };
 }
 
 export function fail(msg: string): never {
   throw new Error(msg);
-}
-
-export function assertRank(v: Value, rank: number, what: string): void {
-  if (v.rank !== rank) fail(`${what} must have rank ${rank}, got [${v.shape.join(',')}]`);
 }
 
 export function normAxis(axis: number, rank: number): number {
@@ -70,6 +133,3 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
   }
   return out;
 }
-
-export const ints = (v: Attrs[string], what: string): number[] =>
-  Array.isArray(v) ? [...(v as number[])] : fail(`attribute ${what} is required`);

@@ -6,7 +6,6 @@ import * as ort from 'onnxruntime-node';
 import { dtypeOf, type TypedData, type Value } from '../graph/graph.js';
 import type { GraphOutput } from '../graph/onnx.js';
 import { toOnnxParts } from '../graph/onnx.js';
-import { opDef } from '../ops/index.js';
 import { checkWebGpu } from './webgpu.js';
 
 // ONNX Runtime's own warnings (telemetry ids, node placement) are not the user's business;
@@ -59,9 +58,9 @@ export class Runner implements Disposable {
     const weights = opts.weights ?? 'initializers';
     if (opts.device === 'webgpu') checkWebGpu();
     const graph = outputs[0].value.graph;
-    const parts = toOnnxParts(outputs, (op) => opDef(op)!, {
+    const parts = toOnnxParts(outputs, {
       constants: (v) =>
-        weights === 'inputs' || (weights === 'mixed' && graph.folded.has(v)) ? 'inputs' : 'external',
+        weights === 'inputs' || (weights === 'mixed' && graph.folded.has(v)) ? 'inputs' : 'initializers',
     });
     const bytes = (d: TypedData) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
     const session = await ort.InferenceSession.create(parts.model, {

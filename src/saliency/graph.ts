@@ -48,7 +48,7 @@ export function oneHot(labels: readonly number[], classes: number): Float32Array
 
 /** The model's forward pass on a new graph, its weights as constants (or inputs, see options). */
 export function buildForward(model: Model, shape: readonly number[], o: ForwardOptions = {}) {
-  const graph = new Graph();
+  const graph = new Graph(op.OPS);
   const input = graph.input(FEED.input, shape);
   const inputs = new Set(o.paramInputs ?? []);
   for (const name of inputs)

@@ -41,7 +41,7 @@ export async function maskedLogits(
 }
 
 function maskedForward(model: Model, shape: readonly number[]) {
-  const graph = new Graph();
+  const graph = new Graph(op.OPS);
   const input = graph.input('input', shape);
   const convIndex = new Map(model.layers.map((l, i) => [l.param, i]));
   const net = new Net({

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { grad } from '../../src/autodiff/grad.js';
 import { Graph, type Value } from '../../src/graph/graph.js';
-import { mul, reduceSum } from '../../src/ops/index.js';
+import { add, mul, OPS, reduceSum } from '../../src/ops/index.js';
 import { Runner } from '../../src/runtime/session.js';
 import { rng } from './random.js';
 
@@ -35,7 +35,7 @@ const sumAll = (v: Value) =>
 
 export async function checkGrads(c: GradCase, seed = 1): Promise<void> {
   const r = rng(seed);
-  const graph = new Graph();
+  const graph = new Graph(OPS);
   const xs = c.inputs.map((inp, i) => graph.input(`x${i}`, inp.shape));
   const wrtIdx = c.wrt ?? xs.map((_, i) => i);
   const wrt = wrtIdx.map((i) => xs[i]);
@@ -44,7 +44,7 @@ export async function checkGrads(c: GradCase, seed = 1): Promise<void> {
   const g1 = grad(f1, wrt);
   const f2 = g1
     .map((g) => sumAll(mul(g, graph.constant(r.normal(g.size), g.shape))))
-    .reduce((a, b) => graph.emit('Add', [a, b]));
+    .reduce((a, b) => add(a, b));
   const g2 = grad(f2, wrt);
   const outputs = [
     { name: 'f1', value: f1 },
@@ -105,7 +105,7 @@ export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> 
     wData: Float32Array[] | undefined,
     perSample: boolean,
   ) => {
-    const graph = new Graph();
+    const graph = new Graph(OPS);
     const shapes = c.inputs.map((inp, i) => (i === 0 ? [batch, ...inp.shape.slice(1)] : inp.shape));
     const xs = shapes.map((s, i) => graph.input(`x${i}`, s));
     const out = c.f(xs);
@@ -114,9 +114,7 @@ export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> 
     const params = c.params.map((i) => xs[i]);
     const g1 = grad(f1, params, perSample ? { perSampleBatch: batch } : {});
     const ws = wData ?? g1.map((g) => r.normal(g.size));
-    const f2 = g1
-      .map((g, k) => sumAll(mul(g, graph.constant(ws[k], g.shape))))
-      .reduce((a, b) => graph.emit('Add', [a, b]));
+    const f2 = g1.map((g, k) => sumAll(mul(g, graph.constant(ws[k], g.shape)))).reduce((a, b) => add(a, b));
     const g2 = grad(f2, [xs[0], ...params]);
     const runner = await Runner.create(
       [

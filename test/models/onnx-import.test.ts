@@ -13,7 +13,6 @@ import { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { resnet18 } from '../../src/models/resnet.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
-import { opDef } from '../../src/ops/index.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { standardize } from '../../src/saliency/standardize.js';
@@ -76,7 +75,7 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
   it('matches the built-in model', async (t) => {
     const builtin = Model.deterministic(tinycnn);
     const { logits } = buildForward(builtin, [1, 3, 29, 29]);
-    const bytes = toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!);
+    const bytes = toOnnxModel([{ name: 'logits', value: logits }]);
     const imported = onnxModel(bytes, 'tinycnn.onnx');
     assert.equal(imported.info.batchNormFolded, false);
     assert.equal(imported.filterCount, builtin.filterCount);

@@ -17,6 +17,7 @@ import { Model } from '../../src/models/model.js';
 import { Net } from '../../src/models/nn.js';
 import { vgg11, vgg19 } from '../../src/models/vgg.js';
 import { ARCHITECTURES } from '../../src/models/zoo.js';
+import { OPS } from '../../src/ops/index.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { assertParity, loadFixture } from '../helpers/fixtures.js';
@@ -58,7 +59,7 @@ describe("every architecture declares torchvision's state_dict", () => {
 
 describe("VGG's AdaptiveAvgPool2d((7, 7))", () => {
   const logitsShape = (size: number) => {
-    const graph = new Graph();
+    const graph = new Graph(OPS);
     const net = new Net({ graph, param: (p) => graph.input(p.name, p.shape) });
     return vgg11.define(net, 1000)(graph.input('input', [1, 3, size, size])).shape;
   };

@@ -4,7 +4,6 @@ import { grad } from '../../src/autodiff/grad.js';
 import { Graph } from '../../src/graph/graph.js';
 import { toOnnxParts } from '../../src/graph/onnx.js';
 import * as op from '../../src/ops/index.js';
-import { opDef } from '../../src/ops/index.js';
 import { Runner, type WeightPlacement } from '../../src/runtime/session.js';
 import { rng } from '../helpers/random.js';
 
@@ -14,7 +13,7 @@ describe('weights placement', () => {
   const x0 = r.normal(2 * 8 * 6 * 6);
   // A first-order input gradient, so the graph holds a folded constant (the adjoint kernel) too.
   const build = () => {
-    const g = new Graph();
+    const g = new Graph(op.OPS);
     const x = g.input('x', [2, 8, 6, 6]);
     const w = g.constant(w0, [16, 8, 3, 3]);
     const y = op.relu(op.conv(x, w, undefined, { pads: [1, 1, 1, 1] }));
@@ -27,10 +26,9 @@ describe('weights placement', () => {
 
   it('puts large constants inline, as external data, or as graph inputs', () => {
     const outputs = build();
-    const sig = (o: string) => opDef(o)!;
-    const inline = toOnnxParts(outputs, sig);
-    const external = toOnnxParts(outputs, sig, { constants: 'external' });
-    const inputs = toOnnxParts(outputs, sig, { constants: 'inputs' });
+    const inline = toOnnxParts(outputs);
+    const external = toOnnxParts(outputs, { constants: 'initializers' });
+    const inputs = toOnnxParts(outputs, { constants: 'inputs' });
     assert.deepEqual([inline.external.length, inline.inputs.length], [0, 0]);
     assert.deepEqual([external.external.length, external.inputs.length], [2, 0]); // w and its adjoint
     assert.deepEqual([inputs.external.length, inputs.inputs.length], [0, 2]);

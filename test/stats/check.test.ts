@@ -9,7 +9,6 @@ import { toOnnxModel } from '../../src/graph/onnx.js';
 import { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
-import { opDef } from '../../src/ops/index.js';
 import { type Aggregation, saliencyLength } from '../../src/saliency/aggregation.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { AUTHORS_PREPROCESSING } from '../../src/stats/authors.js';
@@ -65,10 +64,7 @@ function onnx(name: string, scale = 1): Model {
           'x',
         );
   const { logits } = buildForward(m, [1, 3, 29, 29]);
-  return onnxModel(
-    toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!),
-    `/models/${name}`,
-  );
+  return onnxModel(toOnnxModel([{ name: 'logits', value: logits }]), `/models/${name}`);
 }
 
 describe('checkStatsFor', () => {

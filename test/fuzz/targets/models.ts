@@ -7,7 +7,6 @@ import { describe, PyDict, readCheckpoint, stateDictTensors, TorchTensor } from 
 import { Model } from '../../../src/models/model.js';
 import { onnxModel } from '../../../src/models/onnx-import.js';
 import { tinycnn } from '../../../src/models/tinycnn.js';
-import { opDef } from '../../../src/ops/index.js';
 import { buildForward } from '../../../src/saliency/graph.js';
 import { innerMutations } from '../mutate.js';
 import { onnxEdits } from '../onnx-edits.js';
@@ -139,7 +138,7 @@ function handmadeOnnx(): Uint8Array {
 
 function tinycnnOnnx(): Uint8Array {
   const { logits } = buildForward(Model.deterministic(tinycnn), [1, 3, 29, 29]);
-  return toOnnxModel([{ name: 'logits', value: logits }], (op) => opDef(op)!);
+  return toOnnxModel([{ name: 'logits', value: logits }]);
 }
 
 const ONNX_SEEDS = [handmadeOnnx(), tinycnnOnnx(), file('test/fixtures/onnx/resnet18-folded.skeleton.onnx')];
