@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { openDataset } from '../src/data/open.js';
+import { collectStats } from '../src/jobs/collect-stats.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
 import { architecture } from '../src/models/zoo.js';
@@ -23,7 +24,6 @@ import { DEFAULT_AGGREGATION } from '../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../src/saliency/engine.js';
 import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
-import { collectStats } from '../src/jobs/collect-stats.js';
 import { seededRandom } from '../src/util/random.js';
 
 const { values: args } = parseArgs({

@@ -4,9 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { serializeNpy } from '../src/io/npy.js';
+import { serializeSafeTensors } from '../src/io/safetensors.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
-import { serializeSafeTensors } from '../src/io/safetensors.js';
 import { tinycnn } from '../src/models/tinycnn.js';
 
 const model = Model.deterministic(tinycnn);

@@ -12,7 +12,6 @@
  * resizing: what a torchvision pipeline for greyscale data (Fashion-MNIST) sees.
  */
 
-import { PssError } from '../errors.js';
 import type { Preprocessing } from '../models/architecture.js';
 import { checkPixelBudget, MAX_PIXELS, resizedSize } from './budget.js';
 import type { RgbImage } from './load.js';
