@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import onnxProto from 'onnx-proto';
 import { PssError } from '../../src/errors.js';
-import { toOnnxModel } from '../../src/graph/onnx.js';
+import { reachableNodes, toOnnxModel } from '../../src/graph/onnx.js';
 import { deterministicInput } from '../../src/models/deterministic.js';
 import { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
@@ -93,6 +93,58 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
   });
 });
 
+describe('ONNX import: shape arithmetic is evaluated on import', () => {
+  it('leaves only the differentiable ops of a Shape/Gather/Unsqueeze/Concat/Reshape flatten', () => {
+    const model = onnxProto.onnx.ModelProto.decode(tinyOnnx(['Conv']));
+    const g = model.graph!;
+    const i64 = (name: string, values: number[], dims = [values.length]) => ({
+      name,
+      dims,
+      dataType: 7,
+      int64Data: values,
+    });
+    g.node = [
+      {
+        opType: 'Conv',
+        input: ['x', 'w'],
+        output: ['c'],
+        attribute: [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }],
+      },
+      { opType: 'Shape', input: ['c'], output: ['s'] },
+      { opType: 'Gather', input: ['s', 'zero'], output: ['n'] },
+      { opType: 'Unsqueeze', input: ['n', 'axes'], output: ['n1'] },
+      {
+        opType: 'Concat',
+        input: ['n1', 'rest'],
+        output: ['target'],
+        attribute: [{ name: 'axis', i: 0, type: 2 }],
+      },
+      { opType: 'Reshape', input: ['c', 'target'], output: ['f'] },
+      { opType: 'Gemm', input: ['f', 'fc'], output: ['y'], attribute: [{ name: 'transB', i: 1, type: 2 }] },
+    ];
+    const f32 = (name: string, dims: number[]) => ({
+      name,
+      dims,
+      dataType: 1,
+      floatData: Array.from({ length: dims.reduce((a, b) => a * b) }, (_, i) => Math.sin(i)),
+    });
+    g.initializer = [
+      f32('w', [4, 3, 3, 3]),
+      f32('fc', [10, 256]),
+      i64('zero', [0], []),
+      i64('axes', [0]),
+      i64('rest', [-1]),
+    ];
+    const m = onnxModel(onnxProto.onnx.ModelProto.encode(model).finish(), 'flatten.onnx');
+    const { logits } = buildForward(m, [1, 3, 8, 8]);
+    assert.deepEqual(logits.shape, [1, 10]);
+    assert.deepEqual(
+      reachableNodes([logits]).map((n) => n.op),
+      ['Conv', 'Reshape', 'Gemm'],
+    );
+  });
+});
+
 describe('ONNX import: files pss cannot use', () => {
   const tiny = tinyOnnx;
   it('lists every unsupported operator', () => {
@@ -101,6 +153,16 @@ describe('ONNX import: files pss cannot use', () => {
       (e: Error) =>
         e instanceof PssError &&
         /operators pss cannot differentiate: Foo, NonMaxSuppression$/.test(e.message),
+    );
+  });
+  it('names operators of other domains with their domain, and takes no operator for an object key', () => {
+    const model = onnxProto.onnx.ModelProto.decode(tiny(['Relu', 'constructor', 'toString', 'Conv']));
+    model.graph!.node![3].domain = 'com.microsoft';
+    assert.throws(
+      () => onnxModel(onnxProto.onnx.ModelProto.encode(model).finish(), 'm.onnx'),
+      (e: Error) =>
+        e instanceof PssError &&
+        /cannot differentiate: Conv \(domain com\.microsoft\), constructor, toString$/.test(e.message),
     );
   });
   it('refuses bytes that are not ONNX', () => {
