@@ -45,9 +45,20 @@ export {
 } from './saliency/engine.js';
 export { EXPLAIN_DEFAULTS, type ExplainOptions, type ExplainResult, explain } from './saliency/explain.js';
 export { buildForward, buildSaliencyGraph, crossEntropy } from './saliency/graph.js';
-export { locate, type RankBy, type RankedFilter, topFilters } from './saliency/rank.js';
+export { type RankBy, type RankedFilter, topFilters, topK } from './saliency/rank.js';
 export { type SaliencyReport, saliencyReport } from './saliency/report.js';
 export { type Reference, SIGMA_FLOOR, standardize } from './saliency/standardize.js';
+export {
+  type LayerSpan,
+  locate,
+  parseUnits,
+  type Unit,
+  type UnitKind,
+  type UnitLayer,
+  unitIndex,
+  unitsOffMask,
+  unitTable,
+} from './saliency/units.js';
 // Statistics
 export { authorsStats, readAnyStats } from './stats/authors.js';
 export { checkStatsFor } from './stats/check.js';

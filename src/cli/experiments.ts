@@ -108,27 +108,6 @@ function checkLabel(label: number, model: Model): number {
 /** Seconds since `t0` (performance.now()), rounded to 0.1. */
 export const seconds = (t0: number) => Math.round((performance.now() - t0) / 100) / 10;
 
-/** --filters "layer:index,layer:index" → positions in the saliency vector. */
-export function filtersArg(text: string | undefined, model: Model): number[] | undefined {
-  if (text === undefined) return undefined;
-  const out = text.split(',').map((item) => {
-    const m = /^\s*(.+):(\d+)\s*$/.exec(item);
-    const layer = m && model.layers.find((l) => l.name === m[1]);
-    if (!m || !layer)
-      throw new PssError(
-        `--filters: "${item}" is not layer:index with a conv layer of ${model.name} (${model.layers
-          .slice(0, 3)
-          .map((l) => l.name)
-          .join(', ')}${model.layers.length > 3 ? ', ...' : ''})`,
-      );
-    const i = Number(m[2]);
-    if (i >= layer.filters)
-      throw new PssError(`--filters: ${layer.name} has filters 0..${layer.filters - 1}, not ${i}`);
-    return layer.offset + i;
-  });
-  return [...new Set(out)];
-}
-
 /** The flags the query-based experiments read to set themselves up. */
 interface QueryCommandArgs {
   model: string;

@@ -1,6 +1,7 @@
 /** The experiments' figures: the pruning curves (vega-lite) and a captioned grid of images. */
 import type { TopLevelSpec } from 'vega-lite';
-import { type PruneSummary, STRATEGIES } from '../jobs/prune.js';
+import { STRATEGIES } from '../jobs/prune-orders.js';
+import type { PruneSummary } from '../jobs/prune-summary.js';
 import { composeGrid, type Panel } from './gradcam.js';
 import { svgToPng, vegaLiteToSvg } from './render.js';
 import { FONT } from './text.js';

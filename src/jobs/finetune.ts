@@ -10,7 +10,7 @@ import { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
-import { locate } from '../saliency/rank.js';
+import { layerIndexOf, locate, type Unit, unitTable } from '../saliency/units.js';
 import { argmaxRow, type ForwardRunner, forwardRunner, softmaxRows } from './forward.js';
 
 export interface StepRecord {
@@ -25,15 +25,14 @@ export interface FinetuneResult {
   /** The conv weight tensors that changed (whole layers), by parameter name. */
   params: Map<string, Float32Array>;
   history: StepRecord[];
-  filters: { index: number; layer: string; filter: number }[];
+  filters: Unit[];
 }
 
 /** The conv weight names holding the given filters, in model order. */
 export function layersOf(model: Model, filters: readonly number[]): string[] {
-  const names = new Set(
-    filters.map((f) => model.layers.find((l) => f >= l.offset && f < l.offset + l.filters)!.param),
-  );
-  return model.layers.filter((l) => names.has(l.param)).map((l) => l.param);
+  const table = unitTable(model);
+  const held = new Set(filters.map((f) => layerIndexOf(f, table)));
+  return table.filter((_, i) => held.has(i)).map((l) => l.param);
 }
 
 export async function finetuneFilters(
@@ -78,11 +77,11 @@ export async function finetuneFilters(
   );
   const onehot = oneHot([label], k);
   // Per layer: which output channels move, and the size of one channel's slice.
+  const table = unitTable(model);
+  const located = filters.map((f) => locate(f, table));
   const rows = names.map((n) => {
     const layer = model.layers.find((l) => l.param === n)!;
-    const channels = filters
-      .filter((f) => f >= layer.offset && f < layer.offset + layer.filters)
-      .map((f) => f - layer.offset);
+    const channels = located.filter((u) => u.layer === layer.name).map((u) => u.filter);
     return { channels, size: layer.shape.slice(1).reduce((a, b) => a * b, 1) };
   });
   const history: StepRecord[] = [];
@@ -105,7 +104,7 @@ export async function finetuneFilters(
   return {
     params,
     history,
-    filters: filters.map((index) => ({ index, ...locate(index, model.layers) })),
+    filters: located,
   };
 }
 
@@ -119,26 +118,4 @@ export function withParams(model: Model, params: ReadonlyMap<string, Float32Arra
   const weights = new Map(model.weights);
   for (const [n, v] of params) weights.set(n, v);
   return new Model(model.arch, model.numClasses, weights, source, model.info);
-}
-
-/** The model with the given filters zeroed by hand: their weights and, where there is one, their bias. */
-export function zeroFilters(model: Model, filters: readonly number[]): Model {
-  const weights = new Map(model.weights);
-  for (const f of filters) {
-    const layer = model.layers.find((l) => f >= l.offset && f < l.offset + l.filters);
-    if (!layer) throw new PssError(`filter index ${f} is out of range 0..${model.filterCount - 1}`);
-    const c = f - layer.offset;
-    const size = layer.shape.slice(1).reduce((a, b) => a * b, 1);
-    const w = Float32Array.from(weights.get(layer.param)!);
-    w.fill(0, c * size, (c + 1) * size);
-    weights.set(layer.param, w);
-    const biasName = `${layer.name}.bias`;
-    const bias = weights.get(biasName);
-    if (bias && model.params.some((p) => p.name === biasName)) {
-      const b = Float32Array.from(bias);
-      b[c] = 0;
-      weights.set(biasName, b);
-    }
-  }
-  return new Model(model.arch, model.numClasses, weights, `${model.source} (filters zeroed)`, model.info);
 }

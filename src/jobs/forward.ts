@@ -1,12 +1,13 @@
 /**
- * The forward passes the experiments run: plain, with per-sample filter masks (pruning), or
- * with chosen parameters fed as inputs (fine-tuning) — each one cached ONNX Runtime session
- * of a fixed batch size; shorter batches are padded.
+ * The forward passes the experiments run: plain, with units turned off per sample (pruning and
+ * the explorer's "zero these filters"), or with chosen parameters fed as inputs (fine-tuning) —
+ * each one cached ONNX Runtime session of a fixed batch size; shorter batches are padded.
  */
 import { PssError } from '../errors.js';
 import type { Runner } from '../runtime/session.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, FEED, type ForwardOptions } from '../saliency/graph.js';
+import { unitsOffMask } from '../saliency/units.js';
 
 export interface ForwardRunner {
   /** Rows per ONNX Runtime run. */
@@ -69,6 +70,24 @@ export function forwardRunner(
       }
       return out;
     },
+  };
+}
+
+export interface UnitsOffRunner {
+  readonly batch: number;
+  /** Logits [n, classes] of n images, image r with the units `off[r]` turned off. */
+  logits(images: Float32Array, off: readonly (readonly number[])[]): Promise<Float32Array>;
+}
+
+/**
+ * The forward pass with units turned off — their whole output zero (saliency/units.ts) — each
+ * image with its own choice: what `pss prune` and the explorer's "zero these filters" both run.
+ */
+export function unitsOffRunner(engine: SaliencyEngine, batch: number): UnitsOffRunner {
+  const masked = forwardRunner(engine, batch, { filterMask: true });
+  return {
+    batch,
+    logits: (images, off) => masked.logits(images, { mask: unitsOffMask(engine.model.filterCount, off) }),
   };
 }
 

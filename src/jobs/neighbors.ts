@@ -6,6 +6,7 @@
 import type { Dataset } from '../data/dataset.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
+import { topK } from '../saliency/rank.js';
 import { forwardRunner } from './forward.js';
 import {
   loadItems,
@@ -126,11 +127,7 @@ export async function nearestNeighbors(
   return out.sort((a, b) => b.cosine - a.cosine || a.profile.index - b.profile.index);
 }
 
-/** The k largest entries of z (indices), for counting shared salient filters. */
+/** The k largest entries of z (indices, ranked as everywhere: saliency/rank.ts), for counting shared salient filters. */
 export function topSet(z: ArrayLike<number>, k: number): Set<number> {
-  return new Set(
-    Array.from({ length: z.length }, (_, i) => i)
-      .sort((a, b) => z[b] - z[a] || a - b)
-      .slice(0, k),
-  );
+  return new Set(topK(z, k));
 }

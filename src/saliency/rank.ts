@@ -1,37 +1,46 @@
-/** Ranking filters and naming them by layer. */
-import type { ConvLayer } from '../models/model.js';
+/**
+ * Ranking positions of the saliency vector, defined once. NaN never ranks first: it sorts after
+ * every number, read from either end (±Infinity are numbers and rank by value). Ties go to the
+ * lower position.
+ */
+import { type LayerSpan, locate, type Unit } from './units.js';
 
 export type RankBy = 'z' | 'abs-z';
 
-export interface RankedFilter {
-  /** Position in the saliency vector. */
-  index: number;
-  layer: string;
-  /** Filter (output channel) within its layer. */
-  filter: number;
+export interface RankedFilter extends Unit {
   value: number;
 }
 
-/** The k entries with the largest value (or |value|), largest first. */
+/**
+ * The positions of the k largest values (by |value| with 'abs-z'), largest first; with
+ * `from: 'smallest'` the k smallest, smallest first. NaN comes after every number either way.
+ */
+export function topK(
+  values: ArrayLike<number>,
+  k: number,
+  by: RankBy = 'z',
+  from: 'largest' | 'smallest' = 'largest',
+): number[] {
+  const sign = from === 'largest' ? -1 : 1;
+  const key = new Float64Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = by === 'abs-z' ? Math.abs(values[i]) : values[i];
+    key[i] = Number.isNaN(v) ? Number.NaN : sign * v;
+  }
+  const nanLast = (a: number, b: number) =>
+    Number.isNaN(key[a]) ? (Number.isNaN(key[b]) ? 0 : 1) : Number.isNaN(key[b]) ? -1 : key[a] - key[b];
+  const order = Array.from({ length: values.length }, (_, i) => i);
+  // ±Infinity − ±Infinity is NaN: compare equal keys as ties.
+  order.sort((a, b) => (key[a] === key[b] ? a - b : nanLast(a, b) || a - b));
+  return order.slice(0, Math.max(0, k));
+}
+
+/** The k entries with the largest value (or |value|), largest first, with their layer and filter. */
 export function topFilters(
   values: ArrayLike<number>,
-  layers: readonly ConvLayer[],
+  layers: readonly LayerSpan[],
   k: number,
   by: RankBy = 'z',
 ): RankedFilter[] {
-  const key = by === 'abs-z' ? (i: number) => Math.abs(values[i]) : (i: number) => values[i];
-  const order = Array.from({ length: values.length }, (_, i) => i).sort((a, b) => key(b) - key(a) || a - b);
-  return order.slice(0, k).map((index) => ({ index, ...locate(index, layers), value: values[index] }));
-}
-
-/** The layer and filter of a position in the saliency vector. */
-export function locate(index: number, layers: readonly ConvLayer[]): { layer: string; filter: number } {
-  let lo = 0;
-  let hi = layers.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    if (layers[mid].offset <= index) lo = mid;
-    else hi = mid - 1;
-  }
-  return { layer: layers[lo].name, filter: index - layers[lo].offset };
+  return topK(values, k, by).map((index) => ({ ...locate(index, layers), value: values[index] }));
 }

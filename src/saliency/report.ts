@@ -6,6 +6,7 @@ import type { Model } from '../models/model.js';
 import type { SaliencyResult } from './engine.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
 import { type Reference, standardize } from './standardize.js';
+import { type LayerSpan, unitTable } from './units.js';
 
 export interface SaliencyReport {
   model: string;
@@ -24,7 +25,8 @@ export interface SaliencyReport {
   /** The five most probable classes. */
   probabilities: { class: number; name?: string; probability: number }[];
   logits: number[];
-  layers: { name: string; offset: number; filters: number }[];
+  /** The unit table: each layer's name, first position, unit count and unit kind. */
+  layers: LayerSpan[];
   saliency: number[];
   z: number[] | null;
   rankedBy: RankBy;
@@ -58,7 +60,8 @@ export function saliencyReport(
   const ref = o.reference;
   const z = ref ? standardize(r.saliency, ref) : undefined;
   const perFilter = r.aggregation !== 'parameter';
-  const ranked = perFilter ? topFilters(z ?? r.saliency, model.layers, o.top ?? 10, rankBy) : [];
+  const table = unitTable(model);
+  const ranked = perFilter ? topFilters(z ?? r.saliency, table, o.top ?? 10, rankBy) : [];
   const probs = softmax(r.logits);
   const top5 = Array.from(probs.keys())
     .sort((a, b) => probs[b] - probs[a])
@@ -78,7 +81,7 @@ export function saliencyReport(
     loss: r.loss,
     probabilities: top5.map((c) => ({ class: c, ...(names && { name: names[c] }), probability: probs[c] })),
     logits: Array.from(r.logits),
-    layers: model.layers.map(({ name, offset, filters }) => ({ name, offset, filters })),
+    layers: table.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind })),
     saliency: Array.from(r.saliency),
     z: z ? Array.from(z) : null,
     rankedBy: rankBy,

@@ -1,9 +1,9 @@
 /**
  * The web explorer's HTTP server (node:http): the page's static files and a small JSON API
  * over Explorer. Heavy work goes through one JobQueue; every error becomes `{error}` with a
- * 4xx status (5xx for bugs), and no request can bring the process down.
+ * 4xx status (5xx for bugs): a store's NotFound → 404, any other PssError → 400, and no request can bring the process down.
  *
- *   GET  /                                  the page (static/: index.html, app.js, chart.js, style.css)
+ *   GET  /                                  the page (static/: index.html, its scripts and style sheets)
  *   GET  /api/state                         loaded models, architectures, limits
  *   GET  /api/status                        what the server is computing now (the page polls it)
  *   POST /api/models          {arch, weights?, stats?}   load a built-in model (local or cached weights)
@@ -21,7 +21,8 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PssError } from '../errors.js';
 import { MAX_PIXELS } from '../image/budget.js';
-import { displayName, type Explorer } from './explorer.js';
+import { NotFound } from './errors.js';
+import type { Explorer } from './explorer.js';
 import {
   HttpError,
   indexList,
@@ -33,6 +34,7 @@ import {
   sendJson,
   stringField,
 } from './http.js';
+import { displayName } from './images.js';
 import { JobQueue } from './queue.js';
 
 export interface Limits {
@@ -93,6 +95,7 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
 export async function startServer(o: ServerOptions): Promise<RunningServer> {
   const { explorer } = o;
+  const { models, images } = explorer;
   const limits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
   const log = o.log ?? ((m: string) => console.error(m));
   const queue = new JobQueue();
@@ -114,8 +117,8 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       async (c) =>
         sendJson(c.res, 200, {
           initial: explorer.initialId,
-          models: explorer.loaded(),
-          architectures: explorer.architectures(),
+          models: models.loaded(),
+          architectures: models.architectures(),
           limits: { ...limits, maxPixels: MAX_PIXELS },
           status: queue.status(),
         }),
@@ -131,10 +134,10 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         const stats = stringField(body, 'stats', true);
         const m = await queue.run(
           `loading ${arch}`,
-          () => explorer.loadBuiltin(arch, { weights, stats }),
+          () => models.loadBuiltin(arch, { weights, stats }),
           c.signal,
         );
-        sendJson(c.res, 200, explorer.info(m));
+        sendJson(c.res, 200, models.info(m));
       },
     ],
     [
@@ -145,16 +148,16 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
         const bytes = await readBody(c.req, limits.onnxBytes, `the ONNX file ${name}`);
         if (bytes.length === 0) throw new HttpError(400, `the ONNX file ${name} is empty`);
         const stats = query(c, 'stats') || undefined;
-        const m = await queue.run(`importing ${name}`, () => explorer.loadOnnx(bytes, name, stats), c.signal);
-        sendJson(c.res, 200, explorer.info(m));
+        const m = await queue.run(`importing ${name}`, () => models.loadOnnx(bytes, name, stats), c.signal);
+        sendJson(c.res, 200, models.info(m));
       },
     ],
     [
       'GET',
       /^\/api\/models\/([^/]+)\/examples\/([^/]+)$/,
       async (c) => {
-        const m = explorer.get(c.params[0]);
-        const data = await readFile(explorer.examplePath(m, c.params[1]));
+        const m = models.get(c.params[0]);
+        const data = await readFile(models.examplePath(m, c.params[1]));
         const type = TYPES[extname(c.params[1]).toLowerCase()] ?? 'application/octet-stream';
         c.res.writeHead(200, { 'content-type': type, 'cache-control': 'max-age=3600', ...SECURITY_HEADERS });
         c.res.end(data);
@@ -166,7 +169,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       async (c) => {
         const name = displayName(query(c, 'name'), 'image');
         const bytes = await readBody(c.req, limits.imageBytes, `the image ${name}`);
-        const image = await queue.run(`decoding ${name}`, () => explorer.addImage(bytes, name), c.signal);
+        const image = await queue.run(`decoding ${name}`, () => images.add(bytes, name), c.signal);
         sendJson(c.res, 200, image);
       },
     ],
@@ -175,12 +178,12 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       /^\/api\/predict$/,
       async (c) => {
         const body = await json(c);
-        const m = explorer.get(stringField(body, 'model'));
+        const m = models.get(stringField(body, 'model'));
         const image = stringField(body, 'image');
         const zero = indexList(body, 'zero', m.model.filterCount) ?? [];
         const t0 = Date.now();
         const what = zero.length ? `predicting with ${zero.length} filters zeroed` : 'predicting';
-        const p = await queue.run(
+        const { logits: _, ...p } = await queue.run(
           `${what} (${m.model.name})`,
           () => explorer.predict(m, image, zero),
           c.signal,
@@ -193,7 +196,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
       /^\/api\/explain$/,
       async (c) => {
         const body = await json(c);
-        const m = explorer.get(stringField(body, 'model'));
+        const m = models.get(stringField(body, 'model'));
         const image = stringField(body, 'image');
         const request = {
           label: numberField(body, 'label', { min: 0, max: m.model.numClasses - 1, integer: true }),
@@ -275,6 +278,7 @@ export async function startServer(o: ServerOptions): Promise<RunningServer> {
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res, allowedHosts).catch((e: unknown) => {
       if (e instanceof HttpError) return sendError(res, e.status, e.message);
+      if (e instanceof NotFound) return sendError(res, 404, e.message);
       if (e instanceof PssError) return sendError(res, 400, e.message);
       log(`pss serve: ${req.method} ${req.url}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
       sendError(res, 500, `internal error: ${e instanceof Error ? e.message : String(e)}`);

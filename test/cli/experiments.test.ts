@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parsePruneCsv } from '../../src/jobs/prune.js';
+import { parsePruneCsv } from '../../src/jobs/prune-csv.js';
 import { loadModel } from '../../src/models/load.js';
 import { pss, tempDir } from '../helpers/cli.js';
 

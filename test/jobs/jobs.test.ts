@@ -8,16 +8,11 @@ import { describe, it } from 'node:test';
 import { PssError } from '../../src/errors.js';
 import { toOnnxModel } from '../../src/graph/onnx.js';
 import { parseCsv } from '../../src/jobs/csv.js';
-import { finetuneFilters, layersOf, withParams, zeroFilters } from '../../src/jobs/finetune.js';
+import { finetuneFilters, layersOf, withParams } from '../../src/jobs/finetune.js';
 import { forwardRunner } from '../../src/jobs/forward.js';
-import {
-  PRUNE_CSV_HEADER,
-  type PruneRow,
-  parsePruneCsv,
-  pruneOrders,
-  randomOrder,
-  summarizePrune,
-} from '../../src/jobs/prune.js';
+import { PRUNE_CSV_HEADER, type PruneRow, parsePruneCsv } from '../../src/jobs/prune-csv.js';
+import { pruneOrders, randomOrder } from '../../src/jobs/prune-orders.js';
+import { summarizePrune } from '../../src/jobs/prune-summary.js';
 import { cosine, nearestProfiles } from '../../src/jobs/scan.js';
 import { deterministicInput } from '../../src/models/deterministic.js';
 import { loadModel } from '../../src/models/load.js';
@@ -28,6 +23,7 @@ import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
+import { zeroFilters } from '../helpers/zero-by-hand.js';
 
 const tiny = Model.deterministic(tinycnn);
 

@@ -2,21 +2,21 @@
 import { basename } from 'node:path';
 import { defineCommand } from 'citty';
 import { PssError } from '../../errors.js';
+import { explainImage } from '../../figures/explain-result.js';
 import { filterSaliencyData, filterSaliencyPng, layerSummaryPng } from '../../figures/filter-saliency.js';
 import { comparisonFigure } from '../../figures/gradcam.js';
-import { encodePng, inputHeatmap } from '../../figures/heatmap.js';
+import { encodePng } from '../../figures/heatmap.js';
 import { reportHtml } from '../../figures/report-html.js';
 import { classNamesFor } from '../../image/labels.js';
 import { writeFilesAtomic } from '../../io/files.js';
 import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
-import type { Model } from '../../models/model.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
-import { EXPLAIN_DEFAULTS, explain } from '../../saliency/explain.js';
-import { locate, type RankBy } from '../../saliency/rank.js';
-import { saliencyReport } from '../../saliency/report.js';
+import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
+import type { RankBy } from '../../saliency/rank.js';
+import { parseUnits } from '../../saliency/units.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import {
   aggregationArg,
@@ -30,23 +30,6 @@ import {
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg } from '../inputs.js';
 import { intFlag, numberFlag } from '../parse.js';
-
-/** --filters "layer:index,layer:index" → positions in the saliency vector. */
-function parseFilters(text: string | undefined, model: Model): number[] | undefined {
-  if (text === undefined) return undefined;
-  return text.split(',').map((item) => {
-    const m = /^\s*(.+):(\d+)\s*$/.exec(item);
-    const layer = m && model.layers.find((l) => l.name === m[1]);
-    if (!m || !layer)
-      throw new PssError(
-        `--filters: "${item}" is not layer:index with a layer of ${model.name} (e.g. ${model.layers[0].name}:0)`,
-      );
-    const i = Number(m[2]);
-    if (i >= layer.filters)
-      throw new PssError(`--filters: ${layer.name} has filters 0..${layer.filters - 1}, not ${i}`);
-    return layer.offset + i;
-  });
-}
 
 const command = defineCommand({
   meta: {
@@ -74,7 +57,8 @@ const command = defineCommand({
     },
     filters: {
       type: 'string',
-      description: 'Boost these filters instead of the top k, e.g. layer4.2.conv3:17,conv1:3',
+      description:
+        'Boost these filters instead of the top k, e.g. layer4.2.conv3:17,conv1:3 (a filter named twice counts once)',
       valueHint: 'layer:i,...',
     },
     random: { type: 'boolean', description: 'Boost k random filters instead (the baseline)' },
@@ -122,10 +106,9 @@ const command = defineCommand({
     const label = labelArg(labelText, model, names);
 
     const batch = await readImageArg({ image: imagePath, input }, model);
-    const display = batch.display;
     const stats = await resolveStats(args.stats, model, aggregation);
     checkInputSize(stats, batch.shape);
-    const filters = parseFilters(args.filters, model);
+    const filters = args.filters === undefined ? undefined : parseUnits(args.filters, model);
     if (filters && args.random)
       throw new PssError(
         '--filters and --random are alternatives: boost the filters you name, or k random ones',
@@ -137,9 +120,9 @@ const command = defineCommand({
       );
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
-    const ex = await explain(engine, batch, label, {
+    const explained = await explainImage(engine, batch, label, {
       aggregation,
-      stats: stats?.reference,
+      reference: stats?.reference,
       k: intFlag(args.k, 'k', 1),
       boost,
       rankBy: args.rank as RankBy,
@@ -148,14 +131,10 @@ const command = defineCommand({
       noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),
       noisePercent: numberFlag(args['noise-percent'], 'noise-percent', 0, 1),
       seed: intFlag(args.seed, 'seed', 0),
-    });
-    const { report, ranked } = saliencyReport(model, ex.result, {
-      reference: stats?.reference,
-      rankBy: args.rank as RankBy,
       top: intFlag(args.top, 'top', 0),
       classNames: names,
     });
-    const boosted = ex.boosted.map((index) => ({ ...locate(index, model.layers), index, z: ex.z[index] }));
+    const { explanation: ex, report, ranked, boosted, heatmap: heat, gradcam, scale } = explained;
     const how = filters
       ? 'hand-picked filters'
       : args.random
@@ -175,10 +154,6 @@ const command = defineCommand({
     };
 
     // Everything is computed before anything is written; each file is written atomically.
-    const [, h, w] = batch.shape.slice(1);
-    const heat = inputHeatmap({ data: ex.inputGradient, shape: batch.shape.slice(1) }, display);
-    const scale = Math.max(1, Math.floor(224 / Math.max(h, w)));
-    const cam = (data: Float32Array) => ({ data, width: ex.gradcam.shape[1], height: ex.gradcam.shape[0] });
     const probability = (c: number) => report.probabilities.find((p) => p.class === c)?.probability;
     const chart = filterSaliencyData(report);
     const title = `${model.name}: ${report.labelName ?? `class ${label}`} → predicted ${report.predictedName ?? `class ${report.predicted}`}`;
@@ -190,10 +165,10 @@ const command = defineCommand({
       'filter_saliency.png': await filterSaliencyPng(chart, { title }),
       'layer_summary.png': await layerSummaryPng(chart, { title }),
       'gradcam.png': await comparisonFigure({
-        image: display,
+        image: batch.display,
         pssOverlay: heat.overlay,
-        gradcamPredicted: cam(ex.gradcam.predicted),
-        gradcamTrue: cam(ex.gradcam.true),
+        gradcamPredicted: gradcam.predicted,
+        gradcamTrue: gradcam.true,
         predicted: {
           class: report.predicted,
           name: report.predictedName,

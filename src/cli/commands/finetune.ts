@@ -8,10 +8,11 @@ import { candidateProfiles, nearestNeighbors, queryProfile } from '../../jobs/ne
 import { predictDataset } from '../../jobs/scan.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
-import { type RankBy, topFilters } from '../../saliency/rank.js';
+import { type RankBy, topK } from '../../saliency/rank.js';
+import { parseUnits } from '../../saliency/units.js';
 import { seededRandom } from '../../util/random.js';
 import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
-import { dataArg, filtersArg, phases, queryContext, seconds } from '../experiments.js';
+import { dataArg, phases, queryContext, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 import { queryArgs } from './neighbors.js';
 
@@ -61,7 +62,8 @@ const command = defineCommand({
     random: { type: 'boolean', description: 'Update k random filters instead (a control)' },
     filters: {
       type: 'string',
-      description: 'Update these filters instead of the top k, e.g. conv5:29,conv1:4',
+      description:
+        'Update these filters instead of the top k, e.g. conv5:29,conv1:4 (a filter named twice counts once)',
       valueHint: 'layer:i,...',
     },
     seed: {
@@ -96,12 +98,12 @@ const command = defineCommand({
     const { model, names, data, query, stats, st } = await queryContext(args, aggregation, (m) => {
       if (k > m.filterCount)
         throw new PssError(`--k must be between 1 and ${m.filterCount} (the filters of ${m.name}), got ${k}`);
-      if (filtersArg(args.filters, m) && args.random)
+      if (args.filters !== undefined && parseUnits(args.filters, m) && args.random)
         throw new PssError('--filters and --random are alternatives: give only one');
     });
     // Outputs are written at the end of a long run: find out now if they cannot be.
     for (const out of [args.save, args.json]) if (out && out !== '-') await checkWritable(out);
-    const chosen = filtersArg(args.filters, model);
+    const chosen = args.filters === undefined ? undefined : parseUnits(args.filters, model);
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const rand = seededRandom(seed);
 
@@ -135,7 +137,7 @@ const command = defineCommand({
       ? chosen
       : args.random
         ? rand.sample(model.filterCount, k)
-        : topFilters(q.z, model.layers, k, args.rank as RankBy).map((t) => t.index);
+        : topK(q.z, k, args.rank as RankBy);
 
     // Fine-tune, then evaluate everything with the new weights.
     const tuned = await finetuneFilters(engine, query.batch, query.label, filters, {

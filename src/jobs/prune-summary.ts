@@ -1,0 +1,53 @@
+/** What the pruning experiment found: per strategy and k, the images corrected and the mean change in probability. */
+import type { PruneRow } from './prune-csv.js';
+import { STRATEGIES, type Strategy } from './prune-orders.js';
+
+export interface StrategySummary {
+  strategy: Strategy;
+  /** Index k − 1: images corrected with k filters off... */
+  corrected: number[];
+  /** ...as a fraction of the misclassified images... */
+  fraction: number[];
+  /** ...and the mean change in the true class's and the original prediction's probability. */
+  meanDTrue: number[];
+  meanDPredicted: number[];
+}
+
+export interface PruneSummary {
+  /** Misclassified images in the study. */
+  images: number;
+  k: number;
+  strategies: StrategySummary[];
+}
+
+export function summarizePrune(rows: readonly PruneRow[], k: number): PruneSummary {
+  const images = new Set(rows.map((r) => r.image)).size;
+  const strategies = STRATEGIES.map((strategy) => {
+    const s: StrategySummary = { strategy, corrected: [], fraction: [], meanDTrue: [], meanDPredicted: [] };
+    for (let kk = 1; kk <= k; kk++) {
+      const at = rows.filter((r) => r.strategy === strategy && r.k === kk);
+      const mean = (f: (r: PruneRow) => number) =>
+        at.length ? at.reduce((a, r) => a + f(r), 0) / at.length : 0;
+      const c = at.filter((r) => r.corrected).length;
+      s.corrected.push(c);
+      s.fraction.push(images ? c / images : 0);
+      s.meanDTrue.push(mean((r) => r.dTrue));
+      s.meanDPredicted.push(mean((r) => r.dPredicted));
+    }
+    return s;
+  });
+  return { images, k, strategies };
+}
+
+/** The summary as a markdown table: % corrected (count) per k and strategy, and mean Δp(true). */
+export function pruneMarkdown(s: PruneSummary): string {
+  const head = `| k | ${s.strategies.map((t) => `${t.strategy}: corrected`).join(' | ')} | ${s.strategies.map((t) => `${t.strategy}: mean Δp(true)`).join(' | ')} |`;
+  const rule = `|---:|${s.strategies.map(() => '---:|').join('')}${s.strategies.map(() => '---:|').join('')}`;
+  const lines = [head, rule];
+  for (let i = 0; i < s.k; i++) {
+    const pct = s.strategies.map((t) => `${(100 * t.fraction[i]).toFixed(1)}% (${t.corrected[i]})`);
+    const dp = s.strategies.map((t) => (t.meanDTrue[i] >= 0 ? '+' : '') + t.meanDTrue[i].toFixed(4));
+    lines.push(`| ${i + 1} | ${pct.join(' | ')} | ${dp.join(' | ')} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
