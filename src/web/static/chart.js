@@ -2,6 +2,9 @@
 // (z, or raw saliency without statistics), largest first, layers side by side in model order —
 // the layout of `pss explain`'s filter_saliency.png. Hover shows layer, filter and value;
 // clicking a filter calls onPick(index). The top-k filters are orange dots, picked ones ringed.
+// Filters are named by the server's unit table (units.js), never worked out here.
+
+import { unitLookup } from './units.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const MARGIN = { left: 60, right: 14, top: 12 };
@@ -77,7 +80,7 @@ export class FilterChart {
         rank[index] = r;
       });
     }
-    this.data = { ...data, order, pos, rank };
+    this.data = { ...data, order, pos, rank, units: unitLookup(layers) };
     this.render();
   }
 
@@ -95,30 +98,11 @@ export class FilterChart {
     if (this.data) this.drawPicked();
   }
 
-  layerOf(index) {
-    const layers = this.data.layers;
-    let lo = 0;
-    let hi = layers.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (layers[mid].offset <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return layers[lo];
-  }
-
-  /** What the tooltip says about a filter. */
+  /** What the tooltip says about a filter (named by the server's unit table, data.layers). */
   describe(index) {
     const d = this.data;
-    const layer = this.layerOf(index);
-    return {
-      index,
-      layer: layer.name,
-      filter: index - layer.offset,
-      value: d.values[index],
-      rank: d.rank[index] + 1,
-      of: layer.filters,
-    };
+    const unit = d.units.locate(index);
+    return { ...unit, value: d.values[index], rank: d.rank[index] + 1 };
   }
 
   render() {

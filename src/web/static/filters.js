@@ -1,0 +1,82 @@
+// One filter at a time: clicking a filter (chart or table) maps the pixels that drive it alone;
+// the clicked filters are kept as chips, for "zero the clicked ones".
+import { api, attempt } from './api.js';
+import { $, filterName, fmt, node } from './dom.js';
+import { chart, state } from './state.js';
+import { clickedChanged } from './zeroing.js';
+
+let filterSeq = 0;
+
+export function showFilterMap(r, f) {
+  const img = $('map-filter');
+  if (!r) {
+    img.hidden = true;
+    img.removeAttribute('src');
+    $('map-filter-empty').hidden = false;
+    $('map-filter-caption').textContent = "One filter's input-space map";
+    return;
+  }
+  img.src = r.maps.pss;
+  img.hidden = false;
+  $('map-filter-empty').hidden = true;
+  $('map-filter-caption').textContent =
+    `Filter ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${r.boost}`;
+}
+
+export async function showFilter(index) {
+  if (!state.result) return;
+  if (!state.clicked.includes(index)) state.clicked.push(index);
+  state.selected = index;
+  chart.setPicked(state.clicked, index);
+  renderClicked();
+  const seq = ++filterSeq;
+  const r = await attempt(() =>
+    api('Mapping one filter', '/api/explain', {
+      json: {
+        model: state.model.id,
+        image: state.image.ref,
+        label: state.result.label,
+        boost: Number($('boost').value),
+        filters: [index],
+        profile: false,
+      },
+    }),
+  );
+  if (!r || seq !== filterSeq) return;
+  showFilterMap(r, r.boosted[0]);
+  clickedChanged();
+}
+
+function removeClicked(index) {
+  state.clicked = state.clicked.filter((i) => i !== index);
+  if (state.selected === index) {
+    state.selected = null;
+    showFilterMap(null);
+  }
+  chart.setPicked(state.clicked, state.selected);
+  renderClicked();
+  clickedChanged();
+}
+
+export function renderClicked() {
+  $('clicked').replaceChildren(
+    ...state.clicked.map((index) => {
+      const unit = state.units.locate(index);
+      return node(
+        'span',
+        { class: index === state.selected ? 'chip selected' : 'chip' },
+        node(
+          'button',
+          { type: 'button', class: 'link', onclick: () => showFilter(index) },
+          unit ? filterName(unit) : `#${index}`,
+        ),
+        node(
+          'button',
+          { type: 'button', class: 'remove', title: 'remove', onclick: () => removeClicked(index) },
+          '×',
+        ),
+      );
+    }),
+  );
+  $('prune-clicked-n').textContent = String(state.clicked.length);
+}
