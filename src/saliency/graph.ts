@@ -79,7 +79,7 @@ export function buildForward(model: Model, shape: readonly number[], o: ForwardO
   const unmasked = [...convs].filter((c) => !masked.has(c));
   if (filterMask && unmasked.length)
     throw new PssError(
-      `filter masks do not reach ${unmasked.length} of ${model.name}'s conv layers (e.g. ${unmasked[0]}): convs of imported ONNX models cannot be masked`,
+      `filter masks do not reach ${unmasked.length} of ${model.name}'s conv layers (e.g. ${unmasked[0]}), so they cannot be turned off`,
     );
   return { graph, net, input, logits, filterMask };
 }

@@ -124,6 +124,7 @@ before(async () => {
   npy('1x0x28.npy', [1, 0, 28]);
   npy('3ch.npy', [3, 28, 28]);
   npy('32x32.npy', [1, 32, 32]);
+  npy('8x8.npy', [1, 8, 8]);
   npy('nan.npy', [1, 28, 28], (d) => {
     d[100] = Number.NaN;
   });
@@ -241,6 +242,33 @@ before(async () => {
     [1, 4],
     [{ name: 'w', dims: [4, 3, 3, 3] }],
     3,
+  );
+  onnxFile(
+    'pool-no-kernel.onnx',
+    [
+      conv,
+      { opType: 'MaxPool', input: ['c'], output: ['p'] },
+      { opType: 'Flatten', input: ['p'], output: ['y'] },
+    ],
+    [1, 144],
+    [convWeight],
+  );
+  onnxFile(
+    'negative-classes.onnx',
+    [conv, { opType: 'Flatten', input: ['c'], output: ['y'] }],
+    [1, -3],
+    [convWeight],
+  );
+  // Two convs sharing one weight: valid, one layer of saliency.
+  onnxFile(
+    'shared-weight.onnx',
+    [
+      { opType: 'Conv', input: ['x', 'w'], output: ['c'] },
+      { opType: 'Conv', input: ['c', 'w'], output: ['d'] },
+      { opType: 'Flatten', input: ['d'], output: ['y'] },
+    ],
+    [1, 16],
+    [{ name: 'w', dims: [1, 1, 3, 3] }],
   );
   writeFileSync(f('garbage.onnx'), Buffer.from('definitely not protobuf \x00\xff\xfe'.repeat(20), 'latin1'));
 
@@ -707,6 +735,16 @@ const CASES: Case[] = [
     error: /NaN/,
   },
   {
+    name: 'an ONNX pooling without its kernel_shape',
+    args: () => ['saliency', '--model', f('pool-no-kernel.onnx'), '--input', f('ok.npy'), '--label', '1'],
+    error: /MaxPool has no kernel_shape/,
+  },
+  {
+    name: 'an ONNX output claiming -3 classes',
+    args: () => ['saliency', '--model', f('negative-classes.onnx'), '--input', f('ok.npy'), '--label', '1'],
+    error: /claims -3 classes/,
+  },
+  {
     name: 'bytes that are not ONNX',
     args: () => ['saliency', '--model', f('garbage.onnx'), '--input', f('ok.npy'), '--label', '1'],
     error: /is not a valid ONNX model/,
@@ -830,6 +868,21 @@ describe('bad input: one line, exit 1, no stack, nothing written', () => {
       );
     });
   }
+});
+
+describe('odd but valid input works', () => {
+  it('an ONNX model whose two convs share one weight: one layer, its gradient summed over both uses', () => {
+    const r = pss(
+      ['saliency', '--model', f('shared-weight.onnx'), '--input', f('8x8.npy'), '--label', '1', '--json', '-'],
+      { cwd: tempDir() },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { layers: { filters: number }[] };
+    assert.deepEqual(
+      out.layers.map((l) => l.filters),
+      [1],
+    );
+  });
 });
 
 /**

@@ -72,6 +72,7 @@ export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
           outputName: logitsName,
           initializers,
           params: getters,
+          convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
           opset,
           source,
         });

@@ -66,7 +66,12 @@ export function classScores(graph: GraphProto, source: string): { name: string; 
     throw new PssError(
       `${source}: output "${output.name}" has ${dims.length} dimensions; pss needs class scores of shape [N, classes] (is this an image classifier?)`,
     );
-  return { name: output.name, classes: num(dims?.[1]?.dimValue) || 0 };
+  const classes = num(dims?.[1]?.dimValue) || 0;
+  if (classes < 0)
+    throw new PssError(
+      `${source}: output "${output.name}" claims ${classes} classes; a class count is positive`,
+    );
+  return { name: output.name, classes };
 }
 
 /** The nodes without a Softmax that ends the graph: saliency needs logits. */
@@ -120,7 +125,8 @@ export function parameters(
     if (n.opType === 'Conv') {
       slot(1, 'conv');
       slot(2, 'bias');
-      if (ins[1] && roles.get(ins[1])?.role === 'conv') convs.push(ins[1]);
+      // A weight two convs share is one parameter (its gradient sums both uses), listed once.
+      if (ins[1] && roles.get(ins[1])?.role === 'conv' && !convs.includes(ins[1])) convs.push(ins[1]);
     } else if (n.opType === 'BatchNormalization') {
       (['bn-weight', 'bn-bias', 'bn-mean', 'bn-var'] as const).forEach((r, k) => {
         slot(k + 1, r);

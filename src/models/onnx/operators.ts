@@ -19,6 +19,8 @@ export interface ReplayContext {
   values(): Value[];
   /** Input k's values, which must be static; `what` names it in the error. */
   constant(k: number, what: string): number[];
+  /** A conv's output through the model's hook, given the input k that holds its weight. */
+  convOutput(k: number, y: Value): Value;
   readonly opset: number;
   /** Throws a PssError naming the model. */
   fail(message: string): never;
@@ -58,7 +60,7 @@ const pool =
   (c) => {
     const n = c.node;
     if (ints(n, 'dilations', [1, 1])!.some((d) => d !== 1)) c.fail('dilated pooling is not supported');
-    const kernel = ints(n, 'kernel_shape')!;
+    const kernel = ints(n, 'kernel_shape') ?? c.fail(`${type} has no kernel_shape`);
     const strides = ints(n, 'strides', [1, 1])!;
     const x = c.value(0);
     const pads = explicitPads(c, x.shape.slice(2), kernel);
@@ -106,12 +108,13 @@ const REPLAY_RULES: Readonly<Record<string, ReplayRule>> = {
   Conv: (c) => {
     const w = c.value(1);
     const x = c.value(0);
-    return op.conv(x, w, c.has(2) ? c.value(2) : undefined, {
+    const y = op.conv(x, w, c.has(2) ? c.value(2) : undefined, {
       strides: ints(c.node, 'strides', [1, 1]),
       dilations: ints(c.node, 'dilations', [1, 1]),
       group: int(c.node, 'group', 1),
       pads: explicitPads(c, x.shape.slice(2), w.shape.slice(2)),
     });
+    return c.convOutput(1, y);
   },
   BatchNormalization: (c) => {
     if ((c.node.output ?? []).filter(Boolean).length > 1 || int(c.node, 'training_mode', 0))

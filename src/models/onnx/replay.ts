@@ -24,6 +24,8 @@ export interface ReplayInputs {
   initializers: ReadonlyMap<string, Const>;
   /** The initializers that are model parameters, as graph values on demand. */
   params: ReadonlyMap<string, () => Value>;
+  /** The model's hook on a conv's output (turning filters off), by its weight initializer. */
+  convOutput?: (weight: string, y: Value) => Value;
   opset: number;
   source: string;
 }
@@ -87,6 +89,7 @@ export function replay(r: ReplayInputs): Value {
       value: (k) => value(ins[k]),
       values: () => ins.map((i) => value(i)),
       constant: (k, what) => staticInts(ins[k], what),
+      convOutput: (k, y) => (r.convOutput && params.has(ins[k]) ? r.convOutput(ins[k], y) : y),
       opset: r.opset,
       fail,
     };
