@@ -873,7 +873,17 @@ describe('bad input: one line, exit 1, no stack, nothing written', () => {
 describe('odd but valid input works', () => {
   it('an ONNX model whose two convs share one weight: one layer, its gradient summed over both uses', () => {
     const r = pss(
-      ['saliency', '--model', f('shared-weight.onnx'), '--input', f('8x8.npy'), '--label', '1', '--json', '-'],
+      [
+        'saliency',
+        '--model',
+        f('shared-weight.onnx'),
+        '--input',
+        f('8x8.npy'),
+        '--label',
+        '1',
+        '--json',
+        '-',
+      ],
       { cwd: tempDir() },
     );
     assert.equal(r.code, 0, r.stderr);

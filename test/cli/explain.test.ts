@@ -17,11 +17,8 @@ const PNG = [0x89, 0x50, 0x4e, 0x47];
 describe('pss explain', () => {
   it('with no arguments: the bundled model on its default example, every file written', async () => {
     const out = join(dir, 'default');
-    const t0 = Date.now();
     const r = pss(['explain', '--out-dir', out]);
-    const seconds = (Date.now() - t0) / 1000;
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(seconds < 30, `took ${seconds}s`);
     assert.match(
       r.stdout,
       /fashion-cnn: predicted T-shirt\/top \(0\) at [\d.]+%, true Shirt \(6\) — MISCLASSIFIED/,

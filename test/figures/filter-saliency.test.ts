@@ -49,7 +49,6 @@ describe('filter-saliency figure', () => {
     assert.equal(meta.width, 1500);
     assert.equal(meta.height, 400);
     console.log(`  render: vega-lite → SVG ${(t1 - t0).toFixed(0)} ms, SVG → PNG ${(t2 - t1).toFixed(0)} ms`);
-    assert.ok(t2 - t0 < 10_000, `rendering took ${t2 - t0} ms`);
     writeFileSync(`${ARTIFACTS}/filter_saliency_resnet50.png`, png);
     writeFileSync(`${ARTIFACTS}/filter_saliency_resnet50.svg`, svg);
 
