@@ -2,6 +2,7 @@
  * The saliency report of one image — what `pss saliency` prints and writes as JSON, and
  * what `pss explain` and the web app build on.
  */
+import { classNamesFor } from '../image/labels.js';
 import type { Model } from '../models/model.js';
 import type { SaliencyResult } from './engine.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
@@ -38,6 +39,7 @@ export interface ReportOptions {
   reference?: Reference;
   rankBy?: RankBy;
   top?: number;
+  /** Default: the model's own (ImageNet's for 1000-class models). */
   classNames?: readonly string[];
 }
 
@@ -55,7 +57,7 @@ export function saliencyReport(
   r: SaliencyResult,
   o: ReportOptions = {},
 ): { report: SaliencyReport; ranked: RankedFilter[] } {
-  const names = o.classNames;
+  const names = o.classNames ?? classNamesFor(model.numClasses, model.arch.classNames);
   const rankBy = o.rankBy ?? 'z';
   const ref = o.reference;
   const z = ref ? standardize(r.saliency, ref) : undefined;
