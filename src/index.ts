@@ -1,22 +1,27 @@
 /** pss — parameter-space saliency on ONNX Runtime. The public API. */
 
-// The graph/autodiff core
+// Reverse-mode autodiff over pss graphs (differentiable again)
 export { type GradOptions, grad } from './autodiff/grad.js';
+// Labelled datasets: folders, CSV/JSONL lists, IDX files
 export type { Dataset, Sample } from './data/dataset.js';
-// Images and data
 export { openDataset } from './data/open.js';
+// Errors a user can fix (one line each)
 export { PssError } from './errors.js';
-// Figures
+// Figures: heatmaps, the filter-saliency chart, Grad-CAM panels, the HTML report
 export * as figures from './figures/index.js';
+// Graphs and their ONNX form
 export { Graph, GraphError, type Shape, type Value } from './graph/graph.js';
 export { type ConstantPlacement, type OnnxParts, toOnnxModel, toOnnxParts } from './graph/onnx.js';
+// Images: decoding and torchvision's preprocessing
 export { classNamesFor, IMAGENET_CLASSES, loadImage, preprocess, resolveLabel } from './image/index.js';
 export { loadInput } from './image/input.js';
+// File formats: .npy, PyTorch checkpoints, safetensors
 export { type NpyArray, parseNpy, serializeNpy } from './io/npy.js';
 export { readCheckpoint, stateDictTensors } from './io/pth.js';
 export { parseSafeTensors, serializeSafeTensors } from './io/safetensors.js';
+// Jobs over datasets
 export { type CollectOptions, collectStats } from './jobs/collect-stats.js';
-// Models and weights
+// Models, weights and their downloads
 export type { Architecture, Preprocessing } from './models/architecture.js';
 export { deterministicInput, deterministicParameter } from './models/deterministic.js';
 export {
@@ -32,7 +37,9 @@ export type { ParamSpec } from './models/nn.js';
 export { importOnnx, onnxModel } from './models/onnx-import.js';
 export { loadWeights } from './models/weights.js';
 export { ARCHITECTURES, architecture } from './models/zoo.js';
+// Op builders and the op table (new Graph(ops.OPS))
 export * as ops from './ops/index.js';
+// ONNX Runtime
 export { type Device, Runner, type SessionOptions, type WeightPlacement } from './runtime/session.js';
 // Saliency
 export { AGGREGATIONS, type Aggregation, DEFAULT_AGGREGATION } from './saliency/aggregation.js';
