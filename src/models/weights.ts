@@ -2,16 +2,9 @@
 import { rm } from 'node:fs/promises';
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
-import {
-  isTorchCheckpoint,
-  looksLikeSafeTensors,
-  PthFormatError,
-  readCheckpoint,
-  stateDictTensors,
-} from '../io/pth.js';
+import { isTorchCheckpoint, looksLikeSafeTensors, readCheckpoint, stateDictTensors } from '../io/pth.js';
 import { parseSafeTensors, toFloat32 } from '../io/safetensors.js';
 import type { Architecture } from './architecture.js';
-import { sha256Hex, torchHubNameProblem } from './download/integrity.js';
 import { type ResolveOptions, resolveWeights } from './download/resolve.js';
 import { parseWeightsSpec } from './download/spec.js';
 import { fillOptional, mapHubNames, type NamedTensor, nameTable } from './hub-names.js';
@@ -47,7 +40,6 @@ export async function loadWeights(
   const named = CHECKPOINT_NAME.test(remote ? new URL(remote).pathname : path);
   if (isTorchCheckpoint(bytes) || (named && !looksLikeSafeTensors(bytes))) {
     try {
-      if (remote) checkHashPrefix(remote, bytes, path);
       for (const [name, t] of stateDictTensors(readCheckpoint(bytes, source), source))
         if (t.isFloating()) read.set(name, { shape: [...t.shape], data: t.toFloat32() });
     } catch (e) {
@@ -78,10 +70,4 @@ export async function loadWeights(
   const model = Model.fromTensors(arch, tensors, source);
   model.warnings = warnings;
   return model;
-}
-
-/** A download whose SHA-256 breaks torch.hub's name convention is refused (PthFormatError, so the caller deletes it). */
-function checkHashPrefix(url: string, bytes: Uint8Array, path: string): void {
-  const problem = torchHubNameProblem(url, sha256Hex(bytes));
-  if (problem) throw new PthFormatError(`the download of ${url} (${path}) ${problem}`);
 }

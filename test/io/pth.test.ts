@@ -364,7 +364,7 @@ describe('loadWeights from .pth', () => {
       const before = cached();
       await rejectsUser(
         loadWeights(tinycnn, `${server.url}/models/tinycnn-00000000.pth`, opts()),
-        /has SHA-256 [0-9a-f]{64}, but its file name promises one starting 00000000 .*the download was deleted/,
+        /refused and deleted: its SHA-256 is [0-9a-f]{64}, but its file name promises one starting 00000000 /,
       );
       await rejectsUser(
         loadWeights(tinycnn, `${server.url}/models/page.pth`, opts()),

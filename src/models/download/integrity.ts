@@ -18,6 +18,8 @@ export interface Expectations {
   announced?: string;
   /** Check the safetensors header. */
   safetensors: boolean;
+  /** The URL, for torch.hub's name convention (a SHA-256 prefix in the file name). */
+  url?: string;
 }
 
 /**
@@ -34,6 +36,8 @@ export async function verifyDownload(
     return { sha256, problem: `its SHA-256 is ${sha256}, not the expected ${expected}` };
   if (expect.announced && sha256 !== expect.announced)
     return { sha256, problem: `its SHA-256 is ${sha256}, but the server announced ${expect.announced}` };
+  const named = expect.url && torchHubNameProblem(expect.url, sha256);
+  if (named) return { sha256, problem: named };
   if (expect.safetensors) return { sha256, problem: await safetensorsProblem(path) };
   return { sha256 };
 }
@@ -60,7 +64,7 @@ async function safetensorsProblem(path: string): Promise<string | undefined> {
 export function torchHubNameProblem(url: string, sha256: string): string | undefined {
   const prefix = basename(new URL(url).pathname).match(/-([0-9a-f]{8,64})\.[A-Za-z]+$/)?.[1];
   if (!prefix || sha256.startsWith(prefix)) return undefined;
-  return `has SHA-256 ${sha256}, but its file name promises one starting ${prefix} (torch.hub's convention)`;
+  return `its SHA-256 is ${sha256}, but its file name promises one starting ${prefix} (torch.hub's convention)`;
 }
 
 /** The SHA-256 a response chain announces: the Hub's X-Linked-Etag, a 64-hex strong ETag, or Digest. */
@@ -86,7 +90,6 @@ export function announcedSha256(hops: readonly Headers[]): string | undefined {
   return undefined;
 }
 
-export const sha256Hex = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');

@@ -108,6 +108,7 @@ async function download(url: string, file: string, options: FetchOptions): Promi
         expected: options.sha256,
         announced,
         safetensors,
+        url,
       });
       if (problem) {
         if (resumed && !fresh) continue;
