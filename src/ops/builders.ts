@@ -24,14 +24,25 @@ export function emit<K extends OpType>(
 
 export type Operand = Value | number;
 
-function graphOf(...xs: Operand[]): Value {
+export function graphOf(...xs: Operand[]): Value {
   const v = xs.find((x): x is Value => typeof x !== 'number');
   return v ?? fail('at least one operand must be a graph value');
 }
-function lift(x: Operand, like: Value): Value {
+export function lift(x: Operand, like: Value): Value {
   return typeof x === 'number' ? like.graph.scalar(x, like.dtype) : x;
 }
-type Binary = 'Add' | 'Sub' | 'Mul' | 'Div' | 'Equal' | 'Greater' | 'Less' | 'And';
+type Binary =
+  | 'Add'
+  | 'Sub'
+  | 'Mul'
+  | 'Div'
+  | 'Equal'
+  | 'Greater'
+  | 'Less'
+  | 'GreaterOrEqual'
+  | 'LessOrEqual'
+  | 'And'
+  | 'Or';
 type Unary = 'Neg' | 'Abs' | 'Sqrt' | 'Exp' | 'Log' | 'Sigmoid' | 'Relu' | 'Sign' | 'Not' | 'Identity';
 
 const binary = (op: Binary) => (a: Operand, b: Operand) => {
@@ -47,7 +58,10 @@ export const div = binary('Div');
 export const equal = binary('Equal');
 export const greater = binary('Greater');
 export const less = binary('Less');
+export const greaterOrEqual = binary('GreaterOrEqual');
+export const lessOrEqual = binary('LessOrEqual');
 export const and = binary('And');
+export const or = binary('Or');
 export const neg = unary('Neg');
 export const abs = unary('Abs');
 export const sqrt = unary('Sqrt');
@@ -89,6 +103,21 @@ export function unbroadcast(g: Value, shape: readonly number[]): Value {
     .map((_, i) => i)
     .filter((i) => i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1));
   return reshape(reduceSum(g, axes, true), shape);
+}
+
+/**
+ * The cotangent of a parameter of shape `shape` broadcast into g: summed back to `shape`,
+ * or, per sample, to [N, ...shape] with the samples on g's axis 0 kept apart.
+ */
+export function paramCotangent(g: Value, shape: readonly number[], perSample = false): Value {
+  if (!perSample) return unbroadcast(g, shape);
+  const lead = g.rank - shape.length;
+  if (lead < 0 || (lead === 0 && shape[0] !== 1))
+    fail(`a per-sample parameter of shape [${shape}] must not span the batch axis of [${g.shape}]`);
+  const axes = g.shape
+    .map((_, i) => i)
+    .filter((i) => i > 0 && (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)));
+  return reshape(axes.length ? reduceSum(g, axes, true) : g, [g.shape[0], ...shape]);
 }
 
 // Data movement
@@ -148,6 +177,9 @@ const reducer =
 export const reduceSum = reducer('ReduceSum');
 export const reduceMean = reducer('ReduceMean');
 export const reduceMax = reducer('ReduceMax');
+export const reduceMin = reducer('ReduceMin');
+/** sqrt of the sum of squares. */
+export const reduceL2 = reducer('ReduceL2');
 /** Sum of absolute values in one pass (no |x| intermediate). */
 export const reduceL1 = reducer('ReduceL1');
 export const softmax = (x: Value, axis = -1) =>

@@ -1,40 +1,31 @@
 /** Elementwise ops (with numpy broadcasting): arithmetic, activations, comparisons, selection. */
-import { DTYPES, type DType, ELEM_TYPE, type Value } from '../graph/graph.js';
+import { DTYPES, ELEM_TYPE, type Value } from '../graph/graph.js';
 import type { OpType } from './attrs.js';
 import { and, cast, div, fastSign, greater, less, mul, neg, sub, unbroadcast, where } from './builders.js';
 import {
+  broadcasting as arith,
   bilinear,
-  broadcastShapes,
+  broadcastAll,
+  FLOATS,
   fail,
-  type GradRule,
   linear,
   type OpDef,
   type OpTable,
+  pointwise,
+  sameFloat,
   zeroGrad,
 } from './types.js';
 
-const FLOATS: readonly DType[] = ['float32', 'float64'];
-
-function sameFloat(xs: readonly Value[]): DType {
-  const t = xs[0].dtype;
-  if (!FLOATS.includes(t)) fail(`expects floating-point inputs, got ${t}`);
-  if (xs.some((x) => x.dtype !== t)) fail(`input dtypes differ: ${xs.map((x) => x.dtype).join(', ')}`);
-  return t;
-}
-
-const broadcastAll = (xs: readonly Value[]) => xs.map((x) => x.shape).reduce(broadcastShapes);
-
-function arith<K extends OpType>(grad: GradRule<K>): OpDef<K> {
-  return { infer: (xs) => ({ shape: broadcastAll(xs), dtype: sameFloat(xs) }), grad };
-}
-function pointwise<K extends OpType>(grad: GradRule<K>): OpDef<K> {
-  return { infer: ([x]) => ({ shape: x.shape, dtype: sameFloat([x]) }), grad };
-}
-function compare<K extends OpType>(inputType: 'float' | 'bool'): OpDef<K> {
+/**
+ * A comparison (numbers of one dtype: floats or int64) or a logical op (bools); its output
+ * is a bool mask, constant for differentiation.
+ */
+function compare<K extends OpType>(inputType: 'number' | 'bool' | 'any'): OpDef<K> {
   return {
     infer: (xs) => {
-      if (inputType === 'bool' && xs.some((x) => x.dtype !== 'bool')) fail('expects bool inputs');
-      if (inputType === 'float') sameFloat(xs);
+      if (xs.some((x) => x.dtype !== xs[0].dtype)) fail(`input dtypes differ: ${xs.map((x) => x.dtype)}`);
+      if (inputType === 'bool' && xs[0].dtype !== 'bool') fail('expects bool inputs');
+      if (inputType === 'number' && xs[0].dtype === 'bool') fail('expects numbers, not bools');
       return { shape: broadcastAll(xs), dtype: 'bool' };
     },
     grad: zeroGrad,
@@ -90,10 +81,13 @@ export const elementwiseOps = {
       FLOATS.includes(x.dtype) && FLOATS.includes(y.dtype) ? cast(g, x.dtype) : null,
     ],
   },
-  Equal: compare('float'),
-  Greater: compare('float'),
-  Less: compare('float'),
+  Equal: compare('any'),
+  Greater: compare('number'),
+  Less: compare('number'),
+  GreaterOrEqual: compare('number'),
+  LessOrEqual: compare('number'),
   And: compare('bool'),
+  Or: compare('bool'),
   Not: compare('bool'),
   Where: {
     infer: ([c, a, b]) => {

@@ -108,6 +108,19 @@ export const poolOps = {
       ];
     },
   },
+  // Gradient to the first maximum in row-major order, as MaxPool (and PyTorch's adaptive max pooling).
+  GlobalMaxPool: {
+    infer: ([x]) => {
+      if (x.rank !== 4) fail('GlobalMaxPool supports NCHW inputs only');
+      return { shape: [x.shape[0], x.shape[1], 1, 1], dtype: x.dtype };
+    },
+    grad: ({ x: [x], y, g }) => {
+      const [n, c, h, w] = x.shape;
+      const isMax = reshape(mask(equal(x, y), x), [n, c, h * w]);
+      const first = mul(isMax, mask(equal(cumSum(isMax, 2, { exclusive: true }), 0), x));
+      return [mul(reshape(first, x.shape), g)];
+    },
+  },
   GlobalAveragePool: {
     infer: ([x]) => {
       if (x.rank !== 4) fail('GlobalAveragePool supports NCHW inputs only');

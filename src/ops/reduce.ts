@@ -1,8 +1,30 @@
 /** Reductions and the ops that normalise along an axis (softmax, log-softmax, cumulative sum). */
 import { type Shape, sizeOf, type Value } from '../graph/graph.js';
-import type { ReductionOp } from './attrs.js';
-import { cumSum, div, equal, exp, expand, fastSign, mask, mul, reduceSum, reshape, sub } from './builders.js';
-import { fail, type GradRule, linear, noGrad, type OpDef, type OpTable } from './types.js';
+import type { OpAttrs, ReductionOp } from './attrs.js';
+import {
+  cumSum,
+  div,
+  equal,
+  exp,
+  expand,
+  fastSign,
+  mask,
+  mul,
+  reduceSum,
+  reshape,
+  sub,
+  where,
+} from './builders.js';
+import {
+  type Cotangents,
+  fail,
+  type GradContext,
+  type GradRule,
+  linear,
+  noGrad,
+  type OpDef,
+  type OpTable,
+} from './types.js';
 
 const keptShape = (x: Shape, axes: readonly number[]) => x.map((d, i) => (axes.includes(i) ? 1 : d));
 
@@ -22,6 +44,11 @@ function reduction<K extends ReductionOp>(grad: GradRule<K>): OpDef<K> {
   };
 }
 
+function extremumGrad({ x: [x], g, y, attrs: { axes } }: GradContext<OpAttrs['ReduceMax']>): Cotangents {
+  const hit = mask(equal(x, kept(y, x.shape, axes)), x);
+  return [mul(hit, div(kept(g, x.shape, axes), reduceSum(hit, axes, true)))];
+}
+
 function alongAxis<K extends 'Softmax' | 'LogSoftmax'>(grad: GradRule<K>): OpDef<K> {
   return { infer: ([x]) => ({ shape: x.shape, dtype: x.dtype }), attrs: { axis: 'int' }, grad };
 }
@@ -29,15 +56,17 @@ function alongAxis<K extends 'Softmax' | 'LogSoftmax'>(grad: GradRule<K>): OpDef
 export const reduceOps = {
   ReduceSum: reduction(linear((g, [x], { axes }) => [expand(kept(g, x, axes), x)])),
   ReduceMean: reduction(linear((g, [x], { axes }) => [expand(mul(kept(g, x, axes), g.size / sizeOf(x)), x)])),
-  // Ties share the gradient equally, as torch.amax does.
-  ReduceMax: reduction(({ x: [x], g, y, attrs: { axes } }) => {
-    const hit = mask(equal(x, kept(y, x.shape, axes)), x);
-    return [mul(hit, div(kept(g, x.shape, axes), reduceSum(hit, axes, true)))];
-  }),
+  // Ties share the gradient equally, as torch.amax and torch.amin do.
+  ReduceMax: reduction(extremumGrad),
+  ReduceMin: reduction(extremumGrad),
   ReduceL1: reduction(({ x: [x], g, attrs: { axes } }) => [
     // Broadcast, not Expand: for per-sample weight gradients an expanded cotangent is one
     // more weight-sized tensor to write and read.
     mul(fastSign(x), kept(g, x.shape, axes)),
+  ]),
+  // x / |x|, 0 where |x| = 0 (PyTorch's norm rule).
+  ReduceL2: reduction(({ x: [x], g, y, attrs: { axes } }) => [
+    mul(x, where(equal(kept(y, x.shape, axes), 0), 0, div(kept(g, x.shape, axes), kept(y, x.shape, axes)))),
   ]),
   Softmax: alongAxis(({ y, g, attrs: { axis } }) => [mul(y, sub(g, reduceSum(mul(g, y), [axis], true)))]),
   LogSoftmax: alongAxis(({ y, g, attrs: { axis } }) => [sub(g, mul(exp(y), reduceSum(g, [axis], true)))]),

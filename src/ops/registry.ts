@@ -4,18 +4,24 @@
  * with it (`new Graph(OPS)`), autodiff reads the rules from it.
  */
 import type { OpSignature } from '../graph/graph.js';
+import { activationOps } from './activations.js';
 import { convOps } from './conv.js';
 import { elementwiseOps } from './elementwise.js';
+import { gatherOps } from './gather.js';
 import { linalgOps } from './linalg.js';
 import { normOps } from './norm.js';
 import { poolOps } from './pool.js';
 import { reduceOps } from './reduce.js';
+import { resizeOps } from './resize.js';
 import { shapeOps } from './shape.js';
 import type { Cotangents, GradContext, OpTable } from './types.js';
 
 export const OPS: OpTable = {
   ...elementwiseOps,
+  ...activationOps,
   ...shapeOps,
+  ...gatherOps,
+  ...resizeOps,
   ...reduceOps,
   ...linalgOps,
   ...convOps,

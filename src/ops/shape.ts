@@ -1,6 +1,6 @@
 /** Ops that move data without arithmetic: reshapes, transposes, broadcasts, concatenation, slicing, padding. */
 import { sizeOf } from '../graph/graph.js';
-import { pad, reshape, slice, transpose, unbroadcast } from './builders.js';
+import { pad, reduceSum, reshape, slice, transpose, unbroadcast } from './builders.js';
 import { broadcastShapes, fail, linear, noGradient, type OpTable } from './types.js';
 
 const int64 = 'int64' as const;
@@ -99,6 +99,27 @@ export const shapeOps = {
         g,
         pads.slice(0, x.length),
         x.map((d, i) => pads[i] + d),
+      ),
+    ]),
+  },
+  Tile: {
+    infer: ([x], { repeats }) => {
+      if (repeats.length !== x.rank || repeats.some((r) => !Number.isInteger(r) || r < 1))
+        fail(`repeats must be ${x.rank} positive integers`);
+      return { shape: x.shape.map((d, i) => d * repeats[i]), dtype: x.dtype };
+    },
+    inputAttrs: [{ name: 'repeats', dtype: int64 }],
+    // Each output axis i is [repeats_i, d_i]: sum over the copies.
+    grad: linear((g, [x], { repeats }) => [
+      reshape(
+        reduceSum(
+          reshape(
+            g,
+            x.flatMap((d, i) => [repeats[i], d]),
+          ),
+          x.map((_, i) => 2 * i),
+        ),
+        x,
       ),
     ]),
   },

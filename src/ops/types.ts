@@ -2,6 +2,7 @@
  * What an op family defines for each op (its shape inference, ONNX form and backward rule),
  * the helpers rules are written with, and the shape arithmetic the families share.
  */
+import { PssError } from '../errors.js';
 import type { AttrKind, Attrs, DType, Node, Shape, Value, ValueType } from '../graph/graph.js';
 import type { OpAttrs, OpType } from './attrs.js';
 
@@ -55,6 +56,17 @@ export type OpTable = { readonly [K in OpType]: OpDef<K> };
 /** Raised where a rule is deliberately absent (an op, or an op configuration, pss cannot differentiate). */
 export class NoGradientError extends Error {
   override name = 'NoGradientError';
+}
+
+/**
+ * A configuration of an op that pss does not build (an einsum pattern, a resize mode...):
+ * a PssError, as it comes from a user's model file; the importer adds the model's name.
+ */
+export class UnsupportedOpError extends PssError {
+  override name = 'UnsupportedOpError';
+}
+export function unsupported(op: string, what: string): never {
+  throw new UnsupportedOpError(`${op}: ${what} is not supported`);
 }
 
 /** The output is piecewise constant (masks, comparisons, signs): no input gets a cotangent. */
@@ -132,4 +144,25 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
     out.push(da === 1 ? db : da);
   }
   return out;
+}
+
+export const FLOATS: readonly DType[] = ['float32', 'float64'];
+
+/** The one floating-point dtype of all inputs. */
+export function sameFloat(xs: readonly Value[]): DType {
+  const t = xs[0].dtype;
+  if (!FLOATS.includes(t)) fail(`expects floating-point inputs, got ${t}`);
+  if (xs.some((x) => x.dtype !== t)) fail(`input dtypes differ: ${xs.map((x) => x.dtype).join(', ')}`);
+  return t;
+}
+
+export const broadcastAll = (xs: readonly Value[]) => xs.map((x) => x.shape).reduce(broadcastShapes);
+
+/** An elementwise op on floats with numpy broadcasting. */
+export function broadcasting<K extends OpType>(grad: GradRule<K>): OpDef<K> {
+  return { infer: (xs) => ({ shape: broadcastAll(xs), dtype: sameFloat(xs) }), grad };
+}
+/** An op on one float tensor whose output has its shape. */
+export function pointwise<K extends OpType>(grad: GradRule<K>): OpDef<K> {
+  return { infer: ([x]) => ({ shape: x.shape, dtype: sameFloat([x]) }), grad };
 }
