@@ -5,6 +5,7 @@
  */
 import type { Value } from '../graph/graph.js';
 import { add, div, emit, graphOf, lift, mul, type Operand, sub } from './builders.js';
+import { unsupported } from './types.js';
 
 export const tanh = (x: Value) => emit(x.graph, 'Tanh', [x]);
 export const erf = (x: Value) => emit(x.graph, 'Erf', [x]);
@@ -48,8 +49,7 @@ export function pow(a: Operand, b: Operand): Value {
 
 const variadic =
   (op: 'Min' | 'Max') =>
-  (first: Operand, ...rest: Operand[]) => {
-    const xs = [first, ...rest];
+  (...xs: Operand[]) => {
     const like = graphOf(...xs);
     return xs.length === 1
       ? like
@@ -92,8 +92,15 @@ export function layerNorm(x: Value, scale: Value, bias?: Value, axis = -1, epsil
 /** Normalises each sample's channel over space; scale and bias are per channel ([C]). */
 export const instanceNorm = (x: Value, scale: Value, bias: Value, epsilon = 1e-5) =>
   emit(x.graph, 'InstanceNormalization', [x, scale, bias], { epsilon });
-/** Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet). */
-export const lrn = (x: Value, size: number, alpha = 1e-4, beta = 0.75, bias = 1) =>
-  emit(x.graph, 'LRN', [x], { size, alpha, beta, bias });
+/**
+ * Local response normalisation across `size` neighbouring channels (AlexNet, GoogLeNet).
+ * NCHW and odd sizes only, as ONNX Runtime runs it (at even sizes PyTorch and ONNX would
+ * centre the window differently anyway).
+ */
+export function lrn(x: Value, size: number, alpha = 1e-4, beta = 0.75, bias = 1): Value {
+  if (size % 2 !== 1) unsupported('LRN', `an even size (${size})`);
+  if (x.rank !== 4) unsupported('LRN', `an input of rank ${x.rank} (ONNX Runtime runs NCHW)`);
+  return emit(x.graph, 'LRN', [x], { size, alpha, beta, bias });
+}
 /** The maximum over space: [N, C, H, W] to [N, C, 1, 1]. */
 export const globalMaxPool = (x: Value) => emit(x.graph, 'GlobalMaxPool', [x]);

@@ -133,8 +133,8 @@ export const normOps = {
   LRN: {
     infer: ([x], { size }) => {
       const dtype = sameFloat([x]);
-      if (x.rank < 2) fail('input must be [N, C, ...]');
-      if (!Number.isInteger(size) || size < 1) fail('size must be a positive integer');
+      if (x.rank !== 4) fail('LRN runs on NCHW inputs only (as ONNX Runtime)');
+      if (!Number.isInteger(size) || size < 1 || size % 2 !== 1) fail('size must be a positive odd integer');
       return { shape: x.shape, dtype };
     },
     attrs: { size: 'int', alpha: 'float', beta: 'float', bias: 'float' },

@@ -8,6 +8,9 @@ import { forceWeightGradForm, OPS, type OpType } from '../../src/ops/index.js';
 import { Runner } from '../../src/runtime/session.js';
 import { checkGrads, checkPerSample, type GradCase } from '../helpers/gradcheck.js';
 import { rng } from '../helpers/random.js';
+import { activationCases, composedCases } from './cases/activations.js';
+import { einsumCases, indexingCases } from './cases/indexing.js';
+import { normCases, normPerSample } from './cases/norm.js';
 
 const r = rng(42);
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -22,7 +25,7 @@ const cube = (x: Value) => op.mul(x, op.mul(x, x)); // makes linear ops' second 
 
 type Table = Partial<Record<OpType, Omit<GradCase, 'name'>[]>>;
 
-const table: Table = {
+const baseTable: Table = {
   Add: [{ inputs: [normal(2, 3, 4), normal(3, 1)], f: ([a, b]) => cube(op.add(a, b)) }],
   Sub: [{ inputs: [normal(3, 1), normal(2, 3, 4)], f: ([a, b]) => cube(op.sub(a, b)) }],
   Mul: [{ inputs: [normal(2, 3, 4), normal(4)], f: ([a, b]) => op.mul(a, b) }],
@@ -157,6 +160,8 @@ const table: Table = {
   ],
 };
 
+const table: Table = { ...baseTable, ...activationCases, ...normCases, ...indexingCases };
+
 describe('backward rules: finite differences, first and second order', () => {
   it('cover every op in the registry', () => {
     // StopGradient's rule is zero by definition, which finite differences cannot see: tested below.
@@ -168,6 +173,7 @@ describe('backward rules: finite differences, first and second order', () => {
       it(`${name} #${i}`, () => checkGrads({ ...c, name: `${name} #${i}` }));
     });
   }
+  for (const c of [...composedCases, ...einsumCases]) it(c.name, () => checkGrads(c));
   for (const form of ['matmul', 'im2col', 'conv'] as const) {
     it(`Conv weight gradient, ${form} formulation`, async () => {
       forceWeightGradForm(form);
@@ -222,6 +228,7 @@ describe('per-sample cotangents equal single-sample gradients, and differentiate
       params: [1, 2],
       f: ([x, s, b, m, v]: Value[]) => cube(op.batchNorm(x, s, b, m, v)),
     },
+    ...normPerSample,
   ];
   for (const form of ['default', 'matmul', 'im2col', 'conv'] as const) {
     for (const c of cases) {
