@@ -28,6 +28,7 @@ import { floor, hardSigmoid, pow } from './builders-nn.js';
 import {
   broadcasting,
   broadcastShapes,
+  broadcastsTo,
   type Cotangents,
   FLOATS,
   fail,
@@ -65,11 +66,12 @@ export const activationOps = {
     ...pointwise<'HardSigmoid'>(({ y, g, attrs: { alpha } }) => [mul(g, mul(inside(y, 0, 1), alpha))]),
     attrs: { alpha: 'float', beta: 'float' },
   },
-  // d/dx x h(x) = h(x) + x/6 on (-3, 3), h = hardSigmoid(., 1/6, 1/2): PyTorch's x/3 + 1/2
-  // inside, 0 below, 1 above.
-  HardSwish: pointwise(({ x: [x], g }) => [
-    mul(g, add(hardSigmoid(x, 1 / 6, 0.5), mul(x, mul(inside(x, -3, 3), 1 / 6)))),
-  ]),
+  // d/dx x h(x) = h(x) + x/6 on [-3, 3), h = hardSigmoid(., 1/6, 1/2): PyTorch's x/3 + 1/2
+  // on [-3, 3) (so -1/2 at -3, 1 at 3), 0 below, 1 above.
+  HardSwish: pointwise(({ x: [x], g }) => {
+    const ramp = mask(and(greaterOrEqual(x, -3), less(x, 3)), x);
+    return [mul(g, add(hardSigmoid(x, 1 / 6, 0.5), mul(x, mul(ramp, 1 / 6))))];
+  }),
   // alpha at 0, as PyTorch.
   LeakyRelu: {
     ...pointwise<'LeakyRelu'>(({ x: [x], g, attrs: { alpha } }) => [
@@ -81,7 +83,7 @@ export const activationOps = {
   PRelu: {
     infer: ([x, slope]) => {
       const dtype = sameFloat([x, slope]);
-      if (broadcastShapes(x.shape, slope.shape).join() !== x.shape.join())
+      if (!broadcastsTo(slope.shape, x.shape))
         fail(`slope [${slope.shape}] does not broadcast to the input [${x.shape}]`);
       return { shape: x.shape, dtype };
     },

@@ -4,10 +4,15 @@
  * so that shapes stay static and each scatter's gradient can be checked when it is built
  * (in range; no position written twice where the last write would win).
  */
-import type { Value } from '../graph/graph.js';
+import { GraphError, type Value } from '../graph/graph.js';
 import type { CoordinateTransformationMode, NearestMode, ResizeMode, ScatterReduction } from './attrs.js';
 import { emit, slice } from './builders.js';
-import { fail, normAxis, unsupported } from './types.js';
+import { normAxis, unsupported } from './types.js';
+
+/** A builder misused (not an op's node): a GraphError, as the node checks raise. */
+const fail = (message: string): never => {
+  throw new GraphError(message);
+};
 
 /** Constant indices: an int64 graph constant, or the numbers and their shape. */
 export type Indices = Value | { readonly data: readonly number[]; readonly shape: readonly number[] };

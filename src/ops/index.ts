@@ -4,6 +4,7 @@ export type {
   NearestMode,
   OpAttrs,
   OpType,
+  ResizeAttrs,
   ResizeMode,
   ScatterReduction,
 } from './attrs.js';

@@ -18,7 +18,7 @@ import {
   sub,
 } from './builders.js';
 import { pow } from './builders-nn.js';
-import { broadcastShapes, fail, type OpTable, sameFloat } from './types.js';
+import { broadcastsTo, fail, type OpTable, sameFloat } from './types.js';
 
 /** Reshapes a per-channel vector [C] to broadcast against x [N, C, ...]. */
 const perChannel = (v: Value, x: Value) => reshape(v, [1, v.shape[0], ...x.shape.slice(2).map(() => 1)]);
@@ -96,7 +96,7 @@ export const normOps = {
       if (axis < 0 || axis >= x.rank) fail(`axis ${axis} out of range for rank ${x.rank}`);
       const normalized = x.shape.slice(axis);
       for (const p of bias ? [scale, bias] : [scale])
-        if (p.rank > normalized.length || broadcastShapes(normalized, p.shape).join() !== normalized.join())
+        if (!broadcastsTo(p.shape, normalized))
           fail(`scale and bias must broadcast to the normalised axes [${normalized}]`);
       return { shape: x.shape, dtype };
     },

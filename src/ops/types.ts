@@ -146,6 +146,12 @@ export function broadcastShapes(a: Shape, b: Shape): number[] {
   return out;
 }
 
+/** Whether `shape` broadcasts to `target` without growing it (ONNX's unidirectional broadcasting). */
+export function broadcastsTo(shape: Shape, target: Shape): boolean {
+  const lead = target.length - shape.length;
+  return lead >= 0 && shape.every((d, i) => d === 1 || d === target[lead + i]);
+}
+
 export const FLOATS: readonly DType[] = ['float32', 'float64'];
 
 /** The one floating-point dtype of all inputs. */
