@@ -30,14 +30,15 @@ export const selu = (x: Value, alpha = SELU_ALPHA, gamma = SELU_GAMMA) =>
 
 /**
  * GELU, composed: ONNX has Gelu from opset 20 only and pss writes opset 18. 'none' is
- * x/2 (1 + erf(x/√2)), the form ONNX Runtime's optimizer fuses into one Gelu kernel; 'tanh'
- * is x/2 (1 + tanh(√(2/π) (x + 0.044715 x³))).
+ * x/2 (1 + erf(x/√2)), 'tanh' x/2 (1 + tanh(√(2/π) x (1 + 0.044715 x²))), each written in
+ * the form ONNX Runtime's optimizer fuses into one kernel (Gelu, FastGelu) where no gradient
+ * reads the parts.
  */
 export function gelu(x: Value, approximate: 'none' | 'tanh' = 'none'): Value {
   const inner =
     approximate === 'tanh'
-      ? tanh(mul(add(x, mul(mul(x, mul(x, x)), 0.044715)), Math.sqrt(2 / Math.PI)))
-      : erf(mul(x, Math.SQRT1_2));
+      ? tanh(mul(mul(x, Math.sqrt(2 / Math.PI)), add(mul(mul(x, 0.044715), x), 1)))
+      : erf(div(x, Math.SQRT2));
   return mul(mul(x, 0.5), add(inner, 1));
 }
 
