@@ -1,7 +1,20 @@
 /** Elementwise ops (with numpy broadcasting): arithmetic, activations, comparisons, selection. */
 import { DTYPES, ELEM_TYPE, type Value } from '../graph/graph.js';
 import type { OpType } from './attrs.js';
-import { and, cast, div, fastSign, greater, less, mul, neg, sub, unbroadcast, where } from './builders.js';
+import {
+  and,
+  cast,
+  div,
+  fastSign,
+  greater,
+  less,
+  mul,
+  neg,
+  paramCotangent,
+  sub,
+  unbroadcast,
+  where,
+} from './builders.js';
 import {
   broadcasting as arith,
   bilinear,
@@ -34,17 +47,25 @@ function compare<K extends OpType>(inputType: 'number' | 'bool' | 'any'): OpDef<
 const sameType = ([x]: readonly Value[]) => ({ shape: x.shape, dtype: x.dtype });
 
 export const elementwiseOps = {
-  Add: arith(linear((g, [a, b]) => [unbroadcast(g, a), unbroadcast(g, b)])),
-  Sub: arith(linear((g, [a, b]) => [unbroadcast(g, a), unbroadcast(neg(g), b)])),
+  // An operand may be a parameter with per-sample cotangents (a bias, a layer scale, a
+  // position embedding of an imported model): paramCotangent keeps the samples apart.
+  Add: arith(({ x: [a, b], g, perSample }) => [
+    paramCotangent(g, a.shape, perSample[0]),
+    paramCotangent(g, b.shape, perSample[1]),
+  ]),
+  Sub: arith(({ x: [a, b], g, perSample }) => [
+    paramCotangent(g, a.shape, perSample[0]),
+    paramCotangent(neg(g), b.shape, perSample[1]),
+  ]),
   Mul: arith(
     bilinear(
-      (g, b, a) => unbroadcast(mul(g, b), a),
-      (g, a, b) => unbroadcast(mul(g, a), b),
+      (g, b, a, { perSample }) => paramCotangent(mul(g, b), a, perSample[0]),
+      (g, a, b, { perSample }) => paramCotangent(mul(g, a), b, perSample[1]),
     ),
   ),
-  Div: arith(({ x: [a, b], y, g }) => [
-    unbroadcast(div(g, b), a.shape),
-    unbroadcast(neg(div(mul(g, y), b)), b.shape),
+  Div: arith(({ x: [a, b], y, g, perSample }) => [
+    paramCotangent(div(g, b), a.shape, perSample[0]),
+    paramCotangent(neg(div(mul(g, y), b)), b.shape, perSample[1]),
   ]),
   Neg: pointwise(linear((g) => [neg(g)])),
   Abs: pointwise(({ x: [x], g }) => [mul(g, fastSign(x))]),

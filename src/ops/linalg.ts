@@ -1,7 +1,7 @@
 /** Matrix products: MatMul (batched, broadcast) and Gemm (the linear layer). Both bilinear. */
 import type { Value } from '../graph/graph.js';
 import type { OpAttrs } from './attrs.js';
-import { gemm, matmul, mul, reshape, transpose, unbroadcast } from './builders.js';
+import { gemm, matmul, mul, reduceSum, reshape, transpose, unbroadcast } from './builders.js';
 import { bilinear, broadcastShapes, fail, type OpTable } from './types.js';
 
 /** Swaps the last two axes. */
@@ -33,7 +33,17 @@ export const linalgOps = {
     },
     grad: bilinear(
       (g, b, a) => unbroadcast(matmul(g, swapLast(b)), a),
-      (g, a, b) => unbroadcast(matmul(swapLast(a), g), b),
+      // Per sample (a linear layer of an imported model, x [B, ..., K] times W [K, N]):
+      // xᵀ g per sample, summed over the axes between the batch and the matrix.
+      (g, a, b, { perSample }) => {
+        if (!perSample[1]) return unbroadcast(matmul(swapLast(a), g), b);
+        if (b.length !== 2) fail('per-sample gradients of MatMul need a matrix [K, N] on the right');
+        // [B, K] rows: each sample's gradient is the outer product of its rows of a and g.
+        if (a.rank === 2) return matmul(reshape(a, [...a.shape, 1]), reshape(g, [g.shape[0], 1, g.shape[1]]));
+        const perRow = matmul(swapLast(a), g);
+        const middle = perRow.shape.slice(1, -2).map((_, i) => i + 1);
+        return middle.length ? reduceSum(perRow, middle) : perRow;
+      },
     ),
   },
   Gemm: {

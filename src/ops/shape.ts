@@ -1,6 +1,6 @@
 /** Ops that move data without arithmetic: reshapes, transposes, broadcasts, concatenation, slicing, padding. */
 import { sizeOf } from '../graph/graph.js';
-import { pad, reduceSum, reshape, slice, transpose, unbroadcast } from './builders.js';
+import { pad, paramCotangent, reduceSum, reshape, slice, transpose } from './builders.js';
 import { broadcastShapes, fail, linear, noGradient, type OpTable } from './types.js';
 
 const int64 = 'int64' as const;
@@ -39,7 +39,8 @@ export const shapeOps = {
   Expand: {
     infer: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, shape), dtype: x.dtype }),
     inputAttrs: [{ name: 'shape', dtype: int64 }],
-    grad: linear((g, [x]) => [unbroadcast(g, x)]),
+    // A parameter expanded over the batch (ViT's class token) may want per-sample cotangents.
+    grad: ({ x: [x], g, perSample }) => [paramCotangent(g, x.shape, perSample[0])],
   },
   Concat: {
     infer: (xs, { axis }) => {

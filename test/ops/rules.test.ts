@@ -10,7 +10,7 @@ import { checkGrads, checkPerSample, type GradCase } from '../helpers/gradcheck.
 import { rng } from '../helpers/random.js';
 import { activationCases, composedCases } from './cases/activations.js';
 import { einsumCases, indexingCases } from './cases/indexing.js';
-import { normCases, normPerSample } from './cases/norm.js';
+import { normCases, perSampleCases } from './cases/norm.js';
 
 const r = rng(42);
 const size = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -228,7 +228,7 @@ describe('per-sample cotangents equal single-sample gradients, and differentiate
       params: [1, 2],
       f: ([x, s, b, m, v]: Value[]) => cube(op.batchNorm(x, s, b, m, v)),
     },
-    ...normPerSample,
+    ...perSampleCases,
   ];
   for (const form of ['default', 'matmul', 'im2col', 'conv'] as const) {
     for (const c of cases) {

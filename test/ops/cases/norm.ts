@@ -24,8 +24,41 @@ export const normCases: Table = {
   GlobalMaxPool: [{ inputs: [distinct(0.03, 2, 3, 3, 4)], f: ([x]) => cube(op.globalMaxPool(x)) }],
 };
 
-/** Per-sample parameter cotangents (the 'parameter' saliency of imported models). */
-export const normPerSample = [
+/**
+ * Per-sample parameter cotangents (the 'parameter' saliency of imported models): biases,
+ * layer scales, position embeddings and class tokens, linear layers as MatMul.
+ */
+export const perSampleCases = [
+  {
+    name: 'Add (bias; position embedding [1, L, C])',
+    inputs: [normal(3, 2, 4), normal(4), normal(1, 2, 4)],
+    params: [1, 2],
+    f: ([x, b, p]: Value[]) => cube(op.add(op.add(x, b), p)),
+  },
+  {
+    name: 'Sub and Div (parameters on either side)',
+    inputs: [normal(3, 4), normal(4), uniform(0.5, 2, 1, 4)],
+    params: [1, 2],
+    f: ([x, p, s]: Value[]) => cube(op.div(op.sub(p, x), s)),
+  },
+  {
+    name: 'Mul (layer scale [C, 1, 1], on either side)',
+    inputs: [normal(3, 4, 2, 2), normal(4, 1, 1), normal(2)],
+    params: [1, 2],
+    f: ([x, s, t]: Value[]) => cube(op.mul(t, op.mul(x, s))),
+  },
+  {
+    name: 'Expand (class token concatenated to the tokens)',
+    inputs: [normal(3, 2, 4), normal(1, 1, 4)],
+    params: [1],
+    f: ([x, cls]: Value[]) => cube(op.concat([op.expand(cls, [x.shape[0], 1, 4]), x], 1)),
+  },
+  {
+    name: 'MatMul (linear layer on [B, L, K] and on [B, K])',
+    inputs: [normal(3, 2, 4), normal(4, 5), normal(10, 2)],
+    params: [1, 2],
+    f: ([x, w, v]: Value[]) => cube(op.matmul(op.reshape(op.matmul(x, w), [x.shape[0], 10]), v)),
+  },
   {
     name: 'LayerNormalization (scale, bias)',
     inputs: [normal(3, 2, 4), normal(4), normal(4)],
