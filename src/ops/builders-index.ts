@@ -6,7 +6,7 @@
  */
 import { GraphError, type Value } from '../graph/graph.js';
 import type { CoordinateTransformationMode, NearestMode, ResizeMode, ScatterReduction } from './attrs.js';
-import { emit, slice } from './builders.js';
+import { emit, slice, transpose } from './builders.js';
 import { normAxis, unsupported } from './types.js';
 
 /** A builder misused (not an op's node): a GraphError, as the node checks raise. */
@@ -100,7 +100,8 @@ const COORDINATES: readonly string[] = [
 const ROUNDINGS: readonly string[] = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
 
 /**
- * ONNX Resize of the last two axes (the other scales must be 1). Options outside the types
+ * ONNX Resize of up to two axes (the other scales 1); axes other than the last two are
+ * transposed there and back. Options outside the types
  * (ONNX strings read from a file) are refused as UnsupportedOpErrors naming them: cubic mode,
  * tf_crop_and_resize and others.
  */
@@ -116,9 +117,18 @@ export function resize(x: Value, o: ResizeOptions): Value {
   if (given.length !== x.rank)
     fail(`Resize needs ${x.rank} ${o.sizes ? 'sizes' : 'scales'}, got ${given.length}`);
   if (given.some((v) => !(v > 0))) fail('Resize sizes and scales must be positive');
-  const resized = given.map((v, i) => (o.sizes ? v !== x.shape[i] : v !== 1));
-  if (resized.some((r, i) => r && i < x.rank - 2))
-    unsupported('Resize', 'resizing axes other than the last two');
+  const resized = given.flatMap((v, i) => ((o.sizes ? v !== x.shape[i] : v !== 1) ? [i] : []));
+  if (resized.length > 2) unsupported('Resize', `resizing ${resized.length} axes`);
+  if (resized.some((i) => i < x.rank - 2)) {
+    // Other axes (NHWC's H and W, as tf2onnx may write): moved last, resized, moved back.
+    const perm = [...x.shape.map((_, i) => i).filter((i) => !resized.includes(i)), ...resized];
+    const moved = perm.map((i) => given[i]);
+    const y = resize(transpose(x, perm), { ...o, ...(o.sizes ? { sizes: moved } : { scales: moved }) });
+    return transpose(
+      y,
+      perm.map((_, i) => perm.indexOf(i)),
+    );
+  }
   return emit(x.graph, 'Resize', [x], {
     mode,
     coordinate_transformation_mode: ctm,

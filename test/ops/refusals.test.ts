@@ -39,7 +39,7 @@ describe('unsupported configurations are one-line UnsupportedOpErrors', () => {
     refuses(() => op.einsum('i1->i', input(2, 3)), /is not a term of letters/);
     refuses(() => op.einsum('ij,jk->ik', input(2, 3)), /2 operands written, 1 given/);
   });
-  it('resize: cubic, crop-and-resize, other rounding names, axes other than the last two', () => {
+  it('resize: cubic, crop-and-resize, other rounding names, three axes at once', () => {
     const x = input(1, 2, 4, 4);
     const as = <T>(v: string) => v as T;
     refuses(
@@ -51,7 +51,7 @@ describe('unsupported configurations are one-line UnsupportedOpErrors', () => {
       /coordinate_transformation_mode tf_crop_and_resize/,
     );
     refuses(() => op.resize(x, { nearestMode: as('simple'), scales: [1, 1, 2, 2] }), /nearest_mode simple/);
-    refuses(() => op.resize(x, { sizes: [1, 4, 4, 4] }), /resizing axes other than the last two/);
+    refuses(() => op.resize(x, { sizes: [1, 4, 8, 8] }), /Resize: resizing 3 axes is not supported/);
   });
   it('lrn: even sizes and inputs that are not NCHW', () => {
     refuses(() => op.lrn(input(1, 4, 2, 2), 4), /LRN: an even size \(4\)/);

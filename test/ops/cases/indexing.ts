@@ -86,6 +86,18 @@ export const indexingCases: Table = {
           }),
         ),
     },
+    // NHWC (tf2onnx): H and W moved last and back
+    {
+      inputs: [normal(1, 3, 4, 2)],
+      f: ([x]) =>
+        cube(
+          op.resize(x, {
+            mode: 'linear',
+            scales: [1, 2, 0.75, 1],
+            coordinateTransformationMode: 'half_pixel',
+          }),
+        ),
+    },
     {
       inputs: [normal(1, 1, 4, 4)],
       f: ([x]) =>
