@@ -90,7 +90,6 @@ export function announcedSha256(hops: readonly Headers[]): string | undefined {
   return undefined;
 }
 
-
 async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
