@@ -15,6 +15,8 @@ export interface Architecture {
   readonly defaultClasses: number;
   /** [channels, height, width] of the default input. */
   readonly inputShape: readonly [number, number, number];
+  /** The model takes other input sizes too (an ONNX file with dynamic height or width). */
+  readonly dynamicSize?: boolean;
   /** Name of the classifier layer; its weight's first dimension gives the number of classes. */
   readonly classifier: string;
   readonly preprocessing: Preprocessing;

@@ -17,12 +17,20 @@ type Long = { toNumber(): number };
 export const num = (v: number | Long | null | undefined): number =>
   v == null ? 0 : typeof v === 'number' ? v : v.toNumber();
 
+/** What a constant's numbers are: floating point, integers (int64, int32...) or booleans. */
+export type ConstKind = 'float' | 'int' | 'bool';
+
 /** A statically known tensor (initializers, Constant nodes, shape arithmetic). */
 export interface Const {
-  data: Float64Array;
+  /** float32 tensors keep their float32 values (weights, read without a copy per element). */
+  data: Float64Array | Float32Array;
   shape: number[];
-  float: boolean;
+  kind: ConstKind;
 }
+
+/** The kind of an ONNX TensorProto data type code (Cast's `to`, a tensor's data_type). */
+export const kindOf = (type: number): ConstKind =>
+  type === 1 || type === 10 || type === 11 || type === 16 ? 'float' : type === 9 ? 'bool' : 'int';
 
 /** Operators of the default ONNX domain have an empty domain or 'ai.onnx'. */
 export const isDefaultDomain = (domain: string | null | undefined): boolean =>
@@ -102,7 +110,19 @@ const TENSOR_READERS: Record<number, Reader> = {
   7: [8, (r, o) => Number(r.getBigInt64(o, true)), (t) => t.int64Data, 'int64_data'],
   6: [4, (r, o) => r.getInt32(o, true), (t) => t.int32Data, 'int32_data'],
   9: [1, (r, o) => r.getUint8(o), (t) => t.int32Data, 'int32_data'],
+  // float16 (half-precision exports): raw bytes, or the bits in int32_data
+  10: [2, (r, o) => halfToNumber(r.getUint16(o, true)), (t) => t.int32Data?.map(halfToNumber), 'int32_data'],
 };
+
+/** An IEEE 754 half-precision number from its 16 bits. */
+function halfToNumber(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exponent = (bits >> 10) & 0x1f;
+  const fraction = bits & 0x3ff;
+  if (exponent === 0) return sign * fraction * 2 ** -24;
+  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
+  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
+}
 
 /**
  * An initializer or Constant tensor as a Const. Its data is either raw_data (little-endian) or
@@ -131,12 +151,18 @@ export function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Con
         ? `${what} has ${rawBytes} bytes of raw_data; ${dims} need ${size * width}`
         : `${what} has ${values.length} values in ${fieldName}; ${dims} need ${size}`,
     );
+  if (type === 1 && rawBytes) {
+    // float32 weights: one copy of the bytes (little-endian, as ONNX stores them and hosts run)
+    const start = t.rawData!.byteOffset;
+    return { data: new Float32Array(t.rawData!.buffer.slice(start, start + rawBytes)), shape, kind: 'float' };
+  }
+  if (type === 1) return { data: Float32Array.from(values as number[]), shape, kind: 'float' };
   const data = new Float64Array(size);
   if (rawBytes) {
     const raw = new DataView(t.rawData!.buffer, t.rawData!.byteOffset, rawBytes);
     for (let i = 0; i < size; i++) data[i] = get(raw, i * width);
   } else for (let i = 0; i < size; i++) data[i] = num(values[i] as number | Long);
-  return { data, shape, float: type === 1 || type === 11 };
+  return { data, shape, kind: kindOf(type) };
 }
 
 // ---- node attributes ---------------------------------------------------------------------------

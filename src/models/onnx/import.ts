@@ -1,103 +1,170 @@
 /**
- * Any ONNX image classifier (opset 11+) as a pss model: its nodes are replayed with pss's
- * differentiable ops, its conv weights become parameters (in node order), and shape
- * arithmetic (Shape/Gather/Concat... on static shapes) is evaluated at import time.
+ * Any ONNX image classifier (opsets 7-21) as a pss model: its nodes are upgraded to their
+ * opset-21 form, replayed with pss's differentiable ops, its conv weights become parameters
+ * (in node order), and shape arithmetic is evaluated at import time.
  *
- * decode.ts reads and checks the protobuf; inspect.ts finds the parts of a classifier;
- * replay.ts walks the nodes with the rules of operators.ts (graph ops) and static.ts
- * (constants); this file assembles the Model.
+ * decode.ts reads and checks the protobuf; opsets.ts upgrades older forms; inspect.ts finds the
+ * parts of a classifier; replay.ts walks the nodes with the rules of operators.ts and
+ * movement.ts (graph ops) and static.ts (constants); this file assembles the Model.
  */
-import { PssError } from '../../errors.js';
-import type { Value } from '../../graph/graph.js';
-import { type Architecture, IMAGENET } from '../architecture.js';
+import { PssError, quoted } from '../../errors.js';
+import { Graph, type Value } from '../../graph/graph.js';
+import * as op from '../../ops/index.js';
+import { type Architecture, IMAGENET, type Preprocessing } from '../architecture.js';
 import { Model } from '../model.js';
-import type { Net } from '../nn.js';
-import { decodeModel } from './decode.js';
+import { Net } from '../nn.js';
+import { decodeModel, type NodeProto } from './decode.js';
 import {
   batchNormFolded,
-  classScores,
+  type Ending,
+  endingNote,
+  type ImageInput,
   imageInput,
   opsetOf,
   parameters,
   readInitializers,
   refuseUnsupported,
-  withoutTrailingSoftmax,
+  scoresOutput,
+  withoutFinalActivation,
 } from './inspect.js';
+import { upgradeNodes } from './opsets.js';
 import { replay } from './replay.js';
+
+export interface OnnxOptions {
+  /** The graph input to feed the image to (default: the first rank-4 input). */
+  inputName?: string;
+  /** The graph output that holds the class scores (default: the first of rank 2). */
+  outputName?: string;
+  /** How images become inputs (default: torchvision's ImageNet transform). */
+  preprocessing?: Preprocessing;
+  /** [height, width] for dimensions the file leaves dynamic (default: the preprocessing's size, else 224). */
+  inputSize?: readonly [number, number];
+}
 
 export interface OnnxImport {
   arch: Architecture;
   weights: Map<string, Float32Array>;
   /** True when the graph has convs with biases and no BatchNormalization: BN was folded at export. */
   batchNormFolded: boolean;
-  /** A trailing Softmax was dropped so the model outputs logits. */
-  droppedSoftmax: boolean;
+  /** How the graph ended: a final Softmax or Sigmoid was dropped, a LogSoftmax kept. */
+  ending: Ending;
+  /** The input pss feeds (its layout and static size). */
+  input: ImageInput;
+  /** The output read as class scores. */
+  outputName: string;
   opset: number;
+  /** What pss chose or assumed, for the user (several inputs or outputs, NHWC, the ending...). */
+  notes: string[];
 }
 
-export function importOnnx(bytes: Uint8Array, source: string): OnnxImport {
+/** The file's graph as a forward function on pss's graph (NCHW input, [N, classes] logits). */
+function forward(
+  nodes: readonly NodeProto[],
+  input: ImageInput,
+  outputName: string,
+  ending: Ending,
+  base: Omit<Parameters<typeof replay>[0], 'nodes' | 'x' | 'inputName' | 'outputName'>,
+) {
+  return (x: Value): Value => {
+    const fed = input.layout === 'NHWC' ? op.transpose(x, [0, 2, 3, 1]) : x;
+    let y = replay({ ...base, nodes, x: fed, inputName: input.name, outputName });
+    const [n] = x.shape;
+    if (y.rank !== 2 && y.rank >= 2 && y.shape.slice(2).every((d) => d === 1))
+      y = op.reshape(y, [n, y.shape[1]]);
+    if (y.rank !== 2 || y.shape[0] !== n)
+      throw new PssError(
+        `${base.source}: output ${quoted(outputName)} has shape [${y.shape.join(', ')}] for an input of [${x.shape.join(', ')}]; pss needs class scores of shape [N, classes] (is this an image classifier?)`,
+      );
+    // one sigmoid score z: the two-class logits [0, z]
+    if (ending === 'sigmoid' && y.shape[1] === 1) y = op.concat([op.mul(y, 0), y], 1);
+    return y;
+  };
+}
+
+export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptions = {}): OnnxImport {
   const { model, graph } = decodeModel(bytes, source);
   const opset = opsetOf(model, source);
-  refuseUnsupported(graph.node, source);
   const initializers = readInitializers(graph, source);
-  const input = imageInput(graph, initializers, source);
-  const output = classScores(graph, source);
-  const { nodes, logitsName, droppedSoftmax } = withoutTrailingSoftmax(graph.node, output.name);
+  const upgraded = upgradeNodes(graph.node, opset, initializers, source);
+  refuseUnsupported(upgraded.nodes, source);
+  const notes: string[] = [];
+  const input = imageInput(graph, initializers, upgraded.nodes, options.inputName, source, notes);
+  const chosenOutput = scoresOutput(graph, options.outputName, source, notes);
+  const outputName = upgraded.aliases.get(chosenOutput) ?? chosenOutput;
+  const { nodes, ending } = withoutFinalActivation(upgraded.nodes, outputName);
   const { params, convs } = parameters(nodes, initializers);
   if (convs.length === 0)
     throw new PssError(
       `${source} has no convolution with constant weights: pss ranks convolution filters, and this model has none`,
     );
+  const constants = new Map([...initializers, ...upgraded.constants]);
+  const preprocessing = options.preprocessing ?? IMAGENET;
+  const dynamic = input.height === undefined || input.width === undefined;
+  const [h, w] = options.inputSize ?? [224, 224];
+  const inputShape = [input.channels, input.height ?? h, input.width ?? w] as const;
+
+  const define = (net: Net) => {
+    // Convs first, in node order (the saliency order); then the other parameters.
+    const getters = new Map<string, () => Value>();
+    for (const k of [...convs, ...[...params.keys()].filter((k) => !convs.includes(k))]) {
+      const p = params.get(k)!;
+      const buffer = p.role === 'bn-mean' || p.role === 'bn-var';
+      getters.set(k, net.parameter(p.name, initializers.get(k)!.shape, p.role, buffer));
+    }
+    return forward(nodes, input, outputName, ending, {
+      initializers: constants,
+      params: getters,
+      convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
+      source,
+    });
+  };
+  // One replay now, on placeholders, finds the class count and any problem at load time.
+  const probe = new Graph(op.OPS);
+  const probeNet = new Net({ graph: probe, param: (p) => probe.input(p.name, p.shape) });
+  const logits = define(probeNet)(probe.input('input', [1, ...inputShape]));
+  const classes = logits.shape[1];
+  const note = endingNote(ending, classes);
+  if (note) notes.push(note);
+  if (dynamic)
+    notes.push(
+      `the input size is dynamic (${input.height ?? 'H'}x${input.width ?? 'W'}); pss builds the graph for each input's size (default ${inputShape[1]}x${inputShape[2]})`,
+    );
 
   const arch: Architecture = {
     name: source.replace(/^.*[\\/]/, '').replace(/\.onnx$/i, ''),
     description: `ONNX model ${source}`,
-    defaultClasses: output.classes,
-    inputShape: input.shape,
+    defaultClasses: logits.shape[1],
+    inputShape,
+    dynamicSize: dynamic,
     classifier: '',
-    preprocessing: IMAGENET,
-    define(net: Net) {
-      // Convs first, in node order (the saliency order); then the other parameters.
-      const getters = new Map<string, () => Value>();
-      for (const k of [...convs, ...[...params.keys()].filter((k) => !convs.includes(k))]) {
-        const p = params.get(k)!;
-        const buffer = p.role === 'bn-mean' || p.role === 'bn-var';
-        getters.set(k, net.parameter(p.name, initializers.get(k)!.shape, p.role, buffer));
-      }
-      return (x: Value) =>
-        replay({
-          nodes,
-          x,
-          inputName: input.name,
-          outputName: logitsName,
-          initializers,
-          params: getters,
-          convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
-          opset,
-          source,
-        });
-    },
+    preprocessing,
+    define,
   };
   return {
     arch,
-    weights: new Map([...params].map(([k, p]) => [p.name, Float32Array.from(initializers.get(k)!.data)])),
+    weights: new Map(
+      [...params].map(([k, p]) => {
+        const data = initializers.get(k)!.data;
+        return [p.name, data instanceof Float32Array ? data : Float32Array.from(data)];
+      }),
+    ),
     batchNormFolded: batchNormFolded(nodes, convs),
-    droppedSoftmax,
+    ending,
+    input,
+    outputName: chosenOutput,
     opset,
+    notes,
   };
 }
 
 /** An ONNX classifier file as a Model. */
-export function onnxModel(bytes: Uint8Array, source: string): Model {
-  const imported = importOnnx(bytes, source);
-  const notes = [];
+export function onnxModel(bytes: Uint8Array, source: string, options: OnnxOptions = {}): Model {
+  const imported = importOnnx(bytes, source, options);
+  const notes = [...imported.notes];
   if (imported.batchNormFolded)
     notes.push(
       'BatchNorm appears folded into the convs (no BatchNormalization, conv biases, generated weight names): raw saliency differs by a per-filter factor; z-scores with statistics of this same file are unaffected',
     );
-  if (imported.droppedSoftmax) notes.push('the final Softmax was dropped to obtain logits');
-  if (!imported.arch.defaultClasses)
-    throw new PssError(`${source}: the number of classes (output shape [N, K]) is not static`);
   return new Model(imported.arch, imported.arch.defaultClasses, imported.weights, source, {
     batchNormFolded: imported.batchNormFolded,
     notes,

@@ -1,9 +1,10 @@
 /**
  * What the importer learns from a decoded model before replaying it: the opset, the operators
- * pss cannot import, the image input and the class-score output, a trailing Softmax, which
- * initializers are parameters (their roles, layers and names), and whether BatchNorm was folded.
+ * pss cannot import, the image input (layout, static size) and the class-score output, a final
+ * Softmax, LogSoftmax or Sigmoid, which initializers are parameters (their roles, layers and
+ * names), and whether BatchNorm was folded.
  */
-import { PssError } from '../../errors.js';
+import { PssError, quoted } from '../../errors.js';
 import type { ParamRole } from '../nn.js';
 import {
   type Const,
@@ -14,14 +15,12 @@ import {
   num,
   tensorConst,
 } from './decode.js';
+import { checkOpset } from './opsets.js';
 import { isSupported } from './replay.js';
 
-/** The opset of the default domain; pss reads 11 and newer. */
+/** The opset of the default domain, 7 to 21. */
 export function opsetOf(model: ModelProto, source: string): number {
-  const opset = num(model.opsetImport?.find((o) => isDefaultDomain(o.domain))?.version);
-  if (opset < 11)
-    throw new PssError(`${source} uses opset ${opset}; pss reads opset 11 or newer (re-export it)`);
-  return opset;
+  return checkOpset(num(model.opsetImport?.find((o) => isDefaultDomain(o.domain))?.version), source);
 }
 
 /** Refuses a model with operators pss cannot import, naming all of them (others' with their domain). */
@@ -43,44 +42,149 @@ export function readInitializers(graph: GraphProto, source: string): Map<string,
   return initializers;
 }
 
-/** The image input: the first graph input that is not an initializer, NCHW; [C, H, W] where static. */
+type ValueInfo = NonNullable<GraphProto['input']>[number];
+/** A value's dims, undefined where not static (a symbol, 0 or negative); undefined when unknown. */
+const dimsOf = (v: ValueInfo) =>
+  v.type?.tensorType?.shape?.dim?.map((d) =>
+    d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : undefined,
+  );
+const showDims = (dims: readonly (number | undefined)[] | undefined) =>
+  dims ? `[${dims.map((d) => d ?? '?').join(', ')}]` : '[?]';
+
+/** The model's image input: which graph input, its layout and its static dimensions. */
+export interface ImageInput {
+  name: string;
+  /** NHWC inputs (tf2onnx) are fed NCHW by pss and transposed in the graph. */
+  layout: 'NCHW' | 'NHWC';
+  channels: number;
+  /** Static height and width; undefined where the file leaves them dynamic. */
+  height?: number;
+  width?: number;
+}
+
+/** NCHW or NHWC from the dims of a rank-4 input: the channel axis is the one of 1 or 3 (or the static one). */
+function layoutOf(dims: readonly (number | undefined)[]): { layout: 'NCHW' | 'NHWC'; channels?: number } {
+  const small = (d: number | undefined) => d === 1 || d === 3;
+  if (small(dims[1])) return { layout: 'NCHW', channels: dims[1] };
+  if (small(dims[3])) return { layout: 'NHWC', channels: dims[3] };
+  if (dims[1] !== undefined && dims[3] === undefined) return { layout: 'NCHW', channels: dims[1] };
+  if (dims[3] !== undefined && dims[1] === undefined) return { layout: 'NHWC', channels: dims[3] };
+  return { layout: 'NCHW', channels: dims[1] };
+}
+
+/**
+ * The image input: the graph input named `chosen`, or the first rank-4 one (the others said so
+ * in `notes`). Inputs the graph never reads are left out; another input it reads cannot be
+ * fed (pss feeds one image) and is refused, naming it.
+ */
 export function imageInput(
   graph: GraphProto,
   initializers: ReadonlyMap<string, Const>,
+  nodes: readonly NodeProto[],
+  chosen: string | undefined,
   source: string,
-): { name: string; shape: [number, number, number] } {
-  const input = (graph.input ?? []).find((i) => !initializers.has(i.name!));
-  if (!input) throw new PssError(`${source} has no image input`);
-  const dims = input.type?.tensorType?.shape?.dim ?? [];
-  if (dims.length !== 4) throw new PssError(`${source}: input "${input.name}" is not an NCHW image tensor`);
-  const fixed = dims.map((d) => (d.dimValue != null && num(d.dimValue) > 0 ? num(d.dimValue) : undefined));
-  return { name: input.name!, shape: [fixed[1] ?? 3, fixed[2] ?? 224, fixed[3] ?? 224] };
+  notes: string[],
+): ImageInput {
+  const inputs = (graph.input ?? []).filter((i) => !initializers.has(i.name!));
+  if (!inputs.length) throw new PssError(`${source} has no image input`);
+  const describe = (i: ValueInfo) => `${quoted(i.name!)} ${showDims(dimsOf(i))}`;
+  const list = inputs.map(describe).join(', ');
+  const images = inputs.filter((i) => dimsOf(i)?.length === 4 || !dimsOf(i));
+  const input = chosen === undefined ? (images[0] ?? inputs[0]) : inputs.find((i) => i.name === chosen);
+  if (!input) throw new PssError(`${source} has no input ${quoted(chosen!)}; its inputs: ${list}`);
+  const read = new Set(nodes.flatMap((n) => n.input ?? []));
+  const others = inputs.filter((i) => i !== input);
+  const fed = others.filter((i) => read.has(i.name!));
+  if (fed.length)
+    throw new PssError(
+      `${source} reads ${inputs.length} inputs (${list}); pss feeds one image (${quoted(input.name!)}) and nothing else`,
+    );
+  if (others.length)
+    notes.push(
+      `using input ${describe(input)}; the graph never reads ${others.map(describe).join(', ')}${chosen === undefined ? ' (choose another with --input-name)' : ''}`,
+    );
+  const dims = dimsOf(input);
+  if (dims && dims.length !== 4)
+    throw new PssError(`${source}: input ${describe(input)} is not an image tensor (NCHW or NHWC)`);
+  const d = dims ?? [undefined, undefined, undefined, undefined];
+  const { layout, channels } = layoutOf(d);
+  const [height, width] = layout === 'NCHW' ? [d[2], d[3]] : [d[1], d[2]];
+  if (layout === 'NHWC')
+    notes.push(
+      `input ${describe(input)} is NHWC (channels last): pss feeds NCHW and transposes it in the graph`,
+    );
+  if (channels === undefined)
+    notes.push(`input ${describe(input)} has no static channel count: assuming 3 (RGB)`);
+  return { name: input.name!, layout, channels: channels ?? 3, height, width };
 }
 
-/** The first graph output, which must be class scores [N, classes]; classes is 0 where not static. */
-export function classScores(graph: GraphProto, source: string): { name: string; classes: number } {
-  const output = graph.output?.[0];
-  if (!output?.name) throw new PssError(`${source} has no output`);
-  const dims = output.type?.tensorType?.shape?.dim;
-  if (dims && dims.length !== 2)
-    throw new PssError(
-      `${source}: output "${output.name}" has ${dims.length} dimensions; pss needs class scores of shape [N, classes] (is this an image classifier?)`,
+/** The output pss reads class scores from: the one named `chosen`, or the first (said so when there are several). */
+export function scoresOutput(
+  graph: GraphProto,
+  chosen: string | undefined,
+  source: string,
+  notes: string[],
+): string {
+  const outputs = (graph.output ?? []).filter((o) => o.name);
+  if (!outputs.length) throw new PssError(`${source} has no output`);
+  const list = outputs.map((o) => `${quoted(o.name!)} ${showDims(dimsOf(o))}`).join(', ');
+  if (chosen !== undefined) {
+    if (!outputs.some((o) => o.name === chosen))
+      throw new PssError(`${source} has no output ${quoted(chosen)}; its outputs: ${list}`);
+    return chosen;
+  }
+  // class scores are [N, K]: prefer the first output of rank 2
+  const output = outputs.find((o) => dimsOf(o)?.length === 2) ?? outputs[0];
+  if (outputs.length > 1)
+    notes.push(
+      `the model has ${outputs.length} outputs (${list}): using ${quoted(output.name!)} as class scores (choose with --output-name)`,
     );
-  const classes = num(dims?.[1]?.dimValue) || 0;
-  if (classes < 0)
-    throw new PssError(
-      `${source}: output "${output.name}" claims ${classes} classes; a class count is positive`,
-    );
-  return { name: output.name, classes };
+  return output.name!;
 }
 
-/** The nodes without a Softmax that ends the graph: saliency needs logits. */
-export function withoutTrailingSoftmax(nodes: readonly NodeProto[], outputName: string) {
-  const last = nodes[nodes.length - 1];
-  const dropped = last.opType === 'Softmax' && last.output?.[0] === outputName;
-  return dropped
-    ? { nodes: nodes.slice(0, -1), logitsName: last.input![0], droppedSoftmax: true }
-    : { nodes, logitsName: outputName, droppedSoftmax: false };
+/** How the graph ends: a Softmax, LogSoftmax or Sigmoid on the class scores, if any. */
+export type Ending = 'logits' | 'softmax' | 'log-softmax' | 'sigmoid';
+
+/** Ops that pass class scores on unchanged but for their shape. */
+const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Dropout', 'Cast']);
+const ENDINGS: Readonly<Record<string, Ending>> = {
+  Softmax: 'softmax',
+  LogSoftmax: 'log-softmax',
+  Sigmoid: 'sigmoid',
+};
+
+/**
+ * The nodes with a final Softmax or Sigmoid replaced by an Identity, so the graph outputs the
+ * scores before it (saliency needs logits: the cross-entropy of probabilities is not the
+ * model's loss). A final LogSoftmax stays: log-probabilities are logits already, shifted by
+ * their log-sum-exp, which cross-entropy and its gradients do not see.
+ */
+export function withoutFinalActivation(nodes: readonly NodeProto[], outputName: string) {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    for (const o of n.output ?? []) producer.set(o, i);
+  });
+  let i = producer.get(outputName);
+  while (i !== undefined && PASS_THROUGH.has(nodes[i].opType ?? ''))
+    i = producer.get(nodes[i].input?.[0] ?? '');
+  const last = i === undefined ? undefined : nodes[i];
+  const ending: Ending = (last && isDefaultDomain(last.domain) && ENDINGS[last.opType ?? '']) || 'logits';
+  if (ending !== 'softmax' && ending !== 'sigmoid') return { nodes, ending };
+  const out = [...nodes];
+  out[i!] = { opType: 'Identity', name: last!.name, input: [last!.input![0]], output: last!.output };
+  return { nodes: out, ending };
+}
+
+/** What the notes say about the model's ending. */
+export function endingNote(ending: Ending, classes: number): string | undefined {
+  if (ending === 'softmax') return 'the model ends in Softmax: pss uses the scores before it as logits';
+  if (ending === 'log-softmax')
+    return 'the model ends in LogSoftmax: pss uses its log-probabilities as logits (they differ from the logits by a constant per image, which the cross-entropy and its gradients do not see)';
+  if (ending === 'sigmoid')
+    return classes === 1
+      ? 'the model ends in Sigmoid on one score z: pss reads it as two classes, 0 (not) and 1 (yes), with logits [0, z] (softmax of them is [1 − σ(z), σ(z)])'
+      : `the model ends in Sigmoid (independent scores per class): pss uses the scores before it as logits of a softmax over the ${classes} classes`;
+  return undefined;
 }
 
 /** Tensor names an exporter made up (torch.onnx's onnx::Conv_123, numbered values), not a module's. */

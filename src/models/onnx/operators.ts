@@ -1,40 +1,23 @@
 /**
  * The ONNX operators pss replays on its own graph: one rule per operator (or family), keyed by
  * op type. A rule reads its node's attributes and inputs and calls pss's differentiable ops;
- * ops evaluated only on constants live in static.ts.
+ * nodes arrive in their opset-21 form (opsets.ts). Data movement and indexing rules are in
+ * movement.ts; ops evaluated only on constants live in static.ts.
  */
 import type { Value } from '../../graph/graph.js';
 import * as op from '../../ops/index.js';
-import { float, int, ints, type NodeProto, string } from './decode.js';
-import { squeezed, unsqueezed } from './static.js';
+import { float, int, ints, string } from './decode.js';
+import { MOVEMENT_RULES } from './movement.js';
+import {
+  binary,
+  optionalList,
+  type ReplayContext,
+  type ReplayRule,
+  type ReplayRules,
+  unary,
+} from './rule.js';
 
-/** What a replay rule sees of its node. */
-export interface ReplayContext {
-  readonly node: NodeProto;
-  /** Whether input k is given (ONNX leaves an optional input's name empty). */
-  has(k: number): boolean;
-  /** Input k on the graph (a constant input becomes a graph constant). */
-  value(k: number): Value;
-  /** Every input on the graph. */
-  values(): Value[];
-  /** Input k's values, which must be static; `what` names it in the error. */
-  constant(k: number, what: string): number[];
-  /** A conv's output through the model's hook, given the input k that holds its weight. */
-  convOutput(k: number, y: Value): Value;
-  readonly opset: number;
-  /** Throws a PssError naming the model. */
-  fail(message: string): never;
-}
-export type ReplayRule = (c: ReplayContext) => Value;
-
-const unary =
-  (f: (x: Value) => Value): ReplayRule =>
-  (c) =>
-    f(c.value(0));
-const binary =
-  (f: (a: Value, b: Value) => Value): ReplayRule =>
-  (c) =>
-    f(c.value(0), c.value(1));
+export type { ReplayContext, ReplayRule } from './rule.js';
 
 /** ONNX pads, with auto_pad SAME_UPPER/SAME_LOWER/VALID resolved on the static input size. */
 function explicitPads(c: ReplayContext, spatial: readonly number[], kernel: readonly number[]): number[] {
@@ -60,7 +43,10 @@ const pool =
   (c) => {
     const n = c.node;
     if (ints(n, 'dilations', [1, 1])!.some((d) => d !== 1)) c.fail('dilated pooling is not supported');
+    if (type === 'MaxPool' && (n.output ?? []).filter(Boolean).length > 1)
+      c.fail('MaxPool with an Indices output is not supported');
     const kernel = ints(n, 'kernel_shape') ?? c.fail(`${type} has no kernel_shape`);
+    if (kernel.length !== 2) c.fail(`${type} over ${kernel.length} spatial axes is not supported`);
     const strides = ints(n, 'strides', [1, 1])!;
     const x = c.value(0);
     const pads = explicitPads(c, x.shape.slice(2), kernel);
@@ -77,37 +63,39 @@ const pool =
       : op.averagePool(x, { kernel, strides, pads, countIncludePad: int(n, 'count_include_pad', 0) === 1 });
   };
 
+/** Reduce*: axes from the second input (opset-18 form), all axes when absent unless noop_with_empty_axes. */
 const reduce =
-  (type: 'ReduceMean' | 'ReduceSum' | 'ReduceMax', f: typeof op.reduceSum): ReplayRule =>
+  (f: (x: Value, axes: readonly number[], keep: boolean) => Value): ReplayRule =>
   (c) => {
     const x = c.value(0);
-    // axes moved from the attribute to an input: ReduceSum's at opset 13, the others' at 18
-    const fromInput = type === 'ReduceSum' ? c.opset >= 13 : c.opset >= 18;
-    const axes =
-      (fromInput && c.has(1) ? c.constant(1, `${type} axes`) : ints(c.node, 'axes')) ??
-      x.shape.map((_, i) => i);
-    return f(x, axes, int(c.node, 'keepdims', 1) === 1);
+    const axes = optionalList(c, 1, `${c.node.opType} axes`);
+    if (!axes && int(c.node, 'noop_with_empty_axes', 0)) return x;
+    return f(x, axes ?? x.shape.map((_, i) => i), int(c.node, 'keepdims', 1) === 1);
   };
 
 const softmax =
-  (type: 'Softmax' | 'LogSoftmax', f: typeof op.softmax): ReplayRule =>
-  (c) => {
-    const x = c.value(0);
-    if (c.opset < 13 && x.rank !== 2) c.fail(`${type} before opset 13 is supported on matrices only`);
-    return f(x, int(c.node, 'axis', -1));
-  };
+  (f: typeof op.softmax): ReplayRule =>
+  (c) =>
+    f(c.value(0), int(c.node, 'axis', -1));
 
-/** Squeeze/Unsqueeze axes: the second input (opset 13+) or the attribute. */
-const squeezeAxes = (c: ReplayContext, type: string) =>
-  c.has(1) ? c.constant(1, `${type} axes`) : ints(c.node, 'axes', [])!;
+/** Variadic Sum, Mean, Min, Max (numpy broadcasting). */
+const variadic =
+  (f: (xs: Value[]) => Value): ReplayRule =>
+  (c) =>
+    f(c.values());
 
-const clampIndex = (v: number) => Math.max(-(2 ** 31), Math.min(2 ** 31, v));
+/** Only the first output of an op whose others serve training (LayerNormalization's Mean and InvStdDev). */
+const inferenceOnly = (c: ReplayContext, what: string) => {
+  if ((c.node.output ?? []).slice(1).some(Boolean))
+    c.fail(`${what} with its training outputs is not supported`);
+};
 
-const REPLAY_RULES: Readonly<Record<string, ReplayRule>> = {
+const NN_RULES: ReplayRules = {
   // ---- convolution, normalisation, pooling, products
   Conv: (c) => {
     const w = c.value(1);
     const x = c.value(0);
+    if (w.rank !== 4) c.fail(`Conv over ${w.rank - 2} spatial axes is not supported`);
     const y = op.conv(x, w, c.has(2) ? c.value(2) : undefined, {
       strides: ints(c.node, 'strides', [1, 1]),
       dilations: ints(c.node, 'dilations', [1, 1]),
@@ -122,9 +110,32 @@ const REPLAY_RULES: Readonly<Record<string, ReplayRule>> = {
     const [x, scale, bias, mean, variance] = [0, 1, 2, 3, 4].map(c.value);
     return op.batchNorm(x, scale, bias, mean, variance, float(c.node, 'epsilon', 1e-5));
   },
+  LayerNormalization: (c) => {
+    inferenceOnly(c, 'LayerNormalization');
+    const x = c.value(0);
+    const axis = int(c.node, 'axis', -1);
+    return op.layerNorm(
+      x,
+      c.value(1),
+      c.has(2) ? c.value(2) : undefined,
+      axis,
+      float(c.node, 'epsilon', 1e-5),
+    );
+  },
+  InstanceNormalization: (c) =>
+    op.instanceNorm(c.value(0), c.value(1), c.value(2), float(c.node, 'epsilon', 1e-5)),
+  LRN: (c) =>
+    op.lrn(
+      c.value(0),
+      int(c.node, 'size', 0) || c.fail('LRN has no size'),
+      float(c.node, 'alpha', 1e-4),
+      float(c.node, 'beta', 0.75),
+      float(c.node, 'bias', 1),
+    ),
   MaxPool: pool('MaxPool'),
   AveragePool: pool('AveragePool'),
   GlobalAveragePool: unary(op.globalAveragePool),
+  GlobalMaxPool: unary(op.globalMaxPool),
   Gemm: (c) =>
     op.gemm(c.value(0), c.value(1), c.has(2) ? c.value(2) : undefined, {
       alpha: float(c.node, 'alpha', 1),
@@ -133,80 +144,90 @@ const REPLAY_RULES: Readonly<Record<string, ReplayRule>> = {
       transB: int(c.node, 'transB', 0) === 1,
     }),
   MatMul: binary(op.matmul),
+  Einsum: (c) => op.einsum(string(c.node, 'equation', ''), ...c.values()),
 
-  // ---- elementwise
+  // ---- elementwise arithmetic
   Add: binary(op.add),
   Sub: binary(op.sub),
   Mul: binary(op.mul),
   Div: binary(op.div),
+  Pow: binary(op.pow),
+  Mod: (c) => op.mod(c.value(0), c.value(1), int(c.node, 'fmod', 0) === 1),
   Neg: unary(op.neg),
   Abs: unary(op.abs),
   Sqrt: unary(op.sqrt),
+  Reciprocal: (c) => op.div(1, c.value(0)),
   Exp: unary(op.exp),
   Log: unary(op.log),
-  Sigmoid: unary(op.sigmoid),
-  Relu: unary(op.relu),
+  Sum: variadic((xs) => xs.reduce((a, b) => op.add(a, b))),
+  Mean: variadic((xs) =>
+    op.div(
+      xs.reduce((a, b) => op.add(a, b)),
+      xs.length,
+    ),
+  ),
+  Min: variadic((xs) => op.min(xs[0], ...xs.slice(1))),
+  Max: variadic((xs) => op.max(xs[0], ...xs.slice(1))),
   Clip: (c) => {
-    // min and max: inputs since opset 11, attributes before
-    const lo = c.has(1) ? c.constant(1, 'Clip min')[0] : float(c.node, 'min', -3.4e38);
-    const hi = c.has(2) ? c.constant(2, 'Clip max')[0] : float(c.node, 'max', 3.4e38);
-    return op.clip(c.value(0), lo, hi);
+    const bound = (k: number, dflt: number) =>
+      c.has(k) ? (c.konst(k)?.data[0] ?? c.fail('Clip bounds must be constants')) : dflt;
+    return op.clip(c.value(0), bound(1, -3.4028234663852886e38), bound(2, 3.4028234663852886e38));
   },
-  Identity: (c) => c.value(0),
   Dropout: (c) => c.value(0),
 
-  // ---- reductions and normalisers
-  ReduceMean: reduce('ReduceMean', op.reduceMean),
-  ReduceSum: reduce('ReduceSum', op.reduceSum),
-  ReduceMax: reduce('ReduceMax', op.reduceMax),
-  Softmax: softmax('Softmax', op.softmax),
-  LogSoftmax: softmax('LogSoftmax', op.logSoftmax),
+  // ---- activations
+  Relu: unary(op.relu),
+  Sigmoid: unary(op.sigmoid),
+  Tanh: unary(op.tanh),
+  Erf: unary(op.erf),
+  Softplus: unary(op.softplus),
+  HardSigmoid: (c) => op.hardSigmoid(c.value(0), float(c.node, 'alpha', 0.2), float(c.node, 'beta', 0.5)),
+  HardSwish: unary(op.hardSwish),
+  LeakyRelu: (c) => op.leakyRelu(c.value(0), float(c.node, 'alpha', 0.01)),
+  PRelu: (c) => op.prelu(c.value(0), c.value(1)),
+  Elu: (c) => op.elu(c.value(0), float(c.node, 'alpha', 1)),
+  Selu: (c) =>
+    op.selu(c.value(0), float(c.node, 'alpha', op.SELU_ALPHA), float(c.node, 'gamma', op.SELU_GAMMA)),
+  Gelu: (c) => {
+    const approximate = string(c.node, 'approximate', 'none');
+    if (approximate !== 'none' && approximate !== 'tanh') c.fail(`Gelu approximate ${approximate}`);
+    return op.gelu(c.value(0), approximate === 'tanh' ? 'tanh' : 'none');
+  },
 
-  // ---- data movement
-  Flatten: (c) => op.flatten(c.value(0), int(c.node, 'axis', 1)),
-  Reshape: (c) => {
-    const x = c.value(0);
-    // a 0 copies the input's dimension, unless allowzero
-    const shape = c
-      .constant(1, 'Reshape shape')
-      .map((d, i) => (d === 0 && !int(c.node, 'allowzero', 0) ? x.shape[i] : d));
-    return op.reshape(x, shape);
+  // ---- comparisons and selection (masks computed from data; constant ones are static)
+  Equal: binary(op.equal),
+  Less: binary(op.less),
+  Greater: binary(op.greater),
+  LessOrEqual: binary(op.lessOrEqual),
+  GreaterOrEqual: binary(op.greaterOrEqual),
+  And: binary(op.and),
+  Or: binary(op.or),
+  Not: unary(op.not),
+  Where: (c) => op.where(c.value(0), c.value(1), c.value(2)),
+  Cast: (c) => {
+    const to = int(c.node, 'to', 1);
+    const dtype =
+      to === 9 ? 'bool' : to === 7 || to === 6 ? 'int64' : to === 11 || to === 1 ? 'float32' : undefined;
+    return dtype ? op.cast(c.value(0), dtype) : c.fail(`Cast to ONNX type ${to} is not supported`);
   },
-  Squeeze: (c) => {
-    const x = c.value(0);
-    return op.reshape(x, squeezed(x.shape, squeezeAxes(c, 'Squeeze')));
-  },
-  Unsqueeze: (c) => {
-    const x = c.value(0);
-    return op.reshape(x, unsqueezed(x.shape, squeezeAxes(c, 'Unsqueeze')));
-  },
-  Concat: (c) => op.concat(c.values(), int(c.node, 'axis', 0)),
-  Transpose: (c) => {
-    const x = c.value(0);
-    return op.transpose(
-      x,
-      ints(
-        c.node,
-        'perm',
-        x.shape.map((_, i) => x.rank - 1 - i),
-      )!,
-    );
-  },
-  Pad: (c) => {
-    const mode = string(c.node, 'mode', 'constant');
-    const value = c.has(2) ? c.constant(2, 'Pad value')[0] : 0;
-    if (mode !== 'constant' || value !== 0) c.fail(`only zero padding is supported (Pad mode ${mode})`);
-    return op.pad(c.value(0), c.has(1) ? c.constant(1, 'Pad pads') : ints(c.node, 'pads')!);
-  },
-  Slice: (c) => {
-    const x = c.value(0);
-    const [starts, ends] = [c.constant(1, 'Slice starts'), c.constant(2, 'Slice ends')];
-    const axes = c.has(3) ? c.constant(3, 'Slice axes') : starts.map((_, i) => i);
-    const steps = c.has(4) ? c.constant(4, 'Slice steps') : undefined;
-    return op.slice(x, starts.map(clampIndex), ends.map(clampIndex), axes, steps);
-  },
+
+  // ---- reductions and normalisers
+  ReduceMean: reduce(op.reduceMean),
+  ReduceSum: reduce(op.reduceSum),
+  ReduceMax: reduce(op.reduceMax),
+  ReduceMin: reduce(op.reduceMin),
+  ReduceL1: reduce(op.reduceL1),
+  ReduceL2: reduce(op.reduceL2),
+  ReduceSumSquare: reduce((x, axes, keep) => op.reduceSum(op.mul(x, x), axes, keep)),
+  Softmax: softmax(op.softmax),
+  LogSoftmax: softmax(op.logSoftmax),
 };
+
+const REPLAY_RULES: ReplayRules = { ...NN_RULES, ...MOVEMENT_RULES };
 
 /** The replay rule of an op type, if pss replays it. */
 export const replayRule = (opType: string): ReplayRule | undefined =>
   Object.hasOwn(REPLAY_RULES, opType) ? REPLAY_RULES[opType] : undefined;
+
+/** Every op type pss replays or evaluates (for the documentation and the tests). */
+export const replayedOps = (): string[] => Object.keys(REPLAY_RULES).sort();

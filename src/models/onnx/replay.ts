@@ -4,7 +4,7 @@
  * on constants when all its inputs are constants, or always when it has no replay rule; any
  * other node is built from pss's ops by its replay rule (operators.ts).
  */
-import { PssError } from '../../errors.js';
+import { PssError, quoted } from '../../errors.js';
 import type { Value } from '../../graph/graph.js';
 import type { Const, NodeProto } from './decode.js';
 import { type ReplayContext, replayRule } from './operators.js';
@@ -17,17 +17,29 @@ type Entry = { value: Value } | { konst: Const };
 
 export interface ReplayInputs {
   nodes: readonly NodeProto[];
-  /** The image, the graph input named `inputName`. */
+  /** The model's image input as its nodes read it (NHWC models: already transposed back). */
   x: Value;
   inputName: string;
   outputName: string;
+  /** Initializers and the constants the opset upgrade added. */
   initializers: ReadonlyMap<string, Const>;
   /** The initializers that are model parameters, as graph values on demand. */
   params: ReadonlyMap<string, () => Value>;
   /** The model's hook on a conv's output (turning filters off), by its weight initializer. */
   convOutput?: (weight: string, y: Value) => Value;
-  opset: number;
   source: string;
+}
+
+/** A constant as a graph constant of its kind (float32, int64 or bool). */
+function graphConstant(x: Value, c: Const): Value {
+  if (c.kind === 'bool') return x.graph.constant(Uint8Array.from(c.data), c.shape, 'bool');
+  if (c.kind === 'int')
+    return x.graph.constant(
+      BigInt64Array.from(c.data, (v) => BigInt(v)),
+      c.shape,
+      'int64',
+    );
+  return x.graph.constant(c.data instanceof Float32Array ? c.data : Float32Array.from(c.data), c.shape);
 }
 
 export function replay(r: ReplayInputs): Value {
@@ -40,60 +52,79 @@ export function replay(r: ReplayInputs): Value {
     const p = params.get(name);
     if (p) return { value: p() };
     const e = env.get(name) ?? (initializers.has(name) ? { konst: initializers.get(name)! } : undefined);
-    if (!e) throw new PssError(`${source}: tensor "${name}" is used before it is computed`);
+    if (!e) throw new PssError(`${source}: tensor ${quoted(name)} is used before it is computed`);
     return e;
   };
+  const constants = new Map<Const, Value>();
   const value = (name: string): Value => {
     const e = get(name);
     if ('value' in e) return e.value;
-    return x.graph.constant(Float32Array.from(e.konst.data), e.konst.shape);
+    let v = constants.get(e.konst);
+    if (!v) constants.set(e.konst, (v = graphConstant(x, e.konst)));
+    return v;
   };
   const konst = (name: string | undefined): Const | undefined => {
     if (!name) return undefined;
     const e = get(name);
     return 'konst' in e ? e.konst : undefined;
   };
-  const staticInts = (name: string | undefined, what: string): number[] => {
-    const c = konst(name);
-    if (!c) throw new PssError(`${source}: ${what} must be a constant`);
-    return Array.from(c.data);
-  };
 
   for (const n of r.nodes) {
     const ins = n.input ?? [];
-    const out = n.output?.[0] ?? '';
+    const outs = n.output ?? [];
     const t = n.opType!;
+    const nodeFail = (message: string): never =>
+      fail(`node ${quoted(n.name || outs[0] || t)} (${t}): ${message}`);
     const allStatic = ins.filter(Boolean).every((i) => !params.has(i) && konst(i));
     const evaluate = staticRule(t);
     const build = replayRule(t);
-    if (evaluate && (!build || allStatic)) {
-      const inputs = ins.map((i) => (i ? konst(i) : undefined));
-      const c: StaticContext = {
-        node: n,
-        inputs,
-        need: (k) => inputs[k] ?? fail(`${t} input ${k} must be a constant`),
-        shapeOf: (name) => {
-          const e = get(name);
-          return 'value' in e ? [...e.value.shape] : e.konst.shape;
-        },
-        source,
-        fail,
-      };
-      env.set(out, { konst: evaluate(c) });
-      continue;
+    let results: (Value | Const)[];
+    try {
+      if (evaluate && (!build || allStatic)) {
+        const inputs = ins.map((i) => (i ? konst(i) : undefined));
+        const c: StaticContext = {
+          node: n,
+          inputs,
+          need: (k) => inputs[k] ?? nodeFail(`input ${k} must be a constant`),
+          shapeOf: (name) => {
+            const e = get(name);
+            return 'value' in e ? [...e.value.shape] : e.konst.shape;
+          },
+          source,
+          fail: nodeFail,
+        };
+        const out = evaluate(c);
+        results = Array.isArray(out) ? out : [out];
+      } else {
+        if (!build) throw new PssError(`${source}: ONNX operator ${t} is not supported`);
+        const c: ReplayContext = {
+          node: n,
+          has: (k) => !!ins[k],
+          value: (k) => value(ins[k]),
+          values: () => ins.filter(Boolean).map((i) => value(i)),
+          constant: (k, what) => {
+            const v = konst(ins[k]);
+            return v ? Array.from(v.data) : nodeFail(`${what} must be a constant`);
+          },
+          konst: (k) => {
+            const v = konst(ins[k]);
+            return v && (v.data.length || v.shape.length > 1) ? v : undefined;
+          },
+          convOutput: (k, y) => (r.convOutput && params.has(ins[k]) ? r.convOutput(ins[k], y) : y),
+          fail: nodeFail,
+        };
+        const out = build(c);
+        results = Array.isArray(out) ? out : [out];
+      }
+    } catch (e) {
+      if (e instanceof PssError && e.message.startsWith(source)) throw e;
+      // A builder's refusal (an unsupported configuration, shapes that do not fit) is about the file.
+      nodeFail(e instanceof Error ? e.message : String(e));
     }
-    if (!build) throw new PssError(`${source}: ONNX operator ${t} is not supported`);
-    const c: ReplayContext = {
-      node: n,
-      has: (k) => !!ins[k],
-      value: (k) => value(ins[k]),
-      values: () => ins.map((i) => value(i)),
-      constant: (k, what) => staticInts(ins[k], what),
-      convOutput: (k, y) => (r.convOutput && params.has(ins[k]) ? r.convOutput(ins[k], y) : y),
-      opset: r.opset,
-      fail,
-    };
-    env.set(out, { value: build(c) });
+    outs.forEach((name, k) => {
+      const v = results[k];
+      if (name && v) env.set(name, 'graph' in v ? { value: v } : { konst: v });
+    });
   }
   return value(r.outputName);
 }

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""The ONNX parity suite's fixtures: torchvision's classification families (onnx_families.py)
+exported by torch.onnx at opsets 9, 13 and 17 with deterministic weights, stored as weightless
+skeletons, with their PyTorch float64 reference.
+
+    /usr/bin/python3 scripts/reference/make_onnx_families.py [FAMILY ...]     # all three steps
+    /usr/bin/python3 scripts/reference/make_onnx_families.py export [FAMILY ...]
+    npx tsx scripts/reference/strip-onnx.ts --params OUT/F.params.json OUT/F-opN.onnx test/fixtures/onnx/F-opN.skeleton.onnx.gz
+    /usr/bin/python3 scripts/reference/make_onnx_families.py reference [FAMILY ...]
+
+1. export: OUT/F-opN.onnx (torch.onnx.export in eval mode, dynamic batch, as users run it; it
+   folds every Conv-BN pair) and OUT/F.params.json (each floating state_dict entry's
+   deterministic rule, the Conv-BN pairs it may fold, Swin's relative-position tables).
+2. strip (strip-onnx.ts): every initializer gets a recipe checked against its data (a parameter,
+   its transpose, a folded conv weight or bias, a relative-position bias) and loses its data;
+   small constants keep theirs. Writes OUT/F-opN.folds.json, the pairs the export folded.
+3. reference: the model folded as the export folded it (onnx_families.fold, the formula the
+   skeleton rebuilds, so the weights are the ONNX file's bit for bit), in float64: logits, loss
+   and filter saliency (|grad|.mean(1,2,3) per conv output channel, named_parameters order;
+   `conv_layers`), the label being the class ranked 5th; for the families marked so, also the
+   second-order input gradient of explain (make_input_saliency_fixture.py's definition, its
+   deterministic statistics), z, the top-10 and cos. Noise floors as every fixture
+   (noise_floor.py). Writes test/fixtures/onnx/F.safetensors.
+
+OUT is /tmp/pss-onnx-families (PSS_ONNX_OUT overrides).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import deterministic as det  # noqa: E402
+from make_fixtures import common_meta, float32_floors, per_sample_saliency, stats, write_safetensors  # noqa: E402
+from make_input_saliency_fixture import deterministic_stats  # noqa: E402
+from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary  # noqa: E402
+from onnx_families import FAMILIES, fold, fold_candidates, load_deterministic_all, relpos_tables  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
+FIXTURES = os.path.join(ROOT, "test", "fixtures", "onnx")
+OUT = os.environ.get("PSS_ONNX_OUT", "/tmp/pss-onnx-families")
+K, BOOST = 10, 100.0
+torch.set_num_threads(2)
+warnings.filterwarnings("ignore")
+
+
+def build(name):
+    ctor, size, opsets, input_gradient = FAMILIES[name]
+    torch.manual_seed(0)  # irrelevant (all values overwritten) but keeps construction stable
+    model = ctor()
+    table = load_deterministic_all(model)
+    return model.eval(), table, size, opsets, input_gradient
+
+
+def export(name):
+    model, table, size, opsets, _ = build(name)
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, f"{name}.params.json"), "w") as f:
+        json.dump({"params": table, "folds": fold_candidates(model), "relpos": relpos_tables(model)}, f)
+    x = torch.from_numpy(det.input_value("input", (1, 3, size, size)))
+    for opset in opsets:
+        path = os.path.join(OUT, f"{name}-op{opset}.onnx")
+        torch.onnx.export(
+            model, x, path, opset_version=opset, training=torch.onnx.TrainingMode.EVAL,
+            input_names=["input"], output_names=["logits"],
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+        )
+        print(f"[{name}] wrote {path} ({os.path.getsize(path) >> 20} MB)", flush=True)
+
+
+def strip(name):
+    for opset in FAMILIES[name][2]:
+        src = os.path.join(OUT, f"{name}-op{opset}.onnx")
+        dst = os.path.join(FIXTURES, f"{name}-op{opset}.skeleton.onnx.gz")
+        subprocess.run(["npx", "tsx", os.path.join(HERE, "strip-onnx.ts"), "--params",
+                        os.path.join(OUT, f"{name}.params.json"), src, dst], check=True, cwd=ROOT)
+
+
+def used_folds(name, opsets):
+    """The Conv-BN pairs the exports folded: the same at every opset."""
+    folds = None
+    for opset in opsets:
+        with open(os.path.join(OUT, f"{name}-op{opset}.folds.json")) as f:
+            these = json.load(f)
+        assert folds is None or these == folds, f"{name}: opset {opset} folds other pairs"
+        folds = these
+    return folds
+
+
+def input_gradient(model, x, label, mu, sigma):
+    """explain's quantities (DESIGN §1 step 6): M = d/dx cos(z(x), s'), z, the top k, cos."""
+    x = x.clone().requires_grad_()
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    logits = model(x)
+    loss = F.cross_entropy(logits, torch.tensor([label]))
+    grads = torch.autograd.grad(loss, convs, create_graph=True)
+    s = torch.cat([g.abs().mean((1, 2, 3)) for g in grads])
+    z = (s - mu) / sigma
+    top = torch.argsort(z, descending=True)[:K]
+    target = z.detach().clone()
+    target[top] *= BOOST
+    cos = F.cosine_similarity(z[None], target[None])
+    (m,) = torch.autograd.grad(cos, x)
+    return {"input_gradient": m[0].detach().numpy(), "z": z.detach().numpy(), "top": top.numpy(),
+            "cos": cos.detach().numpy()}, int(logits.argmax())
+
+
+def reference(name):
+    model, _, size, opsets, with_input_gradient = build(name)
+    folds = used_folds(name, opsets)
+    fold(model, folds)
+    shape = (1, 3, size, size)
+    x32 = det.input_value("input", shape)
+    model32 = copy.deepcopy(model)
+    model.double()
+    x64 = torch.from_numpy(x32.astype(np.float64))
+    with torch.no_grad():
+        order = torch.argsort(model(x64)[0], descending=True)
+    label = int(order[4])  # class ranked 5th by the float64 logits
+    labels = torch.tensor([label], dtype=torch.int64)
+    res, info = per_sample_saliency(model, x64, labels, want_parameter=False)
+    meta = common_meta(name, shape, x32)
+    meta.update(info)
+    meta.update({"labels": json.dumps([label]), "opsets": json.dumps(list(opsets)), "folds": json.dumps(folds),
+                 "label_rule": "class ranked 5th (index 4 of descending argsort) by float64 logits"})
+    tensors = {k: res[k] for k in ("logits", "loss", "filter")}
+    tensors["labels"] = labels.numpy()
+    st = stats(name, res["logits"], res["loss"])
+    meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    floors = json.loads(float32_floors(name, model32, x32, labels, tensors)["noise_floor"])
+    if with_input_gradient:
+        mu, sigma = deterministic_stats(int(info["num_filters"]))
+        ref, pred = input_gradient(model, x64, label, mu, sigma)
+        runs = []
+        for _, m32, to_input in float32_runs(model32):
+            f32, pred32 = input_gradient(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float())
+            assert (f32["top"] == ref["top"]).all() and pred32 == pred, (name, f32["top"], ref["top"])
+            runs.append(noise_floors(f32, ref, ["input_gradient", "z", "cos"]))
+        ig = max_floors(runs)
+        summary(f"{name} input gradient", ig)
+        floors.update(ig)
+        tensors.update({"input_gradient": ref["input_gradient"].astype(np.float64), "z": ref["z"],
+                        "top": ref["top"].astype(np.int64), "cos": ref["cos"]})
+        meta.update({"predicted": str(pred), "k": str(K), "boost": str(BOOST)})
+    meta.update(floor_metadata(floors))
+    path = os.path.join(FIXTURES, f"{name}.safetensors")
+    print(f"[{name}] wrote {path} ({write_safetensors(path, tensors, meta)} bytes)", flush=True)
+
+
+def main():
+    args = sys.argv[1:]
+    steps = ["export", "strip", "reference"]
+    if args and args[0] in steps:
+        steps, args = [args[0]], args[1:]
+    for name in args or list(FAMILIES):
+        for step in steps:
+            t = time.time()
+            {"export": export, "strip": strip, "reference": reference}[step](name)
+            print(f"[{name}] {step}: {time.time() - t:.1f}s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""The torchvision classification families of the ONNX parity suite (test/models/onnx-families.test.ts):
+how each is built, at which input size, the opsets torch.onnx (PyTorch 1.13) exports it at,
+and the deterministic weights of every floating state_dict entry.
+
+Sizes are the smallest each architecture takes as it is (real widths and depths): 32x32 where
+the global pool allows, AlexNet at 224 (its AdaptiveAvgPool2d((6, 6)) exports only where the
+feature map is 6x6), Inception-v3 at its minimum 75, Swin-T at 112 (4 windows per side in
+stage 1, so the shifted windows and their attention mask are exercised), ViT-B/16 built with
+image_size=32 (2x2 patches and the class token; torchvision sizes the position embedding by it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torchvision
+
+import deterministic as det
+
+M = torchvision.models
+
+
+# name: (constructor, input side, opsets, input gradient in the fixture)
+FAMILIES = {
+    "alexnet": (lambda: M.alexnet(), 224, (9, 13, 17), False),
+    "resnet18": (lambda: M.resnet18(), 32, (9, 13, 17), False),
+    "resnext50_32x4d": (lambda: M.resnext50_32x4d(), 32, (9, 13, 17), False),
+    "wide_resnet50_2": (lambda: M.wide_resnet50_2(), 32, (13,), False),
+    "squeezenet1_1": (lambda: M.squeezenet1_1(), 64, (9, 13, 17), False),
+    "densenet121": (lambda: M.densenet121(), 32, (9, 13, 17), False),
+    "inception_v3": (
+        lambda: M.inception_v3(aux_logits=True, transform_input=True, init_weights=False),
+        75,
+        (9, 13, 17),
+        False,
+    ),
+    "googlenet": (lambda: M.googlenet(aux_logits=False, transform_input=True, init_weights=False), 32, (9, 13, 17), False),
+    # torch.onnx 1.13 cannot export ShuffleNetV2's channel split (prim::ConstantChunk) at opset 9
+    "shufflenet_v2_x0_5": (lambda: M.shufflenet_v2_x0_5(), 32, (13, 17), False),
+    "mobilenet_v2": (lambda: M.mobilenet_v2(), 32, (9, 13, 17), False),
+    "mobilenet_v3_small": (lambda: M.mobilenet_v3_small(), 32, (9, 13, 17), True),
+    "mnasnet0_5": (lambda: M.mnasnet0_5(), 32, (9, 13, 17), False),
+    "efficientnet_b0": (lambda: M.efficientnet_b0(), 32, (9, 13, 17), False),
+    "efficientnet_v2_s": (lambda: M.efficientnet_v2_s(), 32, (9, 13, 17), False),
+    "regnet_y_400mf": (lambda: M.regnet_y_400mf(), 32, (9, 13, 17), False),
+    "convnext_tiny": (lambda: M.convnext_tiny(), 32, (9, 13, 17), True),
+    "vit_b_16": (lambda: M.vit_b_16(image_size=32), 32, (9, 13, 17), True),
+    # nor Swin's padding to whole windows (Pad with computed sizes) at opset 9
+    "swin_t": (lambda: M.swin_t(), 112, (13, 17), False),
+}
+
+
+def rule(name: str, shape) -> tuple:
+    """How deterministic.py sets a state_dict entry: ('param',) where param_value has a rule
+    (ranks 1, 2, 4), else ('affine', 0, 0.1): 0.1 * u (class tokens, position embeddings,
+    layer scales)."""
+    return ("param",) if len(shape) in (1, 2, 4) else ("affine", 0.0, 0.1)
+
+
+def load_deterministic_all(model) -> list:
+    """Every floating state_dict entry set deterministically (integer buffers such as Swin's
+    relative_position_index untouched); returns [[name, shape, rule]]."""
+    sd = model.state_dict()
+    new, table = {}, []
+    for name, t in sd.items():
+        if not t.is_floating_point():
+            new[name] = t
+            continue
+        r = rule(name, t.shape)
+        if r[0] == "param":
+            v = det.param_value(name, t.shape)
+        else:
+            v = (r[1] + r[2] * det.u_array(name, t.shape)).astype(np.float32)
+        new[name] = torch.from_numpy(v).to(t.dtype)
+        table.append([name, list(t.shape), list(r)])
+    model.load_state_dict(new)
+    return table
+
+
+def fold_candidates(model) -> list:
+    """[conv, bn, eps] for each Conv2d directly followed by a BatchNorm2d of its width in
+    module order (torchvision's Conv-BN pairs): where torch.onnx may fold the BN."""
+    mods = list(model.named_modules())
+    out = []
+    for (a, m), (b, n) in zip(mods, mods[1:]):
+        if isinstance(m, torch.nn.Conv2d) and isinstance(n, torch.nn.BatchNorm2d) and n.num_features == m.out_channels:
+            out.append([a, b, float(n.eps)])
+    return out
+
+
+def relpos_tables(model) -> list:
+    """[table, window_h, window_w] of each Swin attention: torch.onnx folds
+    table[index].view(N, N, -1).permute(2, 0, 1).unsqueeze(0) into one constant."""
+    out = []
+    for name, m in model.named_modules():
+        if hasattr(m, "relative_position_bias_table") and hasattr(m, "window_size"):
+            out.append([f"{name}.relative_position_bias_table", int(m.window_size[0]), int(m.window_size[1])])
+    return out
+
+
+def fold(model, folds) -> None:
+    """Folds each [conv, bn, eps] the export folded, with the formula the skeleton rebuilds
+    (test/helpers/onnx.ts): scale = gamma / sqrt(var + eps) in float64, weight * scale and
+    beta - mean * scale rounded once to float32. The BN becomes an Identity."""
+    mods = dict(model.named_modules())
+    for conv, bn, eps in folds:
+        c, b = mods[conv], mods[bn]
+        g, beta, mean, var = (t.detach().double() for t in (b.weight, b.bias, b.running_mean, b.running_var))
+        scale = g / torch.sqrt(var + eps)
+        w = (c.weight.detach().double() * scale[:, None, None, None]).float()
+        bias = (beta - mean * scale).float()
+        c.weight = torch.nn.Parameter(w.to(c.weight.dtype))
+        c.bias = torch.nn.Parameter(bias.to(c.weight.dtype))
+        parent, _, leaf = bn.rpartition(".")
+        setattr(mods[parent] if parent else model, leaf, torch.nn.Identity())
+
+
+def conv_params(model) -> list:
+    """Names of the 4-D (conv) parameters, in named_parameters order."""
+    return [n for n, p in model.named_parameters() if p.dim() == 4]
+
