@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { PssError } from '../errors.js';
 import { type Coverage, describeRanges, overlap, unionCoverage } from './coverage.js';
-import type { Statistics } from './file.js';
+import type { Statistics, StatsMeta } from './file.js';
 import { RunningStats } from './welford.js';
 
 export interface MergePart {
@@ -19,17 +19,41 @@ export interface MergeOptions {
   onNote?: (note: string) => void;
 }
 
-export function mergeStats(parts: readonly MergePart[], o: MergeOptions = {}): Statistics {
-  if (parts.length === 0) throw new PssError('nothing to merge');
+/**
+ * What every part of a merge must share: the one list both merges (of files, of a shard
+ * directory) check, so that a field added to what statistics describe is added here once.
+ */
+export const MERGE_IDENTITY = [
+  'model',
+  'weightsHash',
+  'aggregation',
+  'filters',
+  'preprocessing',
+] as const satisfies readonly (keyof StatsMeta)[];
+
+/** Refuses unfinished parts and parts that differ in one of `keys`; `why` ends the message. */
+export function checkSameIdentity(
+  parts: readonly MergePart[],
+  keys: readonly (keyof StatsMeta)[] = MERGE_IDENTITY,
+  why = '',
+): void {
   const first = parts[0].stats.meta;
   for (const { path, stats } of parts) {
     if (stats.meta.position !== undefined)
       throw new PssError(`${path} is a checkpoint of an unfinished run; finish it with --resume first`);
-    for (const k of ['model', 'weightsHash', 'aggregation', 'filters', 'preprocessing'] as const) {
+    for (const k of keys) {
       if (String(stats.meta[k]) !== String(first[k]))
-        throw new PssError(`${path} differs from ${parts[0].path} in ${k}: ${stats.meta[k]} vs ${first[k]}`);
+        throw new PssError(
+          `${path} differs from ${parts[0].path} in ${k}: ${stats.meta[k]} vs ${first[k]}${why}`,
+        );
     }
   }
+}
+
+export function mergeStats(parts: readonly MergePart[], o: MergeOptions = {}): Statistics {
+  if (parts.length === 0) throw new PssError('nothing to merge');
+  const first = parts[0].stats.meta;
+  checkSameIdentity(parts);
   checkDisjoint(parts, o);
   const acc = new RunningStats(first.filters);
   for (const { stats } of parts) acc.merge(stats.acc);

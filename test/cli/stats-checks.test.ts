@@ -134,7 +134,7 @@ describe('pss stats merge counts every item once', () => {
   it('--help shows the operands and an example', () => {
     const r = pss(['stats', 'merge', '--help']);
     ok(r);
-    assert.match(r.stdout, /^Usage: pss stats merge --out <file> <files\.\.\.>\n/);
+    assert.match(r.stdout, /^Usage: pss stats merge --out <file> <files\.\.\. \| dir>\n/);
     assert.match(
       r.stdout,
       /Examples:\n.*\n {2}pss stats merge part0\.safetensors part1\.safetensors part2\.safetensors --out all\.safetensors/,
