@@ -18,12 +18,18 @@ import { EXPLAIN_DEFAULTS } from '../saliency/explain.js';
 import { softmax } from '../saliency/report.js';
 import { ImageStore } from './images.js';
 import { type LoadedModel, ModelStore } from './models.js';
+import { Redactor } from './redact.js';
+import { UploadStore } from './uploads.js';
 
 export interface ExplorerOptions extends SaliencyOptions {
   /** Models kept loaded besides the pinned ones (the bundled default, the command line's); default 2. */
   maxModels?: number;
   /** Uploaded images kept; default 8. */
   maxImages?: number;
+  /** The page may name files of this machine by path (weights, statistics); default false. */
+  allowPaths?: boolean;
+  /** Where the details of refused server files go (default console.error). */
+  log?: (line: string) => void;
 }
 
 /** A class with its probability. */
@@ -61,9 +67,14 @@ const round = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)) : nu
 export class Explorer implements AsyncDisposable {
   readonly models: ModelStore;
   readonly images: ImageStore;
+  /** What the page is shown passes through it: no absolute path of this machine. */
+  readonly redactor = new Redactor();
+  /** Uploaded bodies on disk (images, ONNX files, weights, statistics, descriptions). */
+  readonly uploads: UploadStore;
 
   constructor(readonly options: ExplorerOptions = {}) {
-    this.models = new ModelStore(options);
+    this.uploads = new UploadStore(this.redactor);
+    this.models = new ModelStore(options, this.uploads, this.redactor);
     this.images = new ImageStore(this.models, options.maxImages);
   }
 
@@ -150,5 +161,6 @@ export class Explorer implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.models[Symbol.asyncDispose]();
     this.images.clear();
+    this.uploads.close();
   }
 }

@@ -1,6 +1,7 @@
 /**
- * HTTP plumbing of the web explorer: errors answered as JSON `{error}`, request bodies read
- * under a size limit (413 with a message), small JSON-field readers that answer 400.
+ * HTTP plumbing of the web explorer: errors answered as JSON `{error}`, small JSON bodies read
+ * under a size limit (413 with a message; uploads stream to disk, uploads.ts), JSON-field
+ * readers that answer 400.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -18,21 +19,16 @@ export class HttpError extends Error {
 export const MB = 1_000_000;
 const formatMB = (n: number) => `${Number.isInteger(n / MB) ? n / MB : (n / MB).toFixed(1)} MB`;
 
-/**
- * Beyond the limit, a body is read and dropped (so that the browser gets the 413 instead of a
- * reset connection) up to this many bytes more; a larger one has its connection closed.
- */
-const DRAIN_LIMIT = 1024 * MB;
+/** The 413 for a body of `size` bytes over `limit`; `what` names it ("the image x.png"). */
+export const tooBig = (what: string, size: number, limit: number) =>
+  new HttpError(413, `${what} is ${formatMB(size)}; the limit is ${formatMB(limit)}`);
 
-/** The request body, at most `limit` bytes; `what` names it in the 413 message ("the image"). */
+/** A small request body (JSON), at most `limit` bytes, in memory; a larger one is refused at once. */
 export function readBody(req: IncomingMessage, limit: number, what: string): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? Number.NaN);
-    const tooBig = (size: number) =>
-      new HttpError(413, `${what} is ${formatMB(size)}; the limit is ${formatMB(limit)}`);
-    if (declared > limit + DRAIN_LIMIT) {
-      reject(tooBig(declared));
-      req.destroy();
+    if (declared > limit) {
+      reject(tooBig(what, declared, limit));
       return;
     }
     const chunks: Buffer[] = [];
@@ -40,13 +36,9 @@ export function readBody(req: IncomingMessage, limit: number, what: string): Pro
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size <= limit) chunks.push(chunk);
-      else if (size > limit + DRAIN_LIMIT) {
-        reject(tooBig(size));
-        req.destroy();
-      }
     });
     req.on('end', () => {
-      if (size > limit) reject(tooBig(size));
+      if (size > limit) reject(tooBig(what, size, limit));
       else resolve(new Uint8Array(Buffer.concat(chunks, size)));
     });
     req.on('error', reject);

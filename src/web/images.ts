@@ -7,9 +7,11 @@ import { PssError } from '../errors.js';
 import { loadInput } from '../image/input.js';
 import { loadImage } from '../image/load.js';
 import type { PreprocessedImage } from '../image/preprocess.js';
+import { readFileChecked } from '../io/files.js';
 import type { ImageBatch } from '../saliency/engine.js';
 import { NotFound } from './errors.js';
 import type { LoadedModel, ModelStore } from './models.js';
+import type { Upload } from './uploads.js';
 
 interface StoredImage {
   id: string;
@@ -47,8 +49,13 @@ export class ImageStore {
     private readonly max = 8,
   ) {}
 
-  /** Decodes an uploaded image (to refuse a bad one now, with the decoder's message) and keeps it. */
-  async add(bytes: Uint8Array, fileName: string) {
+  /**
+   * Decodes an uploaded image (to refuse a bad one now, with the decoder's message) and keeps
+   * its bytes (the upload's file is the caller's to remove).
+   */
+  async add(upload: Upload) {
+    const fileName = upload.name;
+    const bytes = await readFileChecked(upload.path, 'image file', upload.bytes);
     const img = await loadImage(bytes, { name: fileName });
     const stored: StoredImage = {
       id: `u${this.next++}`,

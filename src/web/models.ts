@@ -1,26 +1,51 @@
 /**
  * The explorer's loaded models: the bundled default and the command line's (pinned), and those
- * the page loads (a built-in architecture with local or cached weights, an uploaded ONNX
- * classifier), the least recently used released beyond a limit. Each has its engine, its
+ * the page loads (a built-in architecture with bundled, cached or uploaded weights, an uploaded
+ * ONNX classifier), the least recently used released beyond a limit. Each has its engine, its
  * statistics, class names and shipped examples.
+ *
+ * Files the page names are uploads ("upload:f1"), or — only with --allow-paths — paths on
+ * this machine. A file of this machine (such a path, or the download cache) is checked to be
+ * a regular file under a size cap before it is read, and when it cannot be parsed the page is
+ * told so without the parser's words (they may quote its bytes); those go to the server's log.
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { PssError } from '../errors.js';
 import { classNamesFor } from '../image/labels.js';
-import { cachedPath, cacheRoot, parseWeightsSpec } from '../models/download/index.js';
+import { formatBytes, readFileChecked, regularFileSize } from '../io/files.js';
+import { cachedPath, parseWeightsSpec } from '../models/download/index.js';
 import { bundledExamples, type Example } from '../models/examples.js';
 import { DEFAULT_MODEL, loadModel, type ModelSpec } from '../models/load.js';
 import type { Model } from '../models/model.js';
-import { onnxModel } from '../models/onnx-import.js';
+import { describePreprocessing, type PreprocessingChoice } from '../models/preprocessing-config.js';
 import { loadWeights } from '../models/weights.js';
 import { ARCHITECTURES, architecture } from '../models/zoo.js';
 import { DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import { SaliencyEngine, type SaliencyOptions } from '../saliency/engine.js';
 import { unitTable } from '../saliency/units.js';
+import { readAnyStats } from '../stats/authors.js';
 import { type ResolvedStats, resolveStats } from '../stats/resolve.js';
 import { NotFound } from './errors.js';
+import { checkForward, importUploadedOnnx, type OnnxUpload } from './onnx-upload.js';
+import type { Redactor } from './redact.js';
+import { type FileKind, kindName, type UploadStore } from './uploads.js';
+
+/** The largest files of this machine the page may have read (weights: VGG-19 is 550 MB). */
+export const SERVER_FILE_LIMITS: Record<'weights' | 'stats', number> = {
+  weights: 2 ** 31 - 1,
+  stats: 256 * 2 ** 20,
+};
+
+/** A file the page named: an upload, or a path on this machine (--allow-paths). */
+interface NamedFile {
+  path: string;
+  /** How the page sees it: the upload's name, or the path as typed. */
+  shown: string;
+  /** What identifies its content for reuse (the upload's hash, or the path). */
+  key: string;
+  uploaded: boolean;
+}
 
 export interface LoadedModel {
   id: string;
@@ -35,11 +60,17 @@ export interface LoadedModel {
   /** Never released (the bundled default, the command line's model). */
   pinned: boolean;
   used: number;
+  /** An ONNX upload's preprocessing, for the page. */
+  preprocessing?: PreprocessingChoice;
 }
 
 export interface ModelStoreOptions extends SaliencyOptions {
   /** Models kept loaded besides the pinned ones; default 2. */
   maxModels?: number;
+  /** The page may name files of this machine by path (weights, statistics); default false. */
+  allowPaths?: boolean;
+  /** Where the details of refused server files go (default console.error). */
+  log?: (line: string) => void;
 }
 
 export class ModelStore implements AsyncDisposable {
@@ -48,7 +79,57 @@ export class ModelStore implements AsyncDisposable {
   /** The model the page starts with. */
   initialId = '';
 
-  constructor(readonly options: ModelStoreOptions = {}) {}
+  constructor(
+    readonly options: ModelStoreOptions,
+    private readonly uploads: UploadStore,
+    private readonly redactor: Redactor,
+  ) {}
+
+  private log(line: string): void {
+    (this.options.log ?? ((l: string) => console.error(l)))(`pss serve: ${this.redactor.clean(line)}`);
+  }
+
+  /** The file the page means by `ref`: an upload ("upload:f1"), or a path when --allow-paths is given. */
+  private named(ref: string, kind: FileKind): NamedFile {
+    if (ref.startsWith('upload:')) {
+      const f = this.uploads.file(ref, kind);
+      return { path: f.path, shown: f.name, key: `sha256:${f.sha256}`, uploaded: true };
+    }
+    if (!this.options.allowPaths)
+      throw new PssError(
+        `the page cannot name files on the server (${JSON.stringify(ref)}): upload the ${kindName(kind)}, or start pss serve with --allow-paths`,
+      );
+    return { path: ref, shown: ref, key: `path:${ref}`, uploaded: false };
+  }
+
+  /**
+   * Reads a file of this machine (a path the page named, the download cache): a regular file
+   * under the cap, or a one-line refusal; a parse failure is told without the parser's words.
+   */
+  private async serverFile<T>(f: NamedFile, kind: 'weights' | 'stats', read: () => Promise<T>): Promise<T> {
+    if (f.uploaded) return read();
+    const what = kindName(kind);
+    const size = await regularFileSize(f.path, what);
+    if (size > SERVER_FILE_LIMITS[kind])
+      throw new PssError(
+        `${what} ${f.shown} is ${formatBytes(size)}; the explorer reads ${what}s of up to ${formatBytes(SERVER_FILE_LIMITS[kind])}`,
+      );
+    try {
+      return await read();
+    } catch (e) {
+      if (!(e instanceof PssError)) throw e;
+      this.log(`${f.shown}: ${e.message}`);
+      throw new PssError(`${f.shown} could not be read as a ${what} (the reason is in the server's log)`);
+    }
+  }
+
+  /** Statistics from a named file, read once here (resolveStats in add() then checks them against the model). */
+  private async stats(ref: string | undefined): Promise<{ path?: string; key: string }> {
+    if (ref === undefined) return { key: '' };
+    const f = this.named(ref, 'stats');
+    await this.serverFile(f, 'stats', () => readAnyStats(f.path));
+    return { path: f.path, key: f.key };
+  }
 
   /**
    * The models of the command line: the bundled default always, and `spec` if it names another
@@ -71,40 +152,75 @@ export class ModelStore implements AsyncDisposable {
   }
 
   /**
-   * A built-in architecture with its bundled weights, or weights from a local file or from the
-   * download cache — never downloaded here.
+   * A built-in architecture with its bundled weights, or weights uploaded, in the download
+   * cache, or (--allow-paths) at a path — never downloaded here.
    */
   async loadBuiltin(name: string, o: { weights?: string; stats?: string } = {}): Promise<LoadedModel> {
     const arch = architecture(name);
-    const key = `builtin:${arch.name}:${o.weights ?? ''}:${o.stats ?? ''}`;
+    let weights: NamedFile | undefined;
+    if (o.weights) {
+      const spec = o.weights.startsWith('upload:') ? undefined : parseWeightsSpec(o.weights);
+      if (!spec || spec.kind === 'file') weights = this.named(o.weights, 'weights');
+      else {
+        const path = cachedPath(spec.url);
+        if (!existsSync(path))
+          throw new PssError(
+            `${o.weights} is not in the server's download cache; the web explorer does not download weights — fetch them once with the command line (pss saliency --model ${arch.name} --weights ${o.weights} …)${this.options.allowPaths ? ' or give a local file' : ', or upload the file'}`,
+          );
+        weights = { path, shown: o.weights, key: `cache:${spec.url}`, uploaded: false };
+      }
+    } else if (!arch.bundled)
+      throw new PssError(
+        `${arch.name} needs weights: a .safetensors or .pth file${this.options.allowPaths ? '' : ' (upload it)'}, or tv:${arch.name} once it is in the download cache`,
+      );
+    const statsKey = o.stats
+      ? o.stats.startsWith('upload:')
+        ? this.named(o.stats, 'stats').key
+        : o.stats
+      : '';
+    const key = `builtin:${arch.name}:${weights?.key ?? ''}:${statsKey}`;
     const known = this.find(key);
     if (known) return known;
-    let model: Model;
-    if (o.weights) {
-      const spec = parseWeightsSpec(o.weights);
-      if (spec.kind !== 'file' && !existsSync(cachedPath(spec.url)))
-        throw new PssError(
-          `${o.weights} is not in the download cache (${cacheRoot()}); the web explorer does not download weights — fetch them once with the command line (pss saliency --model ${arch.name} --weights ${o.weights} …) or give a local file`,
-        );
-      model = await loadWeights(arch, o.weights);
-    } else if (arch.bundled) {
-      model = await loadModel({ model: arch.name });
-    } else {
-      throw new PssError(
-        `${arch.name} needs weights: a local .safetensors or .pth file, or tv:${arch.name} once it is in the download cache`,
-      );
-    }
-    const title = o.weights ? `${arch.name} · ${o.weights}` : `${arch.name} (bundled)`;
-    return this.add(key, title, model, o.stats);
+    const model = weights
+      ? await this.serverFile(weights, 'weights', () => loadWeights(arch, weights.path))
+      : await loadModel({ model: arch.name });
+    const stats = await this.stats(o.stats);
+    const title = weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`;
+    return this.add(key, title, model, stats.path);
   }
 
-  /** An uploaded ONNX classifier. */
-  async loadOnnx(bytes: Uint8Array, fileName: string, stats?: string): Promise<LoadedModel> {
-    const hash = createHash('sha256').update(bytes).digest('hex');
-    const key = `onnx:${hash}:${stats ?? ''}`;
+  /**
+   * An uploaded ONNX classifier, with the preprocessing the page chose, checked now so that a
+   * model that cannot be explained is refused at upload, with the reason.
+   */
+  async loadOnnx(
+    upload: OnnxUpload,
+    o: { stats?: string; preprocessing?: string } = {},
+  ): Promise<LoadedModel> {
+    const description = o.preprocessing?.startsWith('upload:')
+      ? new TextDecoder().decode(
+          await readFileChecked(
+            this.named(o.preprocessing, 'preprocessing').path,
+            'preprocessing description',
+            1 << 20,
+          ),
+        )
+      : o.preprocessing;
+    const statsKey = o.stats ? this.named(o.stats, 'stats').key : '';
+    const key = `onnx:${upload.sha256}:${statsKey}:${description ?? ''}`;
     const known = this.find(key);
     if (known) return known;
-    return this.add(key, fileName, onnxModel(bytes, fileName), stats);
+    const { model, preprocessing } = await importUploadedOnnx(upload, description);
+    const stats = await this.stats(o.stats);
+    const m = await this.add(key, upload.name, model, stats.path);
+    m.preprocessing = preprocessing;
+    try {
+      await checkForward(m.engine, model, upload.name);
+    } catch (e) {
+      await this.release(m);
+      throw e;
+    }
+    return m;
   }
 
   private find(key: string): LoadedModel | undefined {
@@ -135,11 +251,14 @@ export class ModelStore implements AsyncDisposable {
     this.models.set(m.id, m);
     // Release the least recently used models beyond the limit (their sessions hold memory).
     const loose = [...this.models.values()].filter((x) => !x.pinned).sort((a, b) => b.used - a.used);
-    for (const old of loose.slice(this.options.maxModels ?? 2)) {
-      this.models.delete(old.id);
-      await old.engine[Symbol.asyncDispose]();
-    }
+    for (const old of loose.slice(this.options.maxModels ?? 2)) await this.release(old);
     return m;
+  }
+
+  /** Releases a model (its sessions) now; the page's list no longer has it. */
+  async release(m: LoadedModel): Promise<void> {
+    if (!this.models.delete(m.id)) return;
+    await m.engine[Symbol.asyncDispose]();
   }
 
   get(id: string): LoadedModel {
@@ -154,9 +273,12 @@ export class ModelStore implements AsyncDisposable {
     const { model, stats } = m;
     return {
       id: m.id,
-      title: m.title,
+      title: this.redactor.clean(m.title),
       name: model.name,
-      source: model.source,
+      source: this.redactor.clean(model.source),
+      preprocessing: m.preprocessing
+        ? { summary: m.preprocessing.summary, assumed: m.preprocessing.assumed }
+        : { summary: describePreprocessing(model.arch.preprocessing, model.arch.inputShape), assumed: false },
       numClasses: model.numClasses,
       classNames: m.classNames ?? null,
       inputShape: model.arch.inputShape,
@@ -167,7 +289,7 @@ export class ModelStore implements AsyncDisposable {
       statistics: stats
         ? { file: basename(stats.path), count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
         : null,
-      notes: [...(model.info.notes ?? []), ...model.warnings],
+      notes: [...(model.info.notes ?? []), ...model.warnings].map((n) => this.redactor.clean(n)),
       examples: m.examples.map((e) => ({
         file: e.file,
         label: e.label,

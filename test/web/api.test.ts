@@ -55,7 +55,8 @@ describe('pss serve: the API', () => {
     return { status: res.status, json: (await res.json()) as Json };
   };
   const upload = async (path: string, bytes: Uint8Array, name: string) => {
-    const res = await fetch(new URL(`${path}?name=${encodeURIComponent(name)}`, server.url), {
+    const sep = path.includes('?') ? '&' : '?';
+    const res = await fetch(new URL(`${path}${sep}name=${encodeURIComponent(name)}`, server.url), {
       method: 'POST',
       body: bytes,
     });
@@ -225,31 +226,43 @@ describe('pss serve: the API', () => {
   it('built-in models: local weights load; weights not in the cache are never downloaded', async () => {
     const cached = await post('/api/models', { arch: 'resnet50', weights: 'tv:resnet50' });
     assert.equal(cached.status, 400);
-    assert.match(cached.json.error, /^tv:resnet50 is not in the download cache .* does not download/);
+    assert.match(
+      cached.json.error,
+      /^tv:resnet50 is not in the server's download cache; .* does not download/,
+    );
     const url = await post('/api/models', {
       arch: 'resnet18',
       weights: 'https://example.invalid/w.safetensors',
     });
-    assert.match(url.json.error, /is not in the download cache/);
+    assert.match(url.json.error, /is not in the server.s download cache/);
     const unknown = await post('/api/models', { arch: 'resnet9000' });
     assert.match(unknown.json.error, /^unknown model "resnet9000"/);
-    const missing = await post('/api/models', { arch: 'tinycnn', weights: '/nonexistent/w.safetensors' });
-    assert.match(missing.json.error, /not found: \/nonexistent\/w\.safetensors/);
+    const path = await post('/api/models', {
+      arch: 'tinycnn',
+      weights: 'examples/tinycnn-deterministic.safetensors',
+    });
+    assert.equal(path.status, 400);
+    assert.match(path.json.error, /the page cannot name files on the server .* --allow-paths/);
     const noWeights = await post('/api/models', { arch: 'tinycnn' });
     assert.match(noWeights.json.error, /tinycnn needs weights/);
 
-    const tiny = await post('/api/models', {
-      arch: 'tinycnn',
-      weights: 'examples/tinycnn-deterministic.safetensors',
-    });
+    const weights = readFileSync('examples/tinycnn-deterministic.safetensors');
+    const file = await upload('/api/files?kind=weights', weights, 'tiny.safetensors');
+    assert.equal(file.status, 200, file.json.error);
+    assert.match(file.json.id, /^upload:f\d+$/);
+    const tiny = await post('/api/models', { arch: 'tinycnn', weights: file.json.id });
     assert.equal(tiny.status, 200, tiny.json.error);
     assert.equal(tiny.json.standardized, false);
     assert.deepEqual(tiny.json.examples, []);
-    const again = await post('/api/models', {
-      arch: 'tinycnn',
-      weights: 'examples/tinycnn-deterministic.safetensors',
-    });
+    assert.equal(tiny.json.title, 'tinycnn · tiny.safetensors');
+    const again = await post('/api/models', { arch: 'tinycnn', weights: file.json.id });
     assert.equal(again.json.id, tiny.json.id);
+    const asStats = await post('/api/models', {
+      arch: 'tinycnn',
+      weights: file.json.id,
+      stats: file.json.id,
+    });
+    assert.match(asStats.json.error, /was uploaded as a weights file, not a statistics file/);
     const img = await upload('/api/images', EXAMPLE_PNG, 'shirt.png');
     const r = await post('/api/explain', { model: tiny.json.id, image: img.json.id, label: 3 });
     assert.equal(r.status, 200, r.json.error);
@@ -327,9 +340,10 @@ describe('JobQueue', () => {
     await new Promise((r) => setImmediate(r));
     assert.equal(q.status().busy, 'a');
     assert.equal(q.status().waiting, 2);
+    const refused = assert.rejects(b, /cancelled/);
     gone.abort();
     assert.equal(await a, 30);
-    await assert.rejects(b, /cancelled/);
+    await refused;
     assert.equal(await c, 5);
     assert.equal(most, 1);
     assert.deepEqual(q.status(), { busy: null, elapsedMs: null, waiting: 0 });
