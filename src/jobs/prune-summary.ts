@@ -1,4 +1,10 @@
-/** What the pruning experiment found: per strategy and k, the images corrected and the mean change in probability. */
+/**
+ * What the pruning experiment found: per strategy and k, the images corrected and the mean
+ * change in probability; and the report of a run (summary.json, summary.md) that a single run
+ * and a merge of shards write alike.
+ */
+import type { Aggregation } from '../saliency/aggregation.js';
+import type { RankBy } from '../saliency/rank.js';
 import type { PruneRow } from './prune-csv.js';
 import { STRATEGIES, type Strategy } from './prune-orders.js';
 
@@ -50,4 +56,57 @@ export function pruneMarkdown(s: PruneSummary): string {
     lines.push(`| ${i + 1} | ${pct.join(' | ')} | ${dp.join(' | ')} |`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+/** The files of a prune folder. summary.json is written last: a folder without it is unfinished. */
+export const PRUNE_FILES = {
+  csv: 'prune.csv',
+  run: 'run.json',
+  summary: 'summary.json',
+  markdown: 'summary.md',
+  chart: 'prune.png',
+} as const;
+
+/** summary.json. */
+export interface PruneReport {
+  model: string;
+  weights: string;
+  dataset: string;
+  /** Images read (skipped ones not counted). */
+  images: number;
+  skipped: number;
+  accuracy: number;
+  misclassified: number;
+  aggregation: Aggregation;
+  standardized: boolean;
+  statistics: { file: string; count: number; dataset: string } | null;
+  rankBy: RankBy;
+  seed: number;
+  /** Images taken over from an earlier run (--resume). */
+  resumed: number;
+  seconds: number;
+  /** One shard of a split run: "i/n", and the dataset items [begin, end) it covers. */
+  shard?: string;
+  items?: [number, number];
+  // per strategy, index k − 1: images corrected, their fraction, mean Δp(true), mean Δp(predicted)
+  results: PruneSummary;
+}
+
+/** How the filters were ranked, in words. */
+export function pruneHow(r: PruneReport): string {
+  const by = r.rankBy === 'abs-z' ? '|z|' : 'z';
+  return r.statistics
+    ? `z-scores against ${r.statistics.count} images (${r.statistics.file}), ranked by ${by}`
+    : `raw saliency (no statistics: give --stats), ranked by ${r.rankBy === 'abs-z' ? '|value|' : 'value'}`;
+}
+
+/** summary.md. */
+export function pruneReportMarkdown(r: PruneReport): string {
+  return [
+    `# pss prune: ${r.model} on ${r.dataset}${r.shard ? `, shard ${r.shard}` : ''}`,
+    '',
+    `${r.images} images, ${r.misclassified} misclassified (accuracy ${(100 * r.accuracy).toFixed(2)}%); saliency: ${r.aggregation}, ${pruneHow(r)}; random seed ${r.seed}.`,
+    '',
+    pruneMarkdown(r.results),
+  ].join('\n');
 }

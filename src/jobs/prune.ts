@@ -9,9 +9,9 @@
  * The strategies are in prune-orders.ts, the results file and resuming in prune-csv.ts, the
  * summary in prune-summary.ts.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Dataset } from '../data/dataset.js';
+import { type Dataset, shardRange } from '../data/dataset.js';
 import { PssError } from '../errors.js';
 import { checkWritable, fsStep, writeFileAtomic } from '../io/files.js';
 import type { Model } from '../models/model.js';
@@ -22,7 +22,7 @@ import { locate, unitTable } from '../saliency/units.js';
 import { argmaxRow, forwardRunner, softmaxRows, unitsOffRunner } from './forward.js';
 import { PRUNE_CSV_HEADER, type PruneRow, pruneRowLine, resumableRows } from './prune-csv.js';
 import { pruneOrders, randomOrder, STRATEGIES, type Strategy } from './prune-orders.js';
-import { type PruneSummary, summarizePrune } from './prune-summary.js';
+import { PRUNE_FILES, type PruneSummary, summarizePrune } from './prune-summary.js';
 import { type Predictions, predictDataset, profileItems, type Standardizer } from './scan.js';
 
 export interface PruneImage {
@@ -101,6 +101,8 @@ export interface PruneOptions {
   batch: number;
   /** Folder for prune.csv (the per-image results, appended as images finish) and run.json. */
   out: string;
+  /** Only the misclassified images of shard i of n (contiguous ranges, as pss stats shards). */
+  shard?: readonly [number, number];
   /** Keep the complete images of an earlier run with the same run.json, and do the rest. */
   resume?: boolean;
   /** Identity of the run (model, weights, data, options): written to run.json, checked on resume. */
@@ -117,6 +119,8 @@ export interface PruneResult {
   /** Images taken over from an earlier run (--resume). */
   resumed: number;
   csv: string;
+  /** The dataset items [begin, end) looked at: all of them, or the shard's. */
+  items: [number, number];
 }
 
 export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOptions): Promise<PruneResult> {
@@ -124,8 +128,8 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   const f = model.filterCount;
   if (!Number.isInteger(o.k) || o.k < 1 || o.k > f)
     throw new PssError(`--k must be between 1 and ${f} (the filters of ${model.name}), got ${o.k}`);
-  const csv = join(o.out, 'prune.csv');
-  const metaPath = join(o.out, 'run.json');
+  const csv = join(o.out, PRUNE_FILES.csv);
+  const metaPath = join(o.out, PRUNE_FILES.run);
   const forwardRows = 4 * o.batch;
   const plain = forwardRunner(engine, forwardRows);
   const unitsOff = unitsOffRunner(engine, forwardRows);
@@ -133,11 +137,15 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   await checkWritable(csv);
   await checkWritable(metaPath);
 
-  const predictions = await predictDataset(model, data, (x) => plain.logits(x), {
+  const [begin, end] = shardRange(data.length, o.shard);
+  const predictions = await predictDataset(model, itemsOf(data, begin, end), (x) => plain.logits(x), {
     batch: forwardRows,
     onProgress: (d, t) => o.onProgress?.('forward', d, t),
     onSkip: o.onSkip,
   });
+  // Dataset indices, not the shard's: the random control is seeded by them, and shards merge by them.
+  predictions.indices = predictions.indices.map((i) => begin + i);
+  for (const s of predictions.skipped) s.index += begin;
   const probs = softmaxRows(predictions.logits, model.numClasses);
   const wrong = predictions.indices
     .map((index, i) => ({ index, i }))
@@ -148,6 +156,9 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   const kept = o.resume
     ? await resumableRows(metaPath, csv, o.identity, new Set(wrong.map((w) => w.index)), perImage)
     : [];
+  // The summary describes prune.csv, about to be rewritten: it comes back when the run is done.
+  const summary = join(o.out, PRUNE_FILES.summary);
+  await fsStep('remove', summary, () => rm(summary, { force: true }));
   await writeFileAtomic(metaPath, JSON.stringify(o.identity, null, 1));
   await writeFileAtomic(csv, [PRUNE_CSV_HEADER, ...kept.map(pruneRowLine)].join('\n') + '\n');
   const done = new Set(kept.map((r) => r.image));
@@ -188,5 +199,12 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
     misclassified: wrong.length,
     resumed: done.size,
     csv,
+    items: [begin, end],
   };
+}
+
+/** Items [begin, end) of a dataset as a dataset of their own (the whole one when they are all). */
+function itemsOf(data: Dataset, begin: number, end: number): Dataset {
+  if (begin === 0 && end === data.length) return data;
+  return { ...data, length: end - begin, item: (i) => data.item(begin + i) };
 }

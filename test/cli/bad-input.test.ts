@@ -26,6 +26,7 @@ import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../.
 import { serializeStats } from '../../src/stats/file.js';
 import { RunningStats } from '../../src/stats/welford.js';
 import { type PssRun, pss, tempDir } from '../helpers/cli.js';
+import { writeShardFaults } from '../helpers/shard-fixtures.js';
 
 const fx = tempDir();
 const f = (name: string) => join(fx, name);
@@ -287,6 +288,7 @@ before(async () => {
   writeFileSync(f('empty.csv'), 'path,label\n');
   writeFileSync(f('bad-label.csv'), `path,label\n${EXAMPLE},eleven\n`);
   writeFileSync(f('a-file'), 'x');
+  writeShardFaults(fx);
 });
 
 interface Case {
@@ -702,6 +704,88 @@ const CASES: Case[] = [
     name: 'stats merge of a file with itself',
     args: () => ['stats', 'merge', FASHION_STATS, FASHION_STATS, '--out', 'm.safetensors'],
     error: /twice|more than once|same/,
+  },
+  // Clusters: --shard auto, shard directories (test/helpers/shard-fixtures.ts)
+  {
+    name: '--shard auto outside a cluster job',
+    args: () => ['stats', '--data', f('empty.csv'), '--out', 'o.safetensors', '--shard', 'auto'],
+    env: { JOB_COMPLETION_INDEX: undefined, SLURM_ARRAY_TASK_ID: undefined },
+    error:
+      /--shard auto needs a Kubernetes Indexed Job \(JOB_COMPLETION_INDEX, with --shards n or PSS_SHARDS\) or a Slurm array \(SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT\); none of them is set/,
+  },
+  {
+    name: '--shard auto in a Kubernetes pod whose manifest does not give the count',
+    args: () => ['prune', '--data', f('empty.csv'), '--out-dir', 'shards', '--shard', 'auto'],
+    env: { JOB_COMPLETION_INDEX: '3', PSS_SHARDS: undefined, SLURM_ARRAY_TASK_ID: undefined },
+    error:
+      /JOB_COMPLETION_INDEX is 3, but the number of shards is unknown .*give --shards n or set PSS_SHARDS/,
+  },
+  {
+    name: '--shard auto in a Slurm array that is a list, not a range',
+    args: () => ['stats', '--data', f('empty.csv'), '--out-dir', 'shards', '--shard', 'auto'],
+    env: {
+      SLURM_ARRAY_TASK_ID: '5',
+      SLURM_ARRAY_TASK_MIN: '1',
+      SLURM_ARRAY_TASK_MAX: '9',
+      SLURM_ARRAY_TASK_COUNT: '3',
+      JOB_COMPLETION_INDEX: undefined,
+    },
+    error: /SLURM_ARRAY_TASK_ID=5, .*the array is not a range A-B/,
+  },
+  {
+    name: '--out-dir without a shard',
+    args: () => ['stats', '--data', f('empty.csv'), '--out-dir', 'shards'],
+    error: /--out-dir writes one shard's output, named by its index: give --shard i\/n or --shard auto/,
+  },
+  {
+    name: 'stats merge of a shard directory with a shard missing',
+    args: () => ['stats', 'merge', f('stats-missing'), '--out', 'm.safetensors'],
+    error:
+      /stats-missing is missing shard 1 of 3 \(stats-00001-of-00003\.safetensors\); shard 1 has a checkpoint or lock there/,
+  },
+  {
+    name: 'stats merge of a shard directory with a shard there twice',
+    args: () => ['stats', 'merge', f('stats-twice'), '--out', 'm.safetensors'],
+    error:
+      /shard 1 of 3 is in .*stats-twice twice: stats-00001-of-00003\.safetensors and stats-1-of-3\.safetensors/,
+  },
+  {
+    name: "stats merge of a shard directory with a shard under another shard's name",
+    args: () => ['stats', 'merge', f('stats-renamed'), '--out', 'm.safetensors'],
+    error: /stats-00002-of-00003\.safetensors is named shard 2\/3 but holds shard 1\/3/,
+  },
+  {
+    name: 'stats merge of a shard directory with a shard of another run',
+    args: () => ['stats', 'merge', f('stats-foreign'), '--out', 'm.safetensors'],
+    error:
+      /stats-00002-of-00003\.safetensors differs from .* in dataset: idx:other .*: a shard of another run/,
+  },
+  {
+    name: 'stats merge of a shard directory with the shards of two splits',
+    args: () => ['stats', 'merge', f('stats-splits'), '--out', 'm.safetensors'],
+    error: /mixes shards of 2 different splits/,
+  },
+  {
+    name: 'stats merge of a directory without shards',
+    args: () => ['stats', 'merge', f('stats-empty'), '--out', 'm.safetensors'],
+    error: /holds no shard files \(named like stats-00000-of-00004\.safetensors\)/,
+  },
+  {
+    name: 'prune merge with a shard missing',
+    args: () => ['prune', 'merge', f('prune-missing'), '--out', 'merged'],
+    error: /prune-missing is missing shard 2 of 3 \(prune-00002-of-00003\)/,
+  },
+  {
+    name: 'prune merge with a shard of another run',
+    args: () => ['prune', 'merge', f('prune-foreign'), '--out', 'merged'],
+    error:
+      /prune-00001-of-00003 is from a run with seed = 7, and .*prune-00000-of-00003 with 0: a shard of another run/,
+  },
+  {
+    name: 'prune merge with an unfinished shard',
+    args: () => ['prune', 'merge', f('prune-unfinished'), '--out', 'merged'],
+    error:
+      /shard 2\/3 \(.*\) has not finished: it has no summary\.json; rerun shard 2\/3 with the same command and --resume/,
   },
   // ONNX models
   {

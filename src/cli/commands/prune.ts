@@ -6,8 +6,16 @@ import { PssError } from '../../errors.js';
 import { pruneChartPng } from '../../figures/experiments.js';
 import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import { acquireLock } from '../../io/lock.js';
+import { PRUNE_SHARDS, shardName } from '../../io/shards.js';
 import { runPrune } from '../../jobs/prune.js';
-import { pruneMarkdown } from '../../jobs/prune-summary.js';
+import { mergePruneShards } from '../../jobs/prune-merge.js';
+import {
+  PRUNE_FILES,
+  type PruneReport,
+  pruneHow,
+  pruneMarkdown,
+  pruneReportMarkdown,
+} from '../../jobs/prune-summary.js';
 import { loadModel } from '../../models/load.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
@@ -16,8 +24,61 @@ import { resolveStats } from '../../stats/resolve.js';
 import { aggregationArg, engineOptions, modelArgs, modelSpec, rankArgs, runtimeArgs } from '../args.js';
 import { dataArg, phases, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
+import { outputPath, resolveShard, shardArgs, shardText } from '../shard.js';
 
 const { stats: statsFlag, rank: rankFlag } = rankArgs;
+
+/** summary.json, summary.md and the chart go in together (and, for a merge, prune.csv and run.json). */
+async function writeReport(
+  out: string,
+  report: PruneReport,
+  more: Record<string, string> = {},
+): Promise<void> {
+  const title = `${report.model}: misclassified images corrected by zeroing k filters`;
+  await writeFilesAtomic(out, {
+    ...more,
+    [PRUNE_FILES.markdown]: pruneReportMarkdown(report),
+    ...(report.results.images ? { [PRUNE_FILES.chart]: await pruneChartPng(report.results, title) } : {}),
+    // Last: a folder with summary.json is a finished one.
+    [PRUNE_FILES.summary]: JSON.stringify(report, null, 1),
+  });
+}
+
+const merge = defineCommand({
+  meta: {
+    name: 'merge',
+    description:
+      'Merge the shards of a split pruning run (pss prune --shard ... --out-dir DIR) into the folder one run over the whole dataset writes; every shard 0..n-1 must be there once, finished, and of the same run.',
+  },
+  args: {
+    out: {
+      type: 'string',
+      description: 'Folder for the merged prune.csv, run.json, summary.json, summary.md and prune.png',
+      valueHint: 'dir',
+      required: true,
+    },
+  },
+  async run({ args }) {
+    const dirs = args._ as string[];
+    if (dirs.length !== 1)
+      throw new PssError(
+        `give the one shard directory to merge (got ${dirs.length} operands): pss prune merge shards/ --out prune-all`,
+      );
+    await using _lock = await acquireLock(args.out, { label: 'pss prune merge' });
+    const m = await mergePruneShards(dirs[0]);
+    await checkWritable(join(args.out, PRUNE_FILES.summary));
+    await writeReport(args.out, m.report, {
+      [PRUNE_FILES.csv]: m.csv,
+      [PRUNE_FILES.run]: JSON.stringify(m.identity, null, 1),
+    });
+    console.log(
+      `merged the ${m.shards} shards in ${dirs[0]}: ${m.report.images} images, ${m.report.misclassified} misclassified; saliency: ${pruneHow(m.report)}`,
+    );
+    console.log('');
+    console.log(pruneMarkdown(m.report.results));
+    console.log(`files in ${args.out}/: ${Object.values(PRUNE_FILES).join(', ')}`);
+  },
+});
 
 const command = defineCommand({
   meta: {
@@ -41,9 +102,15 @@ const command = defineCommand({
     },
     out: {
       type: 'string',
-      description: 'Folder for prune.csv, summary.json, summary.md, prune.png and run.json',
+      description:
+        'Folder for prune.csv, summary.json, summary.md, prune.png and run.json; or --out-dir for a shard',
       valueHint: 'dir',
-      required: true,
+    },
+    ...shardArgs,
+    'out-dir': {
+      type: 'string',
+      description: `With --shard: the folder of all shards, this one's results in a folder named by its index (${shardName(PRUNE_SHARDS, [3, 16])}/); pss prune merge DIR merges them`,
+      valueHint: 'dir',
     },
     resume: {
       type: 'boolean',
@@ -51,6 +118,7 @@ const command = defineCommand({
     },
     ...runtimeArgs,
   },
+  subCommands: { merge },
   async run({ args }) {
     const t0 = performance.now();
     const aggregation = perUnit(args.aggregation as Aggregation, 'prune');
@@ -59,9 +127,12 @@ const command = defineCommand({
     const batch = intFlag(args.batch, 'batch', 1)!;
     const limit = intFlag(args.limit, 'limit', 1);
     const rankBy = args.rank as RankBy;
+    const shard = resolveShard(args.shard, args.shards);
+    const out = outputPath(args, shard, PRUNE_SHARDS, 'DIR');
     // Before anything long: the folder is ours alone (two runs would interleave prune.csv) and writable.
-    await using _lock = await acquireLock(args.out, { label: 'pss prune' });
-    await checkWritable(join(args.out, 'prune.csv'));
+    await using _lock = await acquireLock(out, { label: 'pss prune' });
+    await checkWritable(join(out, PRUNE_FILES.csv));
+    if (shard?.from) console.error(`pss prune: shard ${shardText(shard)} (${shard.from}) -> ${out}`);
     const model = await loadModel(modelSpec(args));
     if (k > model.filterCount)
       throw new PssError(
@@ -82,6 +153,7 @@ const command = defineCommand({
       rank: rankBy,
       k,
       seed,
+      ...(shard ? { shard: shardText(shard) } : {}),
     };
     const bars = phases();
     let skipped = 0;
@@ -92,7 +164,8 @@ const command = defineCommand({
       aggregation,
       stats: stats?.reference,
       batch,
-      out: args.out,
+      out,
+      shard: shard && [shard.index, shard.count],
       resume: args.resume,
       identity,
       onProgress: (phase, done, total) => bars.update(phase, done, total),
@@ -103,17 +176,13 @@ const command = defineCommand({
     });
     bars.stop();
     const p = result.predictions;
-    const correct = p.indices.length - result.misclassified;
-    const how = stats
-      ? `z-scores against ${stats.stats.acc.count} images (${stats.path}), ranked by ${rankBy === 'abs-z' ? '|z|' : 'z'}`
-      : `raw saliency (no statistics: give --stats), ranked by ${rankBy === 'abs-z' ? '|value|' : 'value'}`;
-    const summary = {
+    const report: PruneReport = {
       model: model.name,
       weights: model.source,
       dataset: data.description,
       images: p.indices.length,
       skipped,
-      accuracy: p.indices.length ? correct / p.indices.length : 0,
+      accuracy: p.indices.length ? (p.indices.length - result.misclassified) / p.indices.length : 0,
       misclassified: result.misclassified,
       aggregation,
       standardized: stats !== undefined,
@@ -122,32 +191,34 @@ const command = defineCommand({
       seed,
       resumed: result.resumed,
       seconds: seconds(t0),
-      // per strategy, index k − 1: images corrected, their fraction, mean Δp(true), mean Δp(predicted)
+      ...(shard ? { shard: shardText(shard), items: result.items } : {}),
       results: result.summary,
     };
-    const title = `${model.name}: misclassified images corrected by zeroing k filters`;
-    const md = [
-      `# pss prune: ${model.name} on ${data.description}`,
-      '',
-      `${p.indices.length} images, ${result.misclassified} misclassified (accuracy ${(100 * summary.accuracy).toFixed(2)}%); saliency: ${aggregation}, ${how}; random seed ${seed}.`,
-      '',
-      pruneMarkdown(result.summary),
-    ].join('\n');
-    // The summary files go in together: never a summary.md of this run beside an older chart.
-    await writeFilesAtomic(args.out, {
-      'summary.json': JSON.stringify(summary, null, 1),
-      'summary.md': md,
-      ...(result.summary.images ? { 'prune.png': await pruneChartPng(result.summary, title) } : {}),
-    });
+    await writeReport(out, report);
     const resumed = result.resumed ? ` (${result.resumed} taken over from the earlier run)` : '';
     console.log(
-      `${model.name}: ${p.indices.length} images, ${result.misclassified} misclassified${resumed}; saliency: ${how}`,
+      `${model.name}: ${p.indices.length} images, ${result.misclassified} misclassified${resumed}; saliency: ${pruneHow(report)}`,
     );
     console.log('');
     console.log(pruneMarkdown(result.summary));
     console.log(
-      `files in ${args.out}/: prune.csv, summary.json, summary.md${result.summary.images ? ', prune.png' : ''} (${summary.seconds} s)`,
+      `files in ${out}/: prune.csv, summary.json, summary.md${result.summary.images ? ', prune.png' : ''} (${report.seconds} s)`,
     );
+  },
+});
+
+Object.assign(merge, {
+  help: {
+    operands: '<dir>',
+    notes: [
+      `DIR is the --out-dir of a sharded run: ${shardName(PRUNE_SHARDS, [0, 4])}/ ... ${shardName(PRUNE_SHARDS, [3, 4])}/. A missing, unfinished (no summary.json), duplicated or foreign shard (another model, weights, data, statistics, k, seed or ranking) is refused in one line. The merged prune.csv has the rows one run over the whole dataset writes, in its order, and the summary is computed from them.`,
+    ],
+    examples: [
+      [
+        'pss prune merge shards/ --out prune-all',
+        'the shards a Kubernetes Indexed Job or Slurm array wrote into shards/',
+      ],
+    ],
   },
 });
 
