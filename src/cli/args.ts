@@ -1,10 +1,13 @@
 /** Flag fragments shared by commands — each flag defined once. */
 import type { ArgsDef } from 'citty';
 import { DEFAULT_MODEL, type ModelSpec } from '../models/load.js';
+import type { Model } from '../models/model.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import type { SaliencyOptions } from '../saliency/engine.js';
+import { parseTarget, type Target } from '../saliency/target.js';
+import { labelArg } from './inputs.js';
 import { intFlag } from './parse.js';
 import { downloadProgress } from './progress.js';
 
@@ -112,3 +115,22 @@ export const rankArgs = {
     valueHint: 'k',
   },
 } as const satisfies ArgsDef;
+
+export const targetArg = {
+  target: {
+    type: 'string',
+    default: 'true',
+    description:
+      "Whose loss the saliency differentiates: 'true' (the image's true label, also when the model is wrong, as in the paper), 'predicted' (the model's own prediction), or one class (an index or a name). Recorded in every output; statistics must have the same target",
+    valueHint: 'true|predicted|class',
+  },
+} as const satisfies ArgsDef;
+
+/** --target, checked against the model's classes. */
+export function targetFlag(
+  text: string | undefined,
+  model: Model,
+  names: readonly string[] | undefined,
+): Target {
+  return parseTarget(text ?? 'true', (t) => labelArg(t, model, names));
+}

@@ -46,6 +46,7 @@ export async function explainImage(
   const ex = await explain(engine, image, label, { ...options, stats: reference });
   const { report, ranked } = saliencyReport(model, ex.result, {
     reference,
+    target: o.target,
     rankBy: o.rankBy,
     top,
     classNames,

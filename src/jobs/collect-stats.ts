@@ -1,8 +1,8 @@
 /**
  * Validation statistics over a dataset: per-sample saliency in batches (the next batch
- * decodes while the current one runs), Welford accumulation, checkpoints at batch
- * boundaries so that a resumed run processes exactly the same batches — and so gives
- * exactly the same statistics — as an uninterrupted one.
+ * decodes while the current one runs), Welford accumulation and each unit's upper tail (for
+ * POT, stats/tails.ts), checkpoints at batch boundaries so that a resumed run processes
+ * exactly the same batches — and so gives exactly the same statistics — as an uninterrupted one.
  */
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -12,12 +12,21 @@ import { checkWritable } from '../io/files.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import { saliencyLength } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
+import { DEFAULT_TARGET, type Target, targetText } from '../saliency/target.js';
 import { preprocessingOf } from '../stats/check.js';
 import { readStats, type Statistics, type StatsMeta, writeStats } from '../stats/file.js';
+import { DEFAULT_TAIL_QUANTILE, TailKeeper, type Tails, tailCapacity } from '../stats/tails.js';
 import { RunningStats } from '../stats/welford.js';
 
 export interface CollectOptions {
   aggregation: Aggregation;
+  /** Whose loss (default the true label). */
+  target?: Target;
+  /**
+   * Keep each unit's values above this quantile, exactly, for POT (default 0.85); false keeps
+   * none. Never with the `parameter` aggregation.
+   */
+  tailQuantile?: number | false;
   batch: number;
   shard?: readonly [number, number];
   /** Where checkpoints go; none when undefined. */
@@ -51,6 +60,7 @@ export async function collectStats(
     model: model.name,
     weightsHash: model.weightsHash(),
     aggregation: o.aggregation,
+    target: targetText(o.target ?? DEFAULT_TARGET),
     filters: size,
     preprocessing: preprocessingOf(model),
     dataset: data.description,
@@ -64,12 +74,17 @@ export async function collectStats(
   ];
   if (o.checkpoint) await checkWritable(o.checkpoint);
   let acc = new RunningStats(size);
+  const q = o.aggregation === 'parameter' ? false : (o.tailQuantile ?? DEFAULT_TAIL_QUANTILE);
+  // Sized for the whole dataset, so that every shard keeps what a merge needs (stats/tails.ts).
+  let tails = q === false ? undefined : new TailKeeper(size, tailCapacity(data.length, q), q);
   let position = 0;
   const skippedItems: { id: string; reason: string }[] = [];
   if (o.resume && o.checkpoint && existsSync(o.checkpoint)) {
     const ck = await readStats(o.checkpoint);
     checkCheckpoint(o.checkpoint, ck.meta, meta);
+    checkCheckpointTails(o.checkpoint, ck.tails, tails);
     acc = ck.acc;
+    if (ck.tails) tails = TailKeeper.resume(ck.tails);
     position = ck.meta.position ?? 0;
     meta.skipped = ck.meta.skipped;
   }
@@ -126,17 +141,30 @@ export async function collectStats(
         ok.map((l) => l.s.label),
         o.aggregation,
       );
-      for (const r of results) acc.push(r.saliency);
+      for (const r of results) {
+        acc.push(r.saliency);
+        tails?.push(r.saliency);
+      }
     }
     sinceCheckpoint += batch.count;
     o.onProgress?.({ done: position, total, skipped: meta.skipped });
     if (o.checkpoint && sinceCheckpoint >= every && position < total) {
-      await writeStats(o.checkpoint, { meta: { ...meta, coverage: covering(position), position }, acc });
+      await writeStats(o.checkpoint, {
+        meta: { ...meta, coverage: covering(position), position },
+        acc,
+        tails: tails?.tails(),
+      });
       sinceCheckpoint = 0;
     }
   }
   if (o.checkpoint) await rm(o.checkpoint, { force: true });
-  return { meta: { ...meta, coverage: covering(total), batch: undefined }, acc, skippedItems, resumedFrom };
+  return {
+    meta: { ...meta, coverage: covering(total), batch: undefined },
+    acc,
+    tails: tails?.tails(),
+    skippedItems,
+    resumedFrom,
+  };
 }
 
 /** What a checkpoint must share with the run that resumes it, in the words of the flags. */
@@ -144,6 +172,7 @@ const RESUME_KEYS: [keyof StatsMeta, (v: unknown) => string][] = [
   ['model', (v) => `model ${v}`],
   ['weightsHash', (v) => `weights with hash ${String(v).slice(0, 12)}`],
   ['aggregation', (v) => `--aggregation ${v}`],
+  ['target', (v) => `--target ${v ?? 'true'}`],
   ['filters', (v) => `${v} values per image`],
   ['preprocessing', (v) => `preprocessing ${v}`],
   ['dataset', (v) => `data ${v}`],
@@ -160,4 +189,13 @@ function checkCheckpoint(path: string, was: StatsMeta, now: StatsMeta): void {
   }
   if (was.position === undefined)
     throw new PssError(`${path} is finished statistics, not a checkpoint; delete it or drop --resume`);
+}
+
+function checkCheckpointTails(path: string, was: Tails | undefined, now: TailKeeper | undefined): void {
+  const say = (t: { quantile: number; capacity: number } | undefined) =>
+    t ? `tails above q = ${t.quantile} (${t.capacity} values per unit)` : 'no tails (--no-tails)';
+  if (was?.quantile === now?.quantile && was?.capacity === now?.capacity) return;
+  throw new PssError(
+    `checkpoint ${path} is of a run with ${say(was)}, and this run keeps ${say(now)}; resume with the same flags, or drop --resume (or delete the checkpoint) to start over`,
+  );
 }

@@ -7,6 +7,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
 import { topK } from '../saliency/rank.js';
+import type { Target } from '../saliency/target.js';
 import { forwardRunner } from './forward.js';
 import {
   loadItems,
@@ -22,6 +23,8 @@ import {
 export interface NeighborSearch {
   aggregation: Aggregation;
   stats?: Standardizer;
+  /** Whose loss (default the true label). */
+  target?: Target;
   batch: number;
   /** Search all images instead of the misclassified ones. */
   all?: boolean;
@@ -58,6 +61,7 @@ export async function candidateProfiles(
     batch: o.batch,
     aggregation: o.aggregation,
     stats: o.stats,
+    target: o.target,
     onProgress: (d, t) => o.onProgress?.('saliency', d, t),
     onSkip: o.onSkip,
   });
@@ -75,9 +79,9 @@ export async function queryProfile(
   engine: SaliencyEngine,
   image: ImageBatch,
   label: number,
-  o: { aggregation: Aggregation; stats?: Standardizer },
+  o: { aggregation: Aggregation; stats?: Standardizer; target?: Target },
 ): Promise<QueryProfile> {
-  const [r] = await engine.compute(image, [label], o.aggregation);
+  const [r] = await engine.compute(image, [label], o.aggregation, o.target);
   return { label, predicted: r.predicted, logits: r.logits, z: standardizeTo(r.saliency, o.stats) };
 }
 

@@ -9,6 +9,7 @@ import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import { type Reference, standardize } from '../saliency/standardize.js';
+import type { Target } from '../saliency/target.js';
 import { cosine } from '../util/vector.js';
 import { argmaxRow } from './forward.js';
 
@@ -151,7 +152,7 @@ export async function profileItems(
   engine: SaliencyEngine,
   data: Dataset,
   indices: readonly number[],
-  o: ScanOptions & { aggregation: Aggregation; stats?: Standardizer; keepImages?: boolean },
+  o: ScanOptions & { aggregation: Aggregation; stats?: Standardizer; keepImages?: boolean; target?: Target },
 ): Promise<Profile[]> {
   const model = engine.model;
   const [c, h, w] = model.arch.inputShape;
@@ -164,6 +165,7 @@ export async function profileItems(
         { data: batch.x, shape: [batch.items.length, c, h, w] },
         batch.items.map((it) => it.label),
         o.aggregation,
+        o.target,
       );
       results.forEach((r, i) => {
         const it = batch.items[i];

@@ -9,6 +9,7 @@ import type { Model } from '../models/model.js';
 import { type Device, Runner, type WeightPlacement } from '../runtime/session.js';
 import { type Aggregation, DEFAULT_AGGREGATION } from './aggregation.js';
 import { buildSaliencyGraph, FEED, oneHot } from './graph.js';
+import { DEFAULT_TARGET, type Target, targetClass } from './target.js';
 
 export interface SaliencyOptions {
   device?: Device;
@@ -30,7 +31,10 @@ export const WEIGHTS = { saliency: 'initializers', explain: 'inputs' } as const 
 >;
 
 export interface SaliencyResult {
+  /** The image's true label (as given). */
   label: number;
+  /** The class whose loss was differentiated: the label, a chosen class, or the prediction. */
+  target: number;
   predicted: number;
   loss: number;
   logits: Float32Array;
@@ -87,9 +91,10 @@ export class SaliencyEngine implements AsyncDisposable {
     return r;
   }
 
-  private runner(mode: Aggregation, shape: readonly number[]): Promise<Runner> {
-    return this.session(`saliency:${mode}:${shape.join('x')}`, shape, () => {
-      const g = buildSaliencyGraph(this.model, shape, mode);
+  private runner(mode: Aggregation, shape: readonly number[], predicted: boolean): Promise<Runner> {
+    const key = `saliency:${mode}${predicted ? ':predicted' : ''}:${shape.join('x')}`;
+    return this.session(key, shape, () => {
+      const g = buildSaliencyGraph(this.model, shape, mode, predicted);
       return [
         { name: 'logits', value: g.logits },
         { name: 'loss', value: g.loss },
@@ -98,11 +103,16 @@ export class SaliencyEngine implements AsyncDisposable {
     });
   }
 
-  /** Saliency of every image in the batch w.r.t. its own true label. */
+  /**
+   * Saliency of every image in the batch, given its true label: the loss of the true label
+   * (the default), of one class, or of the model's own prediction (chosen inside the graph, so
+   * one run does it).
+   */
   async compute(
     batch: ImageBatch,
     labels: readonly number[],
     mode: Aggregation = DEFAULT_AGGREGATION,
+    target: Target = DEFAULT_TARGET,
   ): Promise<SaliencyResult[]> {
     const [n, c, h, w] = batch.shape;
     const [ec] = this.model.arch.inputShape;
@@ -117,14 +127,25 @@ export class SaliencyEngine implements AsyncDisposable {
       if (!Number.isInteger(label) || label < 0 || label >= k)
         throw new PssError(`label ${label} is out of range: ${this.model.name} has classes 0..${k - 1}`);
     }
-    const runner = await this.runner(mode, batch.shape);
-    const out = await runner.run({ [FEED.input]: batch.data, [FEED.onehot]: oneHot(labels, k) });
+    if (
+      typeof target === 'object' &&
+      !(Number.isInteger(target.class) && target.class >= 0 && target.class < k)
+    )
+      throw new PssError(
+        `target class ${target.class} is out of range: ${this.model.name} has classes 0..${k - 1}`,
+      );
+    const predicted = target === 'predicted';
+    const runner = await this.runner(mode, batch.shape, predicted);
+    const lossClasses = labels.map((l) => targetClass(target, l) ?? 0);
+    const out = await runner.run({ [FEED.input]: batch.data, [FEED.onehot]: oneHot(lossClasses, k) });
     const per = out.saliency.length / n;
     return labels.map((label, i) => {
       const logits = Float32Array.from(out.logits.subarray(i * k, (i + 1) * k));
+      const best = argmax(logits);
       return {
         label,
-        predicted: argmax(logits),
+        target: predicted ? best : lossClasses[i],
+        predicted: best,
         loss: out.loss[i],
         logits,
         saliency: Float32Array.from(out.saliency.subarray(i * per, (i + 1) * per)),

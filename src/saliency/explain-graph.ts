@@ -9,7 +9,7 @@ import { reachableNodes } from '../graph/onnx.js';
 import type { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
 import { type Aggregation, perUnit } from './aggregation.js';
-import { buildForward, crossEntropy, FEED, saliencyOf } from './graph.js';
+import { buildForward, crossEntropy, FEED, predictedOneHot, saliencyOf } from './graph.js';
 
 export interface ExplainGraph {
   logits: Value;
@@ -32,6 +32,12 @@ export interface ExplainGraph {
 export type BoostSelection = { topK: number; byAbs: boolean } | 'mask';
 
 /**
+ * Whose loss: the true label (`onehot`), the prediction (chosen in the graph), or a class fed
+ * as `target_onehot` [B,K] (saliency/target.ts). Grad-CAM's second map stays the true class's.
+ */
+export type LossTarget = 'true' | 'predicted' | 'class';
+
+/**
  * One run does it all. Graph inputs: `input` [B,C,H,W], `onehot` (true labels) [B,K],
  * `mean` and `std` [F] (std already floored: σ ≤ 1e-14 → 1), and with a 'mask' selection
  * `boost_mask` [B,F] (1 = boost). The target s' = z·(1 + (boost − 1)·mask) is a constant
@@ -43,6 +49,7 @@ export function buildExplainGraph(
   mode: Aggregation,
   selection: BoostSelection,
   boost: number,
+  lossTarget: LossTarget = 'true',
 ): ExplainGraph {
   perUnit(mode, 'input-space saliency');
   const batch = shape[0];
@@ -53,7 +60,13 @@ export function buildExplainGraph(
   const mean = graph.input('mean', [f]);
   const std = graph.input('std', [f]);
 
-  const loss = crossEntropy(logits, onehot);
+  const lossHot =
+    lossTarget === 'true'
+      ? onehot
+      : lossTarget === 'predicted'
+        ? predictedOneHot(logits)
+        : graph.input('target_onehot', [batch, k]);
+  const loss = crossEntropy(logits, lossHot);
   const saliency = saliencyOf(model, net, op.reduceSum(loss, [0]), batch, mode);
   const z = op.div(op.sub(saliency, mean), std);
   const fixed = op.stopGradient(z);

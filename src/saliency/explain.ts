@@ -11,6 +11,7 @@ import { buildExplainGraph } from './explain-graph.js';
 import { FEED, oneHot } from './graph.js';
 import type { RankBy } from './rank.js';
 import { standardize, usableSigma } from './standardize.js';
+import { DEFAULT_TARGET, type Target, targetClass } from './target.js';
 
 export const EXPLAIN_DEFAULTS = { k: 10, boost: 100, noiseIters: 1, noisePercent: 0, seed: 0 } as const;
 
@@ -32,6 +33,8 @@ export interface ExplainOptions {
   noisePercent?: number;
   /** Seed for the noise and the random baseline. */
   seed?: number;
+  /** Whose loss (default the true label). */
+  target?: Target;
 }
 
 export interface ExplainResult {
@@ -88,12 +91,23 @@ export async function explain(
   const mean = Float32Array.from(o.stats?.mean ?? new Float64Array(f));
   const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), usableSigma);
   const nc = model.numClasses;
+  const target = o.target ?? DEFAULT_TARGET;
+  if (
+    typeof target === 'object' &&
+    !(Number.isInteger(target.class) && target.class >= 0 && target.class < nc)
+  )
+    throw new PssError(
+      `target class ${target.class} is out of range: ${model.name} has classes 0..${nc - 1}`,
+    );
+  const lossTarget = typeof target === 'object' ? 'class' : target;
   const feeds: Record<string, Float32Array> = {
     [FEED.input]: data,
     [FEED.onehot]: oneHot(new Array(rows).fill(label), nc),
     mean,
     std,
   };
+  if (lossTarget === 'class')
+    feeds.target_onehot = oneHot(new Array(rows).fill((target as { class: number }).class), nc);
 
   // Hand-picked or random filters come in as a mask; the top k is chosen inside the graph.
   const fixedChoice = o.filters !== undefined || o.random === true;
@@ -104,12 +118,12 @@ export async function explain(
   }
   const byAbs = (o.rankBy ?? 'z') === 'abs-z';
   const selection = fixedChoice ? ('mask' as const) : { topK: k, byAbs };
-  const key = `explain:${mode}:${shape.join('x')}:${fixedChoice ? 'mask' : `top${k}${byAbs ? 'abs' : ''}`}:${boost}`;
+  const key = `explain:${mode}:${lossTarget}:${shape.join('x')}:${fixedChoice ? 'mask' : `top${k}${byAbs ? 'abs' : ''}`}:${boost}`;
   const runner = await engine.session(
     key,
     shape,
     () => {
-      const g = buildExplainGraph(model, shape, mode, selection, boost);
+      const g = buildExplainGraph(model, shape, mode, selection, boost, lossTarget);
       return [
         { name: 'logits', value: g.logits },
         { name: 'loss', value: g.loss },
@@ -130,9 +144,11 @@ export async function explain(
   for (let i = first; i < rows; i++)
     for (let j = 0; j < per; j++) inputGradient[j] += out.input_gradient[i * per + j] / (rows - first);
   const logits = Float32Array.from(out.logits.subarray(0, nc));
+  const predicted = argmax(logits);
   const clean: SaliencyResult = {
     label,
-    predicted: argmax(logits),
+    target: targetClass(target, label) ?? predicted,
+    predicted,
     loss: out.loss[0],
     logits,
     saliency: Float32Array.from(out.saliency.subarray(0, f)),

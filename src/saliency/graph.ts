@@ -1,6 +1,6 @@
 /**
- * The filter-saliency graph: forward pass, per-sample cross-entropy with the true labels,
- * gradients w.r.t. the conv weights (per sample), and their aggregation to one number per
+ * The filter-saliency graph: forward pass, per-sample cross-entropy with the target (the true
+ * labels, a class, or the model's own prediction — saliency/target.ts), gradients w.r.t. the conv weights (per sample), and their aggregation to one number per
  * filter — all one ONNX graph.
  */
 import { grad } from '../autodiff/grad.js';
@@ -89,10 +89,30 @@ export function crossEntropy(logits: Value, onehot: Value): Value {
   return op.neg(op.reduceSum(op.mul(onehot, op.logSoftmax(logits, 1)), [1]));
 }
 
-export function buildSaliencyGraph(model: Model, shape: readonly number[], mode: Aggregation): SaliencyGraph {
+/**
+ * One-hot rows of each sample's predicted class (the first largest logit, as argmax picks it),
+ * a constant for differentiation: the loss of `--target predicted`.
+ */
+export function predictedOneHot(logits: Value): Value {
+  const fixed = op.stopGradient(logits);
+  const isMax = op.mask(op.equal(fixed, op.reduceMax(fixed, [1], true)), fixed);
+  // Of tied maxima keep the first: no maximum before it along the classes.
+  return op.mul(isMax, op.mask(op.equal(op.cumSum(isMax, 1, { exclusive: true }), 0), fixed));
+}
+
+/**
+ * `onehot` is the one-hot of the loss's class, fed; with `predicted` the graph has no such
+ * input and the loss takes each sample's prediction (predictedOneHot).
+ */
+export function buildSaliencyGraph(
+  model: Model,
+  shape: readonly number[],
+  mode: Aggregation,
+  predicted = false,
+): SaliencyGraph {
   const batch = shape[0];
   const { graph, net, input, logits } = buildForward(model, shape);
-  const onehot = graph.input(FEED.onehot, [batch, model.numClasses]);
+  const onehot = predicted ? predictedOneHot(logits) : graph.input(FEED.onehot, [batch, model.numClasses]);
   const loss = crossEntropy(logits, onehot);
   // The gradient of the summed loss, kept per sample (never summed over the batch).
   const total = op.reduceSum(loss, [0]);

@@ -7,6 +7,7 @@ import type { Model } from '../models/model.js';
 import type { SaliencyResult } from './engine.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
 import { type Reference, standardize } from './standardize.js';
+import { DEFAULT_TARGET, type Target, targetText } from './target.js';
 import { type LayerSpan, unitTable } from './units.js';
 
 export interface SaliencyReport {
@@ -22,6 +23,9 @@ export interface SaliencyReport {
   labelName?: string;
   predicted: number;
   predictedName?: string;
+  /** Whose loss was differentiated ("true", "predicted", "class:c") and that class for this image. */
+  target?: string;
+  targetClass?: number;
   loss: number;
   /** The five most probable classes. */
   probabilities: { class: number; name?: string; probability: number }[];
@@ -35,6 +39,8 @@ export interface SaliencyReport {
 }
 
 export interface ReportOptions {
+  /** The --target the saliency was computed with (default the true label). */
+  target?: Target;
   /** Validation statistics to standardise by; raw saliency without. */
   reference?: Reference;
   rankBy?: RankBy;
@@ -80,6 +86,8 @@ export function saliencyReport(
     ...(names && { labelName: names[r.label] }),
     predicted: r.predicted,
     ...(names && { predictedName: names[r.predicted] }),
+    target: targetText(o.target ?? DEFAULT_TARGET),
+    targetClass: r.target,
     loss: r.loss,
     probabilities: top5.map((c) => ({ class: c, ...(names && { name: names[c] }), probability: probs[c] })),
     logits: Array.from(r.logits),

@@ -1,15 +1,25 @@
 /**
  * The statistics file: per-filter (or per-parameter) mean, std and M2 (for exact merges) as
  * float64 safetensors, with the identity of what they describe — model, weights hash,
- * aggregation, preprocessing, dataset and the items covered — so they are never applied to
- * something else, nor merged with themselves. Whatever wrote a file, it is checked in full on
- * reading: a bad value is one line naming the file, the tensor or field, and the index.
+ * aggregation, the saliency target, preprocessing, dataset and the items covered — so they are
+ * never applied to something else, nor merged with themselves; and, for POT, each unit's upper
+ * tail (tensor "tails", float32 [units, width], stats/tails.ts). Whatever wrote a file, it is
+ * checked in full on reading: a bad value is one line naming the file, the tensor or field,
+ * and the index.
  */
 import { PssError } from '../errors.js';
 import { readFileChecked, writeFileAtomic } from '../io/files.js';
-import { parseSafeTensors, serializeSafeTensors, type TensorToWrite, toFloat64 } from '../io/safetensors.js';
+import {
+  parseSafeTensors,
+  type StTensor,
+  serializeSafeTensors,
+  type TensorToWrite,
+  toFloat32,
+  toFloat64,
+} from '../io/safetensors.js';
 import { AGGREGATIONS, type Aggregation, isAggregation } from '../saliency/aggregation.js';
 import { type Coverage, coveredItems, formatCoverage, parseCoverage } from './coverage.js';
+import { checkTailRows, type Tails } from './tails.js';
 import { RunningStats } from './welford.js';
 
 export const STATS_FORMAT = 'pss-stats/1';
@@ -19,6 +29,11 @@ export interface StatsMeta {
   /** Model.weightsHash(), or "unknown" for statistics from elsewhere. */
   weightsHash: string;
   aggregation: Aggregation;
+  /**
+   * Whose loss the saliency differentiates (saliency/target.ts: "true", "predicted", "class:c");
+   * files written before it was recorded used the true label.
+   */
+  target?: string;
   /** Values per vector: filters, or parameter elements for the `parameter` aggregation. */
   filters: number;
   /** The model's preprocessing as JSON (preprocessingOf), or a description (the authors' files). */
@@ -38,9 +53,15 @@ export interface StatsMeta {
 export interface Statistics {
   meta: StatsMeta;
   acc: RunningStats;
+  /** Each unit's upper tail, for POT; absent when not kept (--no-tails, older files). */
+  tails?: Tails;
 }
 
-export function serializeStats({ meta, acc }: Statistics): Uint8Array {
+/** Metadata fields of the quantile the tails were sized for and of their capacity. */
+const TAIL_QUANTILE = 'tailQuantile';
+const TAIL_CAPACITY = 'tailCapacity';
+
+export function serializeStats({ meta, acc, tails }: Statistics): Uint8Array {
   const metadata: Record<string, string> = { format: STATS_FORMAT, count: String(acc.count) };
   for (const [k, v] of Object.entries(meta))
     if (v !== undefined) metadata[k] = k === 'coverage' ? formatCoverage(v as Coverage[]) : String(v);
@@ -49,6 +70,15 @@ export function serializeStats({ meta, acc }: Statistics): Uint8Array {
   const tensors: Record<string, TensorToWrite> = { mean: vec(acc.mean) };
   if (meta.aggregation !== 'parameter') tensors.std = vec(acc.std());
   tensors.m2 = vec(acc.m2);
+  if (tails) {
+    if (tails.count !== acc.count || tails.units !== acc.size)
+      throw new Error(
+        `tails of ${tails.count} x ${tails.units} values beside statistics of ${acc.count} x ${acc.size}`,
+      );
+    metadata[TAIL_QUANTILE] = String(tails.quantile);
+    metadata[TAIL_CAPACITY] = String(tails.capacity);
+    tensors.tails = { dtype: 'F32', shape: [tails.units, tails.width], data: tails.values };
+  }
   return serializeSafeTensors(tensors, metadata);
 }
 
@@ -99,6 +129,9 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
       `metadata field "aggregation" is "${aggregation}", not one of ${Object.keys(AGGREGATIONS).join(', ')}`,
     );
   const filters = int('filters', 1)!;
+  const target = field('target', false);
+  if (target !== undefined && !/^(true|predicted|class:\d+)$/.test(target))
+    fail(`metadata field "target" is "${target}", not true, predicted or class:<index>`);
   const preprocessing = text('preprocessing');
   checkPreprocessingJson(preprocessing, fail);
   const dataset = text('dataset');
@@ -150,10 +183,20 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
   }
   return {
     acc: RunningStats.adopt(count, mean, m2),
+    tails: readTails(
+      st.tensors.get('tails'),
+      field(TAIL_QUANTILE, false),
+      field(TAIL_CAPACITY, false),
+      filters,
+      count,
+      fail,
+    ),
     meta: {
       model,
       weightsHash,
       aggregation: aggregation as Aggregation,
+      // Files from before it was recorded used the true label.
+      target: target ?? 'true',
       filters,
       preprocessing,
       dataset,
@@ -164,6 +207,56 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
       batch,
     },
   };
+}
+
+/**
+ * Statistics of one target's saliency say nothing about another's: refused by name. Files
+ * that record none were computed with the true label.
+ */
+export function checkStatsTarget(
+  stats: { path: string; stats: Statistics } | undefined,
+  target: string,
+): void {
+  if (!stats) return;
+  const recorded = stats.stats.meta.target ?? 'true';
+  if (recorded !== target)
+    throw new PssError(
+      `${stats.path} holds statistics of saliency with --target ${recorded}; this run uses --target ${target} (compute statistics with the same --target)`,
+    );
+}
+
+/**
+ * The tails tensor, its quantile and capacity: all or none; [filters, min(count, capacity)],
+ * F32, rows ascending.
+ */
+function readTails(
+  t: StTensor | undefined,
+  quantileText: string | undefined,
+  capacityText: string | undefined,
+  filters: number,
+  count: number,
+  fail: (why: string) => never,
+): Tails | undefined {
+  if (!t && quantileText === undefined) return undefined;
+  if (!t) return fail(`metadata field "${TAIL_QUANTILE}" is there but the "tails" tensor is not`);
+  if (quantileText === undefined) return fail(`a "tails" tensor without metadata field "${TAIL_QUANTILE}"`);
+  if (capacityText === undefined) return fail(`a "tails" tensor without metadata field "${TAIL_CAPACITY}"`);
+  const quantile = Number(quantileText);
+  if (!(quantile > 0 && quantile < 1))
+    fail(`metadata field "${TAIL_QUANTILE}" is "${quantileText}", not a number in (0, 1)`);
+  const capacity = Number(capacityText);
+  if (!(Number.isInteger(capacity) && capacity >= 1 && /^\d+$/.test(capacityText)))
+    fail(`metadata field "${TAIL_CAPACITY}" is "${capacityText}", not an integer >= 1`);
+  if (t.dtype !== 'F32') fail(`tensor "tails" is ${t.dtype}; pss keeps tails as F32`);
+  const [units, width] = t.shape;
+  const expect = Math.min(count, capacity);
+  if (t.shape.length !== 2 || units !== filters || width !== expect)
+    fail(
+      `tensor "tails" has shape [${t.shape.join(', ')}]; it should be [${filters}, ${expect}] (filters, the smaller of images and ${TAIL_CAPACITY})`,
+    );
+  const tails: Tails = { values: toFloat32(t), units, width, count, quantile, capacity };
+  checkTailRows(tails, fail);
+  return tails;
 }
 
 /** pss writes its preprocessing as JSON: {resize, mean, std, input}; each checked. */

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { PssError } from '../errors.js';
 import { type Coverage, describeRanges, overlap, unionCoverage } from './coverage.js';
 import type { Statistics, StatsMeta } from './file.js';
+import { mergeTails } from './tails.js';
 import { RunningStats } from './welford.js';
 
 export interface MergePart {
@@ -27,6 +28,7 @@ export const MERGE_IDENTITY = [
   'model',
   'weightsHash',
   'aggregation',
+  'target',
   'filters',
   'preprocessing',
 ] as const satisfies readonly (keyof StatsMeta)[];
@@ -59,8 +61,13 @@ export function mergeStats(parts: readonly MergePart[], o: MergeOptions = {}): S
   for (const { stats } of parts) acc.merge(stats.acc);
   const coverages = parts.map((p) => p.stats.meta.coverage);
   const known = coverages.every((c) => c !== undefined);
+  const tails = parts.map((p) => p.stats.tails);
+  const untailed = parts.filter((p) => !p.stats.tails).map((p) => p.path);
+  if (untailed.length && untailed.length < parts.length)
+    o.onNote?.(`${untailed.join(', ')} keep no tails, so the merge keeps none (POT needs them)`);
   return {
     acc,
+    ...(!untailed.length && { tails: mergeTails(tails.map((t) => t!)) }),
     meta: {
       ...first,
       dataset: [...new Set(parts.map((p) => p.stats.meta.dataset))].join(' + '),

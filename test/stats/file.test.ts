@@ -91,7 +91,8 @@ describe('parseStats', () => {
   it('reads back what serializeStats writes, coverage included', () => {
     const s = good();
     const back = parseStats(serializeStats(s), PATH);
-    assert.deepEqual(back.meta, { ...s.meta, position: undefined, batch: undefined });
+    // A file that records no target was computed with the true label.
+    assert.deepEqual(back.meta, { ...s.meta, target: 'true', position: undefined, batch: undefined });
     assert.deepEqual(back.acc.mean, s.acc.mean);
     assert.deepEqual(back.acc.m2, s.acc.m2);
     assert.equal(back.acc.count, 3);

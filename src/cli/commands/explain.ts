@@ -16,7 +16,9 @@ import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
 import type { RankBy } from '../../saliency/rank.js';
+import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
+import { checkStatsTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import {
   aggregationArg,
@@ -26,6 +28,8 @@ import {
   modelSpec,
   rankArgs,
   runtimeArgs,
+  targetArg,
+  targetFlag,
 } from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg } from '../inputs.js';
@@ -43,6 +47,7 @@ const command = defineCommand({
     label: { ...imageArgs.label, required: false },
     ...aggregationArg,
     ...rankArgs,
+    ...targetArg,
     k: {
       type: 'string',
       default: String(EXPLAIN_DEFAULTS.k),
@@ -108,6 +113,8 @@ const command = defineCommand({
     const batch = await readImageArg({ image: imagePath, input }, model);
     const stats = await resolveStats(args.stats, model, aggregation);
     checkInputSize(stats, batch.shape);
+    const target = targetFlag(args.target, model, names);
+    checkStatsTarget(stats, targetText(target));
     const filters = args.filters === undefined ? undefined : parseUnits(args.filters, model);
     if (filters && args.random)
       throw new PssError(
@@ -122,6 +129,7 @@ const command = defineCommand({
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const explained = await explainImage(engine, batch, label, {
       aggregation,
+      target,
       reference: stats?.reference,
       k: intFlag(args.k, 'k', 1),
       boost,

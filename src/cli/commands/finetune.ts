@@ -9,9 +9,19 @@ import { predictDataset } from '../../jobs/scan.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topK } from '../../saliency/rank.js';
+import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
+import { checkStatsTarget } from '../../stats/file.js';
 import { seededRandom } from '../../util/random.js';
-import { aggregationArg, engineOptions, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import {
+  aggregationArg,
+  engineOptions,
+  modelArgs,
+  rankArgs,
+  runtimeArgs,
+  targetArg,
+  targetFlag,
+} from '../args.js';
 import { dataArg, phases, queryContext, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 import { queryArgs } from './neighbors.js';
@@ -29,6 +39,7 @@ const command = defineCommand({
     ...dataArg,
     ...queryArgs,
     stats: rankArgs.stats,
+    ...targetArg,
     rank: rankArgs.rank,
     ...aggregationArg,
     k: {
@@ -104,17 +115,20 @@ const command = defineCommand({
     // Outputs are written at the end of a long run: find out now if they cannot be.
     for (const out of [args.save, args.json]) if (out && out !== '-') await checkWritable(out);
     const chosen = args.filters === undefined ? undefined : parseUnits(args.filters, model);
+    const target = targetFlag(args.target, model, names);
+    checkStatsTarget(stats, targetText(target));
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const rand = seededRandom(seed);
 
     // Before: the query's profile, the misclassified images and their profiles, the neighbours.
-    const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st });
+    const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st, target });
     const bars = phases();
     const onProgress = (phase: string, done: number, total: number) => bars.update(phase, done, total);
     const onSkip = (id: string, reason: string) => console.error(`pss: skipped ${id}: ${reason}`);
     const cands = await candidateProfiles(engine, data, {
       aggregation,
       stats: st,
+      target,
       batch,
       onProgress,
       onSkip,
@@ -182,6 +196,7 @@ const command = defineCommand({
       dataset: data.description,
       aggregation,
       standardized: stats !== undefined,
+      target: targetText(target),
       statistics: stats ? { file: stats.path, count: stats.stats.acc.count } : null,
       image: query.name,
       index: query.index ?? null,

@@ -8,7 +8,18 @@ import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../..
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
-import { aggregationArg, engineOptions, imageArgs, modelArgs, rankArgs, runtimeArgs } from '../args.js';
+import { targetText } from '../../saliency/target.js';
+import { checkStatsTarget } from '../../stats/file.js';
+import {
+  aggregationArg,
+  engineOptions,
+  imageArgs,
+  modelArgs,
+  rankArgs,
+  runtimeArgs,
+  targetArg,
+  targetFlag,
+} from '../args.js';
 import { dataArg, phases, queryContext, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 
@@ -33,6 +44,7 @@ const command = defineCommand({
     ...dataArg,
     ...queryArgs,
     stats: rankArgs.stats,
+    ...targetArg,
     ...aggregationArg,
     n: { type: 'string', default: '8', description: 'How many neighbours', valueHint: 'n' },
     all: { type: 'boolean', description: 'Search every image, not only the misclassified ones' },
@@ -59,12 +71,15 @@ const command = defineCommand({
     const batch = intFlag(args.batch, 'batch', 1)!;
     const { model, names, data, query, stats, st } = await queryContext(args, aggregation);
     await checkWritable(join(args['out-dir'], 'neighbors.json'));
+    const target = targetFlag(args.target, model, names);
+    checkStatsTarget(stats, targetText(target));
     await using engine = new SaliencyEngine(model, engineOptions(args));
-    const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st });
+    const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st, target });
     const bars = phases();
     const cands = await candidateProfiles(engine, data, {
       aggregation,
       stats: st,
+      target,
       batch,
       all: args.all,
       onProgress: (phase, done, total) => bars.update(phase, done, total),
@@ -91,6 +106,7 @@ const command = defineCommand({
       dataset: data.description,
       aggregation,
       standardized: stats !== undefined,
+      target: targetText(target),
       statistics: stats ? { file: stats.path, count: stats.stats.acc.count } : null,
       searched: args.all ? 'all' : 'misclassified',
       candidates: cands.profiles.length,

@@ -7,6 +7,8 @@ import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
+import { targetText } from '../../saliency/target.js';
+import { checkStatsTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import {
   aggregationArg,
@@ -16,6 +18,8 @@ import {
   modelSpec,
   rankArgs,
   runtimeArgs,
+  targetArg,
+  targetFlag,
 } from '../args.js';
 import { formatSummary } from '../format.js';
 import { labelArg, readImageArg } from '../inputs.js';
@@ -32,6 +36,7 @@ const command = defineCommand({
     ...imageArgs,
     ...aggregationArg,
     ...rankArgs,
+    ...targetArg,
     json: {
       type: 'string',
       description: "Write the full result as JSON to this file ('-' for stdout)",
@@ -46,12 +51,15 @@ const command = defineCommand({
     const image = await readImageArg(args, model);
     const names = classNamesFor(model.numClasses, model.arch.classNames);
     const label = labelArg(args.label, model, names);
+    const target = targetFlag(args.target, model, names);
     const stats = await resolveStats(args.stats, model, aggregation);
     checkInputSize(stats, image.shape);
+    checkStatsTarget(stats, targetText(target));
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
-    const [result] = await engine.compute(image, [label], aggregation);
+    const [result] = await engine.compute(image, [label], aggregation, target);
     const { report, ranked } = saliencyReport(model, result, {
+      target,
       reference: stats?.reference,
       rankBy: args.rank as RankBy,
       top,
@@ -67,7 +75,7 @@ export default Object.assign(command, {
   help: {
     notes: [
       "--image gives the model what torchvision's eval transform gives it (PIL decoding, Resize with Pillow's antialiased bilinear filter, CenterCrop, Normalize; bit-exact on the test images), except that the EXIF orientation is applied.",
-      'The loss is the cross-entropy with the TRUE label, also when the model gets the image wrong. With --stats (from pss stats, same model and aggregation) filters are ranked by z = (s - mean) / std; without, by raw saliency, which favours some layers, and the JSON says "standardized": false.',
+      'The loss is the cross-entropy with the TRUE label, also when the model gets the image wrong (--target predicted takes the model\'s own prediction, --target CLASS one class; the JSON records it). With --stats (from pss stats, same model and aggregation) filters are ranked by z = (s - mean) / std; without, by raw saliency, which favours some layers, and the JSON says "standardized": false.',
     ],
     examples: [
       [

@@ -5,6 +5,7 @@ import { defineCommand } from 'citty';
 import { shardRange } from '../../data/dataset.js';
 import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
+import { classNamesFor } from '../../image/labels.js';
 import { checkWritable } from '../../io/files.js';
 import { acquireLock } from '../../io/lock.js';
 import { STATS_SHARDS, shardName } from '../../io/shards.js';
@@ -15,7 +16,16 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import { readStats, writeStats } from '../../stats/file.js';
 import { type MergePart, mergeStats } from '../../stats/merge.js';
 import { readStatsShards } from '../../stats/shard-set.js';
-import { aggregationArg, engineOptions, modelArgs, modelSpec, runtimeArgs } from '../args.js';
+import { DEFAULT_TAIL_QUANTILE, tailBytes } from '../../stats/tails.js';
+import {
+  aggregationArg,
+  engineOptions,
+  modelArgs,
+  modelSpec,
+  runtimeArgs,
+  targetArg,
+  targetFlag,
+} from '../args.js';
 import { intFlag } from '../parse.js';
 import { type Progress, progressBar } from '../progress.js';
 import { outputPath, resolveShard, shardArgs, shardText } from '../shard.js';
@@ -107,6 +117,19 @@ const command = defineCommand({
       valueHint: 'dir',
     },
     ...aggregationArg,
+    ...targetArg,
+    tails: {
+      type: 'boolean',
+      default: true,
+      description:
+        "Keep each filter's largest values (above --tail-quantile), exactly, for --standardize pot; --no-tails keeps only mean and std",
+    },
+    'tail-quantile': {
+      type: 'string',
+      default: String(DEFAULT_TAIL_QUANTILE),
+      description: 'The smallest POT quantile the tails serve (0.85 serves 0.85 and 0.95)',
+      valueHint: 'q',
+    },
     batch: {
       type: 'string',
       description: `Images per ONNX Runtime run (default: ${DEFAULT_BATCH}; ${PARAMETER_BATCH} with --aggregation parameter, whose per-sample gradients are as large as the model)`,
@@ -143,7 +166,11 @@ const command = defineCommand({
     await checkWritable(out);
     await checkWritable(checkpoint);
     if (found?.from) console.error(`pss stats: shard ${shardText(found)} (${found.from}) -> ${out}`);
+    const tailQuantile = Number(args['tail-quantile']);
+    if (!(tailQuantile > 0 && tailQuantile < 1))
+      throw new PssError(`--tail-quantile must be a number in (0, 1), got "${args['tail-quantile']}"`);
     const model = await loadModel(modelSpec(args));
+    const target = targetFlag(args.target, model, classNamesFor(model.numClasses, model.arch.classNames));
     const data = await openDataset(args.data, model, limit);
     const [begin, end] = shardRange(data.length, shard);
     if (end - begin < 2)
@@ -154,6 +181,8 @@ const command = defineCommand({
     let bar: Progress | undefined;
     const result = await collectStats(engine, data, {
       aggregation,
+      target,
+      tailQuantile: args.tails && tailQuantile,
       batch,
       shard,
       checkpoint,
@@ -205,6 +234,7 @@ export default Object.assign(command, {
   help: {
     notes: [
       'Each image contributes its own gradient (per-sample, never a batch sum); mean and unbiased std are accumulated in float64. A checkpoint is written every --checkpoint-every images; after an interruption, rerun the same command with --resume to get exactly the result of an uninterrupted run. The file records the model, a hash of its weights, the aggregation and preprocessing, so it cannot be applied to another model by mistake, and the dataset items it covers, so that pss stats merge never counts one twice.',
+      `The tails (for --standardize pot, DESIGN §1.5) are each filter's largest ceil((1 - q) N) + 2 values, N the dataset's size, float32, kept exactly while streaming (a heap per filter), so that shards merge exactly and --resume continues bit for bit: ${(tailBytes(26560, 50000, 0.85) / 2 ** 20).toFixed(0)} MiB for ResNet-50's 26,560 filters over 50,000 images at q = 0.85 (the mean and std: 0.6 MiB); --no-tails leaves them out. --aggregation parameter keeps none.`,
       '--aggregation parameter keeps a float64 mean and M2 for every element of every parameter (DESIGN §1.3): for ResNet-50, 25.6M parameters, the file is 409 MB and a run peaks at 2.0 GB of memory with --batch 1 (its default; 4.8 GB with --batch 4, and no faster). pss saliency --aggregation parameter --stats FILE standardises with it; explain, prune, neighbors and finetune need per-filter statistics.',
       'While it runs, OUT.lock marks the output as taken: a second run on the same --out stops at once and says which process has it.',
       `On a cluster, --shard auto takes the index from a Kubernetes Indexed Job (JOB_COMPLETION_INDEX; the count from --shards or PSS_SHARDS, which the Job's manifest sets to its completions) or a Slurm array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_MIN, SLURM_ARRAY_TASK_COUNT), and --out-dir DIR writes ${shardName(STATS_SHARDS, [3, 16])} there. Give --resume on every start, so that a retried task continues its checkpoint. deploy/README.md has the Job, the Slurm script and the container image.`,
