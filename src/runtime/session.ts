@@ -7,6 +7,7 @@ import { dtypeOf, type TypedData, type Value } from '../graph/graph.js';
 import type { GraphOutput } from '../graph/onnx.js';
 import { toOnnxParts } from '../graph/onnx.js';
 import { checkWebGpu } from './webgpu.js';
+import { forWebGpu } from './webgpu-forms.js';
 
 // ONNX Runtime's own warnings (telemetry ids, node placement) are not the user's business;
 // its errors still throw.
@@ -56,7 +57,10 @@ export class Runner implements Disposable {
 
   static async create(outputs: readonly GraphOutput[], opts: SessionOptions = {}): Promise<Runner> {
     const weights = opts.weights ?? 'initializers';
-    if (opts.device === 'webgpu') checkWebGpu();
+    if (opts.device === 'webgpu') {
+      checkWebGpu();
+      outputs = forWebGpu(outputs);
+    }
     const graph = outputs[0].value.graph;
     const parts = toOnnxParts(outputs, {
       constants: (v) =>
