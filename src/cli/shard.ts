@@ -13,6 +13,8 @@ import { intFlag } from './parse.js';
 
 /** The variable a Kubernetes Job's manifest sets to its spec.completions. */
 export const SHARD_COUNT_ENV = 'PSS_SHARDS';
+/** The Job's uid, which the manifest passes down from the pod's batch.kubernetes.io/controller-uid label. */
+export const JOB_UID_ENV = 'PSS_JOB_UID';
 const K8S_INDEX = 'JOB_COMPLETION_INDEX';
 const SLURM = {
   id: 'SLURM_ARRAY_TASK_ID',
@@ -40,6 +42,11 @@ export interface Shard {
   count: number;
   /** Where --shard auto found them ("JOB_COMPLETION_INDEX=3, PSS_SHARDS=16"); absent for i/n. */
   from?: string;
+  /**
+   * With --shard auto, the cluster task ("k8s:<job uid>:3", "slurm:<array job id>:5"): its
+   * output's lock, left by an instance that was killed on another host, is taken over.
+   */
+  task?: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -107,7 +114,7 @@ function fromKubernetes(env: Env, flagCount: number | undefined): Shard {
     throw new PssError(
       `--shard auto: ${from}: the index must be below the count; set ${SHARD_COUNT_ENV} to the Job's spec.completions`,
     );
-  return { index, count, from };
+  return { index, count, from, task: `k8s:${env[JOB_UID_ENV] || '-'}:${index}` };
 }
 
 /** Slurm numbers tasks MIN, MIN+STEP, ..., MAX: the shard is their rank. A list that is no such range is refused. */
@@ -128,7 +135,7 @@ function fromSlurm(env: Env): Shard {
     throw new PssError(
       `--shard auto: ${from}${max === undefined ? '' : `, ${SLURM.max}=${max}`}: the array is not a range A-B (or A-B:step), so its tasks are not shards 0..n−1; submit with e.g. --array=0-${Math.max(count, 1) - 1}`,
     );
-  return { index: rank, count, from };
+  return { index: rank, count, from, task: `slurm:${env.SLURM_ARRAY_JOB_ID || '-'}:${id}` };
 }
 
 /** "i/n", as the files record a shard. */

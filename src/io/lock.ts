@@ -26,6 +26,8 @@ export interface LockOwner {
   label: string;
   /** Tells this holder's lock from a later one at the same path. */
   token: string;
+  /** The cluster task the holder runs as (LockOptions.task), if any. */
+  task?: string;
 }
 
 export interface LockOptions {
@@ -35,6 +37,12 @@ export interface LockOptions {
   wait?: boolean;
   /** How often a waiting caller looks again (ms, default 200). */
   pollMs?: number;
+  /**
+   * The cluster task this process runs as ("k8s:<job uid>:3"). A cluster runs one instance
+   * of a task at a time and restarts it on another host (a new pod, a requeued Slurm task),
+   * so a lock of the same task from another host is an earlier instance's: taken over.
+   */
+  task?: string;
 }
 
 export interface Lock extends AsyncDisposable {
@@ -114,6 +122,7 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
     command: ['pss', ...process.argv.slice(2)].join(' '),
     label: options.label ?? commandWords(),
     token: randomUUID(),
+    ...(options.task !== undefined ? { task: options.task } : {}),
   };
   try {
     await mkdir(dirname(path), { recursive: true });
@@ -135,7 +144,7 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
     }
     const found = await readLock(path);
     if (!found) continue; // released meanwhile: try again
-    const state = judge(found, path);
+    const state = judge(found, path, options.task);
     if (state === 'stale') {
       await takeOver(path, found.text);
       continue;
@@ -206,10 +215,11 @@ function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function judge(found: FoundLock, path: string): 'live' | 'stale' | 'being-written' {
+function judge(found: FoundLock, path: string, task?: string): 'live' | 'stale' | 'being-written' {
   const o = found.owner;
   if (!o) return found.ageMs > UNREADABLE_GRACE_MS ? 'stale' : 'being-written';
-  if (o.host !== hostname()) return 'live'; // no way to look at another host's processes
+  // No way to look at another host's processes; but our own task's earlier instance is gone.
+  if (o.host !== hostname()) return task !== undefined && o.task === task ? 'stale' : 'live';
   // Our own pid, but not a lock we hold: an earlier process (containers restart with the same pids).
   if (o.pid === process.pid) return held.has(path) ? 'live' : 'stale';
   try {

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readStats } from '../../src/stats/file.js';
@@ -57,7 +57,11 @@ const common = [
 ];
 /** The container's command line in the Job's manifest: the same for every pod. */
 const podCommand = (shards: string) => [...common, '--shard', 'auto', '--out-dir', shards, '--resume'];
-const podEnv = (index: number) => ({ JOB_COMPLETION_INDEX: String(index), PSS_SHARDS: String(SHARDS) });
+const podEnv = (index: number) => ({
+  JOB_COMPLETION_INDEX: String(index),
+  PSS_SHARDS: String(SHARDS),
+  PSS_JOB_UID: 'b7c1e2d4-job-uid',
+});
 
 const exited = (child: ChildProcess) =>
   new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((res) => {
@@ -105,8 +109,13 @@ describe('a Kubernetes Indexed Job on one machine', { timeout: 120_000 }, () => 
     );
     assert.equal(existsSync(path('early.safetensors')), false);
 
-    // Kubernetes restarts the failed index: a new pod, the same index and command. The dead
-    // pod's lock (same host, its process gone) is taken over; the checkpoint continues.
+    // Kubernetes restarts the failed index: a new pod (another hostname, often another node),
+    // the same index and command. The dead pod's lock says another host, whose processes
+    // cannot be looked at; it is the same task's, so it is taken over; the checkpoint continues.
+    const lock = join(shards, `${victimFile}.lock`);
+    const left = JSON.parse(readFileSync(lock, 'utf8'));
+    assert.equal(left.task, `k8s:b7c1e2d4-job-uid:${VICTIM}`);
+    writeFileSync(lock, JSON.stringify({ ...left, host: `pss-stats-${VICTIM}-x7k2p` }));
     const restarted = pss(podCommand(shards), { env: podEnv(VICTIM) });
     assert.equal(restarted.code, 0, restarted.stderr);
     assert.match(restarted.stdout, /resumed after \d+\)/);

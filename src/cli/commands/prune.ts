@@ -130,7 +130,7 @@ const command = defineCommand({
     const shard = resolveShard(args.shard, args.shards);
     const out = outputPath(args, shard, PRUNE_SHARDS, 'DIR');
     // Before anything long: the folder is ours alone (two runs would interleave prune.csv) and writable.
-    await using _lock = await acquireLock(out, { label: 'pss prune' });
+    await using _lock = await acquireLock(out, { label: 'pss prune', task: shard?.task });
     await checkWritable(join(out, PRUNE_FILES.csv));
     if (shard?.from) console.error(`pss prune: shard ${shardText(shard)} (${shard.from}) -> ${out}`);
     const model = await loadModel(modelSpec(args));

@@ -162,7 +162,7 @@ const command = defineCommand({
     const checkpointEvery = intFlag(args['checkpoint-every'], 'checkpoint-every', 1);
     const checkpoint = `${out}.checkpoint`;
     // Before anything long: the output is ours alone, and it and the checkpoint can be written.
-    await using _lock = await acquireLock(out, { label: 'pss stats' });
+    await using _lock = await acquireLock(out, { label: 'pss stats', task: found?.task });
     await checkWritable(out);
     await checkWritable(checkpoint);
     if (found?.from) console.error(`pss stats: shard ${shardText(found)} (${found.from}) -> ${out}`);
