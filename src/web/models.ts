@@ -274,6 +274,7 @@ export class ModelStore implements AsyncDisposable {
     return {
       id: m.id,
       title: this.redactor.clean(m.title),
+      pinned: m.pinned,
       name: model.name,
       source: this.redactor.clean(model.source),
       preprocessing: m.preprocessing

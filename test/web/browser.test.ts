@@ -187,12 +187,13 @@ describe('pss serve in a browser', { skip }, () => {
     assert.ok(await page.locator('#error').isHidden());
   });
 
-  it('loads a built-in model from a local weights file and explains an uploaded photo with it', async () => {
+  it('loads a built-in model from an uploaded weights file and explains an uploaded photo with it', async () => {
     await page.locator('#load-model summary').click();
     await page.locator('#zoo-arch').selectOption('tinycnn');
-    await page
-      .locator('#zoo-weights')
-      .fill(join(process.cwd(), 'examples/tinycnn-deterministic.safetensors'));
+    // no weights yet: the form says so, nothing is sent
+    await page.locator('#zoo-form button[type="submit"]').click();
+    assert.match(await text('#zoo-message'), /tinycnn needs weights: choose a file/);
+    await page.locator('#zoo-weights-file').setInputFiles('examples/tinycnn-deterministic.safetensors');
     await page.locator('#zoo-form button[type="submit"]').click();
     await page.locator('#model-select option', { hasText: 'tinycnn' }).waitFor({ state: 'attached' });
     await page.locator('#examples', { hasText: 'No shipped examples' }).waitFor();
@@ -204,8 +205,11 @@ describe('pss serve in a browser', { skip }, () => {
     await page.locator('#activity').waitFor({ state: 'hidden' });
     assert.equal(await text('#top-value-head'), 'saliency');
     assert.equal((await probabilities('#top5')).length, 5);
-    // the label defaults to the prediction
-    assert.equal(await text('#true-class'), await text('#predicted-class'));
+    // no label given: the prediction stands in, and the page says so instead of judging it
+    assert.equal(await text('#true-class'), 'not given');
+    assert.match(await text('#prediction'), /assumed: the prediction, class \d+ — set the true label/);
+    assert.doesNotMatch(await text('#prediction'), /correct|misclassified|loss/);
+    assert.ok(await page.locator('#label-note').isVisible());
     await shot('05-other-model.png');
 
     // back to the bundled model: the same photo, with Fashion-MNIST's classes

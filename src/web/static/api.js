@@ -42,8 +42,8 @@ const activity = {
   },
 };
 
-/** A JSON API call; a failure throws an Error with the server's message. */
-export async function api(label, path, { json, body, query } = {}) {
+/** A JSON API call; a failure throws an Error with the server's message (and `status`). */
+export async function api(label, path, { json, body, query, method } = {}) {
   const done = activity.begin(label);
   try {
     const url = query ? `${path}?${new URLSearchParams(query)}` : path;
@@ -52,7 +52,7 @@ export async function api(label, path, { json, body, query } = {}) {
         ? { method: 'POST', body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }
         : body !== undefined
           ? { method: 'POST', body, headers: { 'content-type': 'application/octet-stream' } }
-          : {};
+          : { method: method ?? 'GET' };
     let res;
     try {
       res = await fetch(url, init);
@@ -66,7 +66,7 @@ export async function api(label, path, { json, body, query } = {}) {
     } catch {
       throw new Error(`${label}: unexpected answer from the server (HTTP ${res.status})`);
     }
-    if (!res.ok) throw new Error(data.error ?? `HTTP ${res.status}`);
+    if (!res.ok) throw Object.assign(new Error(data.error ?? `HTTP ${res.status}`), { status: res.status });
     return data;
   } finally {
     done();
@@ -80,12 +80,19 @@ export function showError(message) {
 export function clearError() {
   $('error').hidden = true;
 }
+const failureHandlers = [];
+/** Called with every failure `attempt` shows (e.g. a model the server released: 404). */
+export function onFailure(handler) {
+  failureHandlers.push(handler);
+}
+
 /** Runs an action; its failure is shown in the page. */
 export async function attempt(fn) {
   try {
     return await fn();
   } catch (e) {
     showError(e.message);
+    for (const h of failureHandlers) h(e);
     return undefined;
   }
 }

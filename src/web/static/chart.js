@@ -4,6 +4,7 @@
 // clicking a filter calls onPick(index). The top-k filters are orange dots, picked ones ringed.
 // Filters are named by the server's unit table (units.js), never worked out here.
 
+import { fmt } from './dom.js';
 import { unitLookup } from './units.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -17,23 +18,28 @@ function el(tag, attrs, parent) {
   return node;
 }
 
-/** About `count` round tick values covering [lo, hi]. */
+/**
+ * About `count` round tick values covering [lo, hi], as whole multiples of the step (no
+ * accumulated rounding: zero is exactly 0), with their labels at the step's precision.
+ */
 function ticks(lo, hi, count) {
   const raw = (hi - lo) / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw;
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9) + (step / mag === 2.5 ? 1 : 0));
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
-    out.push(Number(v.toPrecision(12)));
+  for (let i = Math.ceil(lo / step - 1e-9); i * step <= hi + step * 1e-9; i++) {
+    const v = i * step;
+    const big = Math.abs(v) >= 1e5;
+    out.push({
+      v,
+      zero: i === 0,
+      label: i === 0 ? '0' : big ? v.toExponential(1).replace('e+', 'e') : v.toFixed(Math.min(decimals, 6)),
+    });
+  }
   return out;
 }
 
-const fmt = (v) =>
-  v === null || v === undefined
-    ? 'n/a'
-    : Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.01)
-      ? v.toExponential(2)
-      : v.toFixed(2);
 /** A layer name without a leading container ("features.denseblock1…" → "denseblock1…"; "features.0" stays). */
 const shortName = (name) => name.replace(/^(features|module|model|backbone|body)\.(?=\D)/, '');
 
@@ -53,6 +59,20 @@ export class FilterChart {
     this.tooltip.className = 'tooltip';
     this.tooltip.hidden = true;
     container.appendChild(this.tooltip);
+    // keyboard: the chart is one stop in the tab order; arrows move a cursor over the filters
+    this.cursor = null;
+    container.tabIndex = 0;
+    container.setAttribute('role', 'application');
+    container.setAttribute('aria-roledescription', 'filter saliency chart');
+    container.setAttribute(
+      'aria-label',
+      'Filter saliency chart: left and right arrows move between filters, Enter maps the filter',
+    );
+    container.addEventListener('keydown', (e) => this.key(e));
+    container.addEventListener('focus', () => {
+      if (this.data) this.moveCursor(this.cursor ?? this.data.pos[this.data.top[0]?.index ?? 0]);
+    });
+    container.addEventListener('blur', () => this.hideHover());
     let width = 0;
     new ResizeObserver(() => {
       if (this.data && container.clientWidth !== width) {
@@ -87,6 +107,7 @@ export class FilterChart {
   /** Removes the chart (a new model or image is on its way). */
   clear() {
     this.data = null;
+    this.cursor = null;
     for (const old of this.container.querySelectorAll('svg')) old.remove();
     this.tooltip.hidden = true;
   }
@@ -109,7 +130,8 @@ export class FilterChart {
     const d = this.data;
     for (const old of this.container.querySelectorAll('svg')) old.remove();
     this.tooltip.hidden = true;
-    const width = Math.max(this.container.clientWidth || 900, 480);
+    // the container's width, whatever the screen (a phone's too): the chart never overflows it
+    const width = Math.max(this.container.clientWidth || 600, 240);
     const plotW = width - MARGIN.left - MARGIN.right;
     const plotH = PLOT_HEIGHT;
     // room for the layer names, written at 40° below the plot (about 6 px per character)
@@ -146,15 +168,15 @@ export class FilterChart {
     for (const t of ticks(lo, hi, 6)) {
       el(
         'line',
-        { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: y(t), y2: y(t), class: t === 0 ? 'zero' : 'grid' },
+        { x1: MARGIN.left, x2: MARGIN.left + plotW, y1: y(t.v), y2: y(t.v), class: t.zero ? 'zero' : 'grid' },
         axis,
       );
       const label = el(
         'text',
-        { x: MARGIN.left - 6, y: y(t), 'text-anchor': 'end', 'dominant-baseline': 'middle' },
+        { x: MARGIN.left - 6, y: y(t.v), 'text-anchor': 'end', 'dominant-baseline': 'middle' },
         axis,
       );
-      label.textContent = String(t);
+      label.textContent = t.label;
     }
     const title = el(
       'text',
@@ -244,6 +266,40 @@ export class FilterChart {
     this.container.insertBefore(svg, this.tooltip);
   }
 
+  /** Arrow keys, Home/End and Enter/Space on the focused chart. */
+  key(e) {
+    if (!this.data) return;
+    const n = this.data.values.length;
+    const step = e.shiftKey ? 10 : 1;
+    const at = this.cursor ?? 0;
+    const moves = {
+      ArrowRight: at + step,
+      ArrowLeft: at - step,
+      ArrowUp: at + step,
+      ArrowDown: at - step,
+      Home: 0,
+      End: n - 1,
+    };
+    if (e.key in moves) {
+      e.preventDefault();
+      this.moveCursor(Math.max(0, Math.min(n - 1, moves[e.key])));
+    } else if ((e.key === 'Enter' || e.key === ' ') && this.cursor !== null) {
+      e.preventDefault();
+      this.handlers.onPick(this.data.order[this.cursor]);
+    }
+  }
+
+  /** Puts the keyboard cursor on a position (sorted order) and says which filter it is. */
+  moveCursor(pos) {
+    this.cursor = pos;
+    const index = this.data.order[pos];
+    this.showHover(index);
+    const info = this.describe(index);
+    this.handlers.onFocus?.(
+      `${info.layer} filter ${info.filter}: ${this.data.standardized ? 'z' : 'saliency'} ${fmt(info.value)}, rank ${info.rank} of ${info.of}`,
+    );
+  }
+
   drawPicked() {
     const d = this.data;
     const { x, y } = this.geometry;
@@ -310,7 +366,7 @@ export class FilterChart {
     tip.dataset.index = String(index);
     tip.hidden = false;
     const width = this.svg.clientWidth;
-    tip.style.left = `${Math.min(cx + 12, width - 260)}px`;
+    tip.style.left = `${Math.max(0, Math.min(cx + 12, width - 260))}px`;
     tip.style.top = `${Math.max(cy - 56, 0)}px`;
   }
 

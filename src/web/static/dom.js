@@ -18,12 +18,17 @@ export function node(tag, props = {}, ...children) {
 export const percent = (p) => `${(100 * p).toFixed(p >= 0.9995 || p < 0.001 ? 2 : 1)}%`;
 export const className = (model, c) => (model?.classNames ? `${model.classNames[c]} (${c})` : `class ${c}`);
 export const filterName = (f) => `${f.layer} #${f.filter}`;
-export const fmt = (v) =>
-  v === null || v === undefined
-    ? 'n/a'
-    : Math.abs(v) >= 1000 || (v !== 0 && Math.abs(v) < 0.01)
-      ? v.toExponential(2)
-      : v.toFixed(2);
+/** A number for people: 3 significant digits, thousands separated, exponents only for the very large or small. */
+export function fmt(v) {
+  if (v === null || v === undefined || !Number.isFinite(v)) return 'n/a';
+  const a = Math.abs(v);
+  if (a === 0) return '0';
+  if (a >= 1e6 || a < 1e-4) return v.toExponential(2).replace('e+', 'e');
+  if (a >= 1000 || Number.isInteger(v)) return Math.round(v).toLocaleString('en-US');
+  return String(Number(v.toPrecision(3)));
+}
+/** A count with thousands separators. */
+export const fmtCount = (n) => n.toLocaleString('en-US');
 
 /** A top-5 list as labelled bars. */
 export function renderBars(list, probabilities, highlight) {

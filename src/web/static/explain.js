@@ -3,7 +3,7 @@
 import { api, attempt, clearError } from './api.js';
 import { $, className, fmt, node, percent, renderBars } from './dom.js';
 import { showFilter, showFilterMap } from './filters.js';
-import { chart, state } from './state.js';
+import { chart, isCurrent, state } from './state.js';
 import { clearPrune, updatePrune } from './zeroing.js';
 
 let explainSeq = 0;
@@ -17,24 +17,57 @@ export function clearResults() {
   $('map-pss-caption').textContent = 'Input-space saliency: top-k filters';
   $('map-cam-predicted-caption').textContent = 'Grad-CAM, predicted class';
   $('map-cam-true-caption').textContent = 'Grad-CAM, true class';
-  for (const id of ['map-input', 'map-pss', 'map-cam-predicted', 'map-cam-true'])
+  for (const id of ['map-input', 'map-pss', 'map-cam-predicted', 'map-cam-true']) {
     $(id).removeAttribute('src');
+    $(id).alt = state.image ? `Waiting for the explanation of ${state.image.name}` : 'Nothing chosen yet';
+  }
   showFilterMap(null);
   clearPrune();
 }
 
+/** One field's check: the message beside it, and aria-invalid; true when it is valid. */
+function check(id, ok, message) {
+  $(id).setAttribute('aria-invalid', String(!ok));
+  $(`${id}-message`).textContent = ok ? '' : message;
+  $(`${id}-message`).hidden = ok;
+  return ok;
+}
+
+/** k and boost as numbers, or null (each wrong field says why beside it). */
+export function readSettings() {
+  const kText = $('k').value.trim();
+  const boostText = $('boost').value.trim();
+  const k = Number(kText);
+  const boost = Number(boostText);
+  const max = state.model?.filterCount ?? 1;
+  const kOk = check(
+    'k',
+    kText !== '' && Number.isInteger(k) && k >= 1 && k <= max,
+    `k must be a whole number from 1 to ${max}`,
+  );
+  const boostOk = check(
+    'boost',
+    boostText !== '' && Number.isFinite(boost) && boost >= 0 && boost <= 1e6,
+    'boost must be a number from 0 to 1,000,000',
+  );
+  return kOk && boostOk ? { k, boost } : null;
+}
+
 export async function explainNow() {
   if (!state.model || !state.image) return;
+  const settings = readSettings();
+  if (!settings) return;
   const seq = ++explainSeq;
+  const choice = state.choice;
   const request = {
     model: state.model.id,
     image: state.image.ref,
     label: Number($('label').value),
-    k: Number($('k').value),
-    boost: Number($('boost').value),
+    ...settings,
   };
   const r = await attempt(() => api(`Explaining ${state.image.name}`, '/api/explain', { json: request }));
-  if (!r || seq !== explainSeq) return;
+  // a later explanation, another image or model: this answer is no longer wanted
+  if (!r || seq !== explainSeq || choice !== state.choice || !isCurrent(r)) return;
   clearError();
   state.result = r;
   renderPrediction(r);
@@ -49,15 +82,33 @@ function renderPrediction(r) {
   const wrong = r.predicted !== r.label;
   const p = $('prediction');
   p.className = wrong ? 'wrong' : 'right';
-  p.replaceChildren(
-    node('span', {}, 'True: '),
-    node('strong', { id: 'true-class' }, className(m, r.label)),
-    node('span', {}, ' · predicted: '),
-    node('strong', { id: 'predicted-class' }, className(m, r.predicted)),
-    node('span', {}, ` at ${percent(r.probabilities[0].probability)} — `),
-    node('span', { class: 'verdict' }, wrong ? 'misclassified' : 'correct'),
-    node('span', { class: 'muted' }, ` · loss ${r.loss.toFixed(3)} · ${(r.elapsedMs / 1000).toFixed(2)} s`),
-  );
+  const time = `${(r.elapsedMs / 1000).toFixed(2)} s`;
+  if (state.labelAssumed) {
+    // no label given: nothing to judge, and the page says what stands in for it
+    p.className = 'assumed';
+    p.replaceChildren(
+      node('span', {}, 'True: '),
+      node('strong', { id: 'true-class' }, 'not given'),
+      node(
+        'span',
+        { class: 'muted' },
+        ` (assumed: the prediction, ${className(m, r.label)} — set the true label)`,
+      ),
+      node('span', {}, ' · predicted: '),
+      node('strong', { id: 'predicted-class' }, className(m, r.predicted)),
+      node('span', {}, ` at ${percent(r.probabilities[0].probability)}`),
+      node('span', { class: 'muted' }, ` · ${time}`),
+    );
+  } else
+    p.replaceChildren(
+      node('span', {}, 'True: '),
+      node('strong', { id: 'true-class' }, className(m, r.label)),
+      node('span', {}, ' · predicted: '),
+      node('strong', { id: 'predicted-class' }, className(m, r.predicted)),
+      node('span', {}, ` at ${percent(r.probabilities[0].probability)} — `),
+      node('span', { class: 'verdict' }, wrong ? 'misclassified' : 'correct'),
+      node('span', { class: 'muted' }, ` · loss ${fmt(r.loss)} · ${time}`),
+    );
   renderBars($('top5'), r.probabilities, r.label);
 }
 
@@ -67,10 +118,21 @@ function renderMaps(r) {
   $('map-pss').src = r.maps.pss;
   $('map-cam-predicted').src = r.maps.gradcamPredicted;
   $('map-cam-true').src = r.maps.gradcamTrue;
+  const name = state.image.name;
+  const truth = state.labelAssumed
+    ? `the assumed label ${className(m, r.label)}`
+    : `the true class ${className(m, r.label)}`;
+  $('map-input').alt = `${name} as the model sees it (${m.inputShape.slice(1).join('×')} pixels)`;
+  $('map-pss').alt =
+    `Input-space saliency of ${name}: the pixels that drive the top ${r.boosted.length} filters, as a heat map over the image`;
+  $('map-cam-predicted').alt =
+    `Grad-CAM of ${name} for the predicted class ${className(m, r.predicted)}, as a heat map over the image`;
+  $('map-cam-true').alt = `Grad-CAM of ${name} for ${truth}, as a heat map over the image`;
   $('map-pss-caption').textContent =
-    `Input-space saliency: top ${r.boosted.length} filters, boost ×${r.boost}`;
+    `Input-space saliency: top ${r.boosted.length} filters, boost ×${fmt(r.boost)}`;
   $('map-cam-predicted-caption').textContent = `Grad-CAM, predicted: ${className(m, r.predicted)}`;
-  $('map-cam-true-caption').textContent = `Grad-CAM, true: ${className(m, r.label)}`;
+  $('map-cam-true-caption').textContent =
+    `Grad-CAM, ${state.labelAssumed ? 'assumed' : 'true'}: ${className(m, r.label)}`;
 }
 
 function renderProfile(r) {

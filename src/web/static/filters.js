@@ -2,7 +2,7 @@
 // the clicked filters are kept as chips, for "zero the clicked ones".
 import { api, attempt } from './api.js';
 import { $, filterName, fmt, node } from './dom.js';
-import { chart, state } from './state.js';
+import { chart, isCurrent, state } from './state.js';
 import { clickedChanged } from './zeroing.js';
 
 let filterSeq = 0;
@@ -12,15 +12,17 @@ export function showFilterMap(r, f) {
   if (!r) {
     img.hidden = true;
     img.removeAttribute('src');
+    img.alt = 'No filter chosen';
     $('map-filter-empty').hidden = false;
     $('map-filter-caption').textContent = "One filter's input-space map";
     return;
   }
   img.src = r.maps.pss;
+  img.alt = `Input-space map of filter ${filterName(f)} over ${state.image.name}: the pixels that drive this one filter`;
   img.hidden = false;
   $('map-filter-empty').hidden = true;
   $('map-filter-caption').textContent =
-    `Filter ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${r.boost}`;
+    `Filter ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${fmt(r.boost)}`;
 }
 
 export async function showFilter(index) {
@@ -30,19 +32,21 @@ export async function showFilter(index) {
   chart.setPicked(state.clicked, index);
   renderClicked();
   const seq = ++filterSeq;
+  const choice = state.choice;
+  const boost = Number($('boost').value);
   const r = await attempt(() =>
     api('Mapping one filter', '/api/explain', {
       json: {
         model: state.model.id,
         image: state.image.ref,
         label: state.result.label,
-        boost: Number($('boost').value),
+        boost: Number.isFinite(boost) && $('boost').value.trim() !== '' ? boost : state.result.boost,
         filters: [index],
         profile: false,
       },
     }),
   );
-  if (!r || seq !== filterSeq) return;
+  if (!r || seq !== filterSeq || choice !== state.choice || !isCurrent(r)) return;
   showFilterMap(r, r.boosted[0]);
   clickedChanged();
 }
@@ -72,7 +76,13 @@ export function renderClicked() {
         ),
         node(
           'button',
-          { type: 'button', class: 'remove', title: 'remove', onclick: () => removeClicked(index) },
+          {
+            type: 'button',
+            class: 'remove',
+            title: 'remove',
+            ariaLabel: `remove ${unit ? filterName(unit) : `#${index}`}`,
+            onclick: () => removeClicked(index),
+          },
           '×',
         ),
       );

@@ -2,7 +2,7 @@
 // whole output zero (weights and bias), as `pss prune` does; computed by the server.
 import { api, attempt } from './api.js';
 import { $, className, node, percent, renderBars } from './dom.js';
-import { state } from './state.js';
+import { isCurrent, state } from './state.js';
 
 export const PRUNE_HINT =
   'Forward pass only: the prediction with those filters turned off (their output zero: weights and bias).';
@@ -20,12 +20,18 @@ export async function updatePrune() {
   const seq = ++pruneSeq;
   if (!$('prune-toggle').checked || !r) return clearPrune();
   const zero = pruneMode() === 'top' ? r.profile.top.map((t) => t.index) : state.clicked;
+  const choice = state.choice;
+  if (zero.length === 0) {
+    $('pruned').textContent = 'No filters clicked yet: click filters in the chart (or choose the top k).';
+    $('pruned-top5').replaceChildren();
+    return;
+  }
   const p = await attempt(() =>
     api('Predicting with filters zeroed', '/api/predict', {
       json: { model: state.model.id, image: state.image.ref, zero },
     }),
   );
-  if (!p || seq !== pruneSeq) return;
+  if (!p || seq !== pruneSeq || choice !== state.choice || !isCurrent(p)) return;
   const m = state.model;
   const before = r.probabilities.find((x) => x.class === r.predicted)?.probability;
   const after = p.probabilities.find((x) => x.class === r.predicted)?.probability;
