@@ -82,9 +82,10 @@ export async function collectStats(
   if (o.resume && o.checkpoint && existsSync(o.checkpoint)) {
     const ck = await readStats(o.checkpoint);
     checkCheckpoint(o.checkpoint, ck.meta, meta);
-    checkCheckpointTails(o.checkpoint, ck.tails, tails);
+    // A checkpoint without tails (--no-tails, or a pss before them) goes on without.
+    if (ck.tails) checkCheckpointTails(o.checkpoint, ck.tails, tails);
     acc = ck.acc;
-    if (ck.tails) tails = TailKeeper.resume(ck.tails);
+    tails = ck.tails && TailKeeper.resume(ck.tails);
     position = ck.meta.position ?? 0;
     meta.skipped = ck.meta.skipped;
   }
@@ -191,10 +192,10 @@ function checkCheckpoint(path: string, was: StatsMeta, now: StatsMeta): void {
     throw new PssError(`${path} is finished statistics, not a checkpoint; delete it or drop --resume`);
 }
 
-function checkCheckpointTails(path: string, was: Tails | undefined, now: TailKeeper | undefined): void {
+function checkCheckpointTails(path: string, was: Tails, now: TailKeeper | undefined): void {
   const say = (t: { quantile: number; capacity: number } | undefined) =>
     t ? `tails above q = ${t.quantile} (${t.capacity} values per unit)` : 'no tails (--no-tails)';
-  if (was?.quantile === now?.quantile && was?.capacity === now?.capacity) return;
+  if (was.quantile === now?.quantile && was.capacity === now?.capacity) return;
   throw new PssError(
     `checkpoint ${path} is of a run with ${say(was)}, and this run keeps ${say(now)}; resume with the same flags, or drop --resume (or delete the checkpoint) to start over`,
   );

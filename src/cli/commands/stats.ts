@@ -205,7 +205,7 @@ const command = defineCommand({
     await writeStats(out, result);
     const resumed = result.resumedFrom ? ` (resumed after ${result.resumedFrom})` : '';
     console.log(
-      `${model.name}: ${result.meta.aggregation} statistics over ${result.acc.count} images${resumed}, ${result.meta.skipped} skipped -> ${out}`,
+      `${model.name}: ${result.meta.aggregation} statistics over ${result.acc.count} images${resumed}, ${result.meta.skipped} skipped${result.tails ? `, tails above q = ${result.tails.quantile}` : ''} -> ${out}`,
     );
   },
 });
