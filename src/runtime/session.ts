@@ -24,6 +24,8 @@ export interface SessionOptions {
   weights?: WeightPlacement;
   /** Record ONNX Runtime's profile to a file with this prefix (see endProfiling). */
   profilePrefix?: string;
+  /** For tests: skip the rewrites around WebGPU kernel bugs (webgpu-forms.ts), to watch for upstream fixes. */
+  rawWebGpu?: boolean;
 }
 
 /**
@@ -59,7 +61,7 @@ export class Runner implements Disposable {
     const weights = opts.weights ?? 'initializers';
     if (opts.device === 'webgpu') {
       checkWebGpu();
-      outputs = forWebGpu(outputs);
+      if (!opts.rawWebGpu) outputs = forWebGpu(outputs);
     }
     const graph = outputs[0].value.graph;
     const parts = toOnnxParts(outputs, {
