@@ -1,11 +1,14 @@
 /** Flag fragments shared by commands — each flag defined once. */
 import type { ArgsDef } from 'citty';
+import { PssError } from '../errors.js';
 import { DEFAULT_MODEL, type ModelSpec } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import type { SaliencyOptions } from '../saliency/engine.js';
+import { DEFAULT_POT_QUANTILE } from '../saliency/pot.js';
+import { STANDARDIZATIONS, type Standardization } from '../saliency/standardize.js';
 import { parseTarget, type Target } from '../saliency/target.js';
 import { labelArg } from './inputs.js';
 import { intFlag } from './parse.js';
@@ -24,11 +27,22 @@ export const modelArgs = {
       "Weights: a .safetensors file with torchvision parameter names, an http(s) URL, or a Hugging Face Hub reference hf:owner/repo[@revision][/file] (tv:resnet50 = hf:timm/resnet50.tv_in1k, torchvision's ImageNet weights). Downloads are cached in $PSS_CACHE_DIR (default ~/.cache/pss)",
     valueHint: 'file|url|hf:repo',
   },
+  preprocessing: {
+    type: 'string',
+    description:
+      "How images become the model's input: a preprocessor_config.json (Hugging Face's fields: size, crop_size, image_mean, image_std, ...) or a preset (imagenet, inception). An .onnx file's preprocessor_config.json beside it is used when this is not given; the choice is reported in the notes",
+    valueHint: 'file|preset',
+  },
 } as const satisfies ArgsDef;
 
 /** The model the --model / --weights flags name; a download of its weights draws the progress bar. */
-export function modelSpec(args: { model: string; weights?: string }): ModelSpec {
-  return { model: args.model, weights: args.weights, onProgress: downloadProgress() };
+export function modelSpec(args: { model: string; weights?: string; preprocessing?: string }): ModelSpec {
+  return {
+    model: args.model,
+    weights: args.weights,
+    preprocessing: args.preprocessing,
+    onProgress: downloadProgress(),
+  };
 }
 
 export const runtimeArgs = {
@@ -133,4 +147,31 @@ export function targetFlag(
   names: readonly string[] | undefined,
 ): Target {
   return parseTarget(text ?? 'true', (t) => labelArg(t, model, names));
+}
+
+export const standardizeArgs = {
+  standardize: {
+    type: 'enum',
+    options: [...STANDARDIZATIONS],
+    default: 'z',
+    description:
+      "With --stats: 'z' = (s - mean) / std per filter; 'pot' = the extreme-value tail probability P of each filter's saliency (peaks over its --pot-quantile threshold, a generalised Pareto fit; Wang & Sato 2023), ranked smallest P first and shown as -log10 P. POT needs statistics with tails (pss stats keeps them)",
+  },
+  'pot-quantile': {
+    type: 'string',
+    default: String(DEFAULT_POT_QUANTILE),
+    description: 'The threshold quantile q of --standardize pot (the paper uses 0.85 and 0.95)',
+    valueHint: 'q',
+  },
+} as const satisfies ArgsDef;
+
+/** --standardize and --pot-quantile, checked. */
+export function standardizeFlags(args: { standardize?: string; 'pot-quantile'?: string }): {
+  method: Standardization;
+  q: number;
+} {
+  const q = Number(args['pot-quantile'] ?? DEFAULT_POT_QUANTILE);
+  if (!(q > 0 && q < 1))
+    throw new PssError(`--pot-quantile must be a number in (0, 1), got "${args['pot-quantile']}"`);
+  return { method: (args.standardize ?? 'z') as Standardization, q };
 }

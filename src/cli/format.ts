@@ -10,14 +10,26 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
   const lines = [
     `${r.model}: predicted ${className(r.predicted, r.predictedName)} at ${(100 * p).toFixed(1)}%, true ${className(r.label, r.labelName)} — ${verdict}; loss ${r.loss.toFixed(4)}`,
   ];
+  if (r.target && r.target !== 'true')
+    lines.push(
+      `saliency of the loss of ${r.target === 'predicted' ? 'the predicted class' : `class ${r.targetClass}`} (--target ${r.target})`,
+    );
   for (const note of r.notes) lines.push(`note: ${note}`);
   if (ranked.length) {
-    const what = r.standardized
-      ? `z-score against ${r.statistics!.count} validation images (${r.aggregation})`
-      : `raw saliency (${r.aggregation}); give --stats for z-scores`;
-    lines.push('', `Most salient filters, by ${r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`);
+    const pot = r.standardization === 'pot' && r.pot;
+    const what = pot
+      ? `POT tail probability P (smallest first; shown as -log10 P) at q = ${pot.quantile} against ${r.statistics!.count} validation images (${r.aggregation})`
+      : r.standardized
+        ? `z-score against ${r.statistics!.count} validation images (${r.aggregation})`
+        : `raw saliency (${r.aggregation}); give --stats for z-scores`;
+    lines.push(
+      '',
+      `Most salient filters, by ${pot ? 'P' : r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`,
+    );
     const w = Math.max(5, ...ranked.map((t) => t.layer.length));
-    lines.push(`  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  filter  ${r.standardized ? 'z' : 'saliency'}`);
+    lines.push(
+      `  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  filter  ${pot ? '-log10 P' : r.standardized ? 'z' : 'saliency'}`,
+    );
     ranked.forEach((t, i) => {
       lines.push(
         `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${String(t.filter).padStart(6)}  ${fmt(t.value)}`,

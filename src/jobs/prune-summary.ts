@@ -79,6 +79,9 @@ export interface PruneReport {
   misclassified: number;
   aggregation: Aggregation;
   standardized: boolean;
+  /** z-scores or POT tail probabilities (--standardize); absent in reports before it. */
+  standardization?: 'z' | 'pot' | 'none';
+  pot?: { quantile: number } | null;
   statistics: { file: string; count: number; dataset: string } | null;
   rankBy: RankBy;
   seed: number;
@@ -95,6 +98,8 @@ export interface PruneReport {
 /** How the filters were ranked, in words. */
 export function pruneHow(r: PruneReport): string {
   const by = r.rankBy === 'abs-z' ? '|z|' : 'z';
+  if (r.pot && r.statistics)
+    return `POT tail probabilities (q = ${r.pot.quantile}) against ${r.statistics.count} images (${r.statistics.file}), ranked by -log10 P`;
   return r.statistics
     ? `z-scores against ${r.statistics.count} images (${r.statistics.file}), ranked by ${by}`
     : `raw saliency (no statistics: give --stats), ranked by ${r.rankBy === 'abs-z' ? '|value|' : 'value'}`;

@@ -8,14 +8,14 @@ import { PssError } from '../errors.js';
 import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
-import { type Reference, standardize } from '../saliency/standardize.js';
+import { profileOf, type Reference } from '../saliency/standardize.js';
 import type { Target } from '../saliency/target.js';
 import { cosine } from '../util/vector.js';
 import { argmaxRow } from './forward.js';
 
 /** Per-filter mean and std; absent → raw saliency (μ = 0, σ = 1). */
 /** What a scan standardises by: the μ and σ of a Reference. */
-export type Standardizer = Pick<Reference, 'mean' | 'std'>;
+export type Standardizer = Pick<Reference, 'mean' | 'std' | 'pot'>;
 
 export interface LoadedItems {
   /** The images that could be read, NCHW. */
@@ -131,9 +131,9 @@ export async function predictDataset(
 }
 
 /** z = (s − μ) / σ (σ ≤ 1e-14 → 1) in float32, or s itself without statistics. */
-/** z of a profile (float32, as profiles are kept), or the raw profile without statistics. */
+/** z of a profile (−log10 P with POT; float32, as profiles are kept), or the raw profile without statistics. */
 export function standardizeTo(s: ArrayLike<number>, st: Standardizer | undefined): Float32Array {
-  return st ? Float32Array.from(standardize(s, st)) : Float32Array.from(s);
+  return Float32Array.from(profileOf(s, st));
 }
 
 export interface Profile {

@@ -109,6 +109,17 @@ export function potScore(s: ArrayLike<number>, m: PotModel): Float64Array {
   return potLogP(s, m).map((l) => (l === 0 ? 0 : -l / Math.LN10));
 }
 
+/**
+ * Where profiles (cosines, charts, top-k by score) meet P = 0: the score of 10^−400, beyond
+ * what float64 can hold (its smallest positive number is 4.9e−324, a score of 323.3).
+ */
+export const POT_SCORE_CAP = 400;
+
+/** −log10 P capped at POT_SCORE_CAP: a finite profile, in the order of P wherever P > 10^−400. */
+export function potProfile(s: ArrayLike<number>, m: PotModel): Float64Array {
+  return potScore(s, m).map((v) => Math.min(v, POT_SCORE_CAP));
+}
+
 /** The k units of smallest P, smallest first (ties: lower position). */
 export function potRanking(s: ArrayLike<number>, m: PotModel, k = s.length): number[] {
   return topK(potLogP(s, m), k, 'z', 'smallest');

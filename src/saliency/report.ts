@@ -5,10 +5,11 @@
 import { classNamesFor } from '../image/labels.js';
 import type { Model } from '../models/model.js';
 import type { SaliencyResult } from './engine.js';
+import { potRanking, potScore } from './pot.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
 import { type Reference, standardize } from './standardize.js';
 import { DEFAULT_TARGET, type Target, targetText } from './target.js';
-import { type LayerSpan, unitTable } from './units.js';
+import { type LayerSpan, locate, unitTable } from './units.js';
 
 export interface SaliencyReport {
   model: string;
@@ -16,6 +17,10 @@ export interface SaliencyReport {
   aggregation: string;
   /** True when z holds standardised saliency; false when rankings use raw saliency. */
   standardized: boolean;
+  /** What the ranking standardises by: z-scores, POT tail probabilities, or nothing (raw saliency). */
+  standardization?: 'z' | 'pot' | 'none';
+  /** With POT: its threshold quantile, and every unit's score −log10 P (0 at or below its threshold). */
+  pot?: { quantile: number; score: (number | null)[] } | null;
   statistics: { file: string; count: number; dataset: string } | null;
   batchNormFolded: boolean;
   notes: string[];
@@ -35,7 +40,15 @@ export interface SaliencyReport {
   saliency: number[];
   z: number[] | null;
   rankedBy: RankBy;
-  top: { layer: string; filter: number; index: number; saliency: number; z: number | null }[];
+  top: {
+    layer: string;
+    filter: number;
+    index: number;
+    saliency: number;
+    z: number | null;
+    /** −log10 P with POT (null for P = 0: beyond every validation value). */
+    pot?: number | null;
+  }[];
 }
 
 export interface ReportOptions {
@@ -69,7 +82,18 @@ export function saliencyReport(
   const z = ref ? standardize(r.saliency, ref) : undefined;
   const perFilter = r.aggregation !== 'parameter';
   const table = unitTable(model);
-  const ranked = perFilter ? topFilters(z ?? r.saliency, table, o.top ?? 10, rankBy) : [];
+  const pot = ref?.pot && perFilter ? ref.pot : undefined;
+  const score = pot && potScore(r.saliency, pot);
+  const finite = (v: number) => (Number.isFinite(v) ? v : null);
+  // POT ranks by P itself (smallest first), which --rank abs-z cannot change: scores are ≥ 0.
+  const ranked = !perFilter
+    ? []
+    : pot
+      ? potRanking(r.saliency, pot, o.top ?? 10).map((index) => ({
+          ...locate(index, table),
+          value: score![index],
+        }))
+      : topFilters(z ?? r.saliency, table, o.top ?? 10, rankBy);
   const probs = softmax(r.logits);
   const top5 = Array.from(probs.keys())
     .sort((a, b) => probs[b] - probs[a])
@@ -79,6 +103,8 @@ export function saliencyReport(
     weights: model.source,
     aggregation: r.aggregation,
     standardized: z !== undefined,
+    standardization: pot ? 'pot' : z ? 'z' : 'none',
+    pot: pot ? { quantile: pot.q, score: Array.from(score!, finite) } : null,
     statistics: ref ? { file: ref.path, count: ref.count, dataset: ref.dataset } : null,
     batchNormFolded: model.info.batchNormFolded ?? false,
     notes: [...(model.info.notes ?? []), ...model.warnings],
@@ -94,13 +120,14 @@ export function saliencyReport(
     layers: table.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind })),
     saliency: Array.from(r.saliency),
     z: z ? Array.from(z) : null,
-    rankedBy: rankBy,
+    rankedBy: pot ? 'z' : rankBy,
     top: ranked.map((f) => ({
       layer: f.layer,
       filter: f.filter,
       index: f.index,
       saliency: r.saliency[f.index],
       z: z ? z[f.index] : null,
+      ...(score && { pot: finite(score[f.index]) }),
     })),
   };
   return { report, ranked };

@@ -10,10 +10,18 @@ export const SIGMA_FLOOR = 1e-14;
 /** σ as standardisation uses it. */
 export const usableSigma = (s: number): number => (s <= SIGMA_FLOOR ? 1 : s);
 
+import { type PotModel, potProfile } from './pot.js';
+
+/** How saliency is standardised: z-scores, or extreme-value tail probabilities (POT). */
+export type Standardization = 'z' | 'pot';
+export const STANDARDIZATIONS: readonly Standardization[] = ['z', 'pot'];
+
 /** Per-unit μ and σ of validation saliency, and where they came from (for reports). */
 export interface Reference {
   mean: ArrayLike<number>;
   std: ArrayLike<number>;
+  /** With --standardize pot: every unit's fitted tail; profiles are then −log10 P. */
+  pot?: PotModel;
   /** Images behind them. */
   count: number;
   /** The statistics file. */
@@ -27,3 +35,19 @@ export function standardize(s: ArrayLike<number>, ref: Pick<Reference, 'mean' | 
   for (let i = 0; i < s.length; i++) z[i] = (s[i] - ref.mean[i]) / usableSigma(ref.std[i]);
   return z;
 }
+
+/**
+ * The profile everything downstream ranks (largest first), compares and plots: z, or with a
+ * POT model −log10 P (capped, see potProfile). Raw saliency without a reference.
+ */
+export function profileOf(
+  s: ArrayLike<number>,
+  ref: (Pick<Reference, 'mean' | 'std'> & { pot?: PotModel }) | undefined,
+): Float64Array {
+  if (!ref) return Float64Array.from(s);
+  return ref.pot ? potProfile(s, ref.pot) : standardize(s, ref);
+}
+
+/** "z", "pot" or "none", as outputs record it. */
+export const standardizationOf = (ref: { pot?: PotModel } | undefined): Standardization | 'none' =>
+  ref ? (ref.pot ? 'pot' : 'z') : 'none';

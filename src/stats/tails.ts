@@ -17,6 +17,9 @@
  * the parts' kept values, cut to the top K, is exactly the merged run's top K.
  */
 import { PssError } from '../errors.js';
+import { fitPot } from '../saliency/pot.js';
+import type { Reference, Standardization } from '../saliency/standardize.js';
+import type { Statistics } from './file.js';
 
 /** The q the tails are sized for by default: enough for POT at q = 0.85 and 0.95. */
 export const DEFAULT_TAIL_QUANTILE = 0.85;
@@ -194,4 +197,26 @@ export function checkTailRows(t: Tails, fail: (why: string) => never): void {
         fail(`tails[${u}] is not in ascending order at ${j} (${values[base + j - 1]} then ${v})`);
     }
   }
+}
+
+/**
+ * --standardize: z leaves the statistics as they are; pot fits every unit's tail at quantile q
+ * from the file's tails (once per run), so that profiles become −log10 P.
+ */
+export function withStandardization<T extends { path: string; stats: Statistics; reference: Reference }>(
+  resolved: T | undefined,
+  method: Standardization,
+  q: number,
+): T | undefined {
+  if (method === 'z') return resolved;
+  if (!resolved)
+    throw new PssError(
+      '--standardize pot needs validation statistics with tails: give --stats FILE from pss stats',
+    );
+  const { tails } = resolved.stats;
+  if (!tails)
+    throw new PssError(
+      `${resolved.path} keeps no tails (computed with --no-tails, by an earlier pss, or by the original authors), so --standardize pot cannot fit them; recompute the statistics with pss stats`,
+    );
+  return { ...resolved, reference: { ...resolved.reference, pot: fitPot(tails, q) } };
 }

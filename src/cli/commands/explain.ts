@@ -15,11 +15,13 @@ import { loadModel } from '../../models/load.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
+import { potRanking } from '../../saliency/pot.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
 import { checkStatsTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
+import { withStandardization } from '../../stats/tails.js';
 import {
   aggregationArg,
   engineOptions,
@@ -28,6 +30,8 @@ import {
   modelSpec,
   rankArgs,
   runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
   targetArg,
   targetFlag,
 } from '../args.js';
@@ -48,6 +52,7 @@ const command = defineCommand({
     ...aggregationArg,
     ...rankArgs,
     ...targetArg,
+    ...standardizeArgs,
     k: {
       type: 'string',
       default: String(EXPLAIN_DEFAULTS.k),
@@ -111,7 +116,13 @@ const command = defineCommand({
     const label = labelArg(labelText, model, names);
 
     const batch = await readImageArg({ image: imagePath, input }, model);
-    const stats = await resolveStats(args.stats, model, aggregation);
+    const standardize = standardizeFlags(args);
+    const stats = withStandardization(
+      await resolveStats(args.stats, model, aggregation),
+      standardize.method,
+      standardize.q,
+    );
+    const pot = stats?.reference.pot;
     checkInputSize(stats, batch.shape);
     const target = targetFlag(args.target, model, names);
     checkStatsTarget(stats, targetText(target));
@@ -127,14 +138,21 @@ const command = defineCommand({
       );
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
+    const k = intFlag(args.k, 'k', 1)!;
+    // POT's top k (smallest P) from a first saliency pass, boosted as chosen filters; the
+    // map's cosine is still over z, which the graph computes.
+    const potChoice =
+      pot && !filters && !args.random
+        ? potRanking((await engine.compute(batch, [label], aggregation, target))[0].saliency, pot, k)
+        : undefined;
     const explained = await explainImage(engine, batch, label, {
       aggregation,
       target,
       reference: stats?.reference,
-      k: intFlag(args.k, 'k', 1),
+      k,
       boost,
       rankBy: args.rank as RankBy,
-      filters,
+      filters: filters ?? potChoice,
       random: args.random,
       noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),
       noisePercent: numberFlag(args['noise-percent'], 'noise-percent', 0, 1),
@@ -147,11 +165,22 @@ const command = defineCommand({
       ? 'hand-picked filters'
       : args.random
         ? `${boosted.length} random filters`
-        : `top ${boosted.length} filters`;
+        : potChoice
+          ? `top ${boosted.length} filters by POT (q = ${pot!.q})`
+          : `top ${boosted.length} filters`;
     const full = {
       ...report,
       image: imagePath ?? input,
       explain: {
+        chosenBy: filters
+          ? 'hand-picked'
+          : args.random
+            ? 'random'
+            : potChoice
+              ? 'pot'
+              : report.standardized
+                ? 'z'
+                : 'raw',
         boosted,
         boost,
         noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),

@@ -9,9 +9,11 @@ import { predictDataset } from '../../jobs/scan.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topK } from '../../saliency/rank.js';
+import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
 import { checkStatsTarget } from '../../stats/file.js';
+import { withStandardization } from '../../stats/tails.js';
 import { seededRandom } from '../../util/random.js';
 import {
   aggregationArg,
@@ -19,6 +21,8 @@ import {
   modelArgs,
   rankArgs,
   runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
   targetArg,
   targetFlag,
 } from '../args.js';
@@ -40,6 +44,7 @@ const command = defineCommand({
     ...queryArgs,
     stats: rankArgs.stats,
     ...targetArg,
+    ...standardizeArgs,
     rank: rankArgs.rank,
     ...aggregationArg,
     k: {
@@ -106,7 +111,14 @@ const command = defineCommand({
     const nNeighbors = intFlag(args.neighbors, 'neighbors', 0)!;
     const seed = intFlag(args.seed, 'seed', 0)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
-    const { model, names, data, query, stats, st } = await queryContext(args, aggregation, (m) => {
+    const how = standardizeFlags(args);
+    const {
+      model,
+      names,
+      data,
+      query,
+      stats: plain,
+    } = await queryContext(args, aggregation, (m) => {
       if (k > m.filterCount)
         throw new PssError(`--k must be between 1 and ${m.filterCount} (the filters of ${m.name}), got ${k}`);
       if (args.filters !== undefined && parseUnits(args.filters, m) && args.random)
@@ -115,6 +127,8 @@ const command = defineCommand({
     // Outputs are written at the end of a long run: find out now if they cannot be.
     for (const out of [args.save, args.json]) if (out && out !== '-') await checkWritable(out);
     const chosen = args.filters === undefined ? undefined : parseUnits(args.filters, model);
+    const stats = withStandardization(plain, how.method, how.q);
+    const st = stats?.reference;
     const target = targetFlag(args.target, model, names);
     checkStatsTarget(stats, targetText(target));
     await using engine = new SaliencyEngine(model, engineOptions(args));
@@ -197,6 +211,8 @@ const command = defineCommand({
       aggregation,
       standardized: stats !== undefined,
       target: targetText(target),
+      standardization: standardizationOf(st),
+      pot: st?.pot ? { quantile: st.pot.q } : null,
       statistics: stats ? { file: stats.path, count: stats.stats.acc.count } : null,
       image: query.name,
       index: query.index ?? null,
@@ -208,7 +224,7 @@ const command = defineCommand({
         ? 'given'
         : args.random
           ? `${k} random`
-          : `top ${k} (by ${args.rank === 'abs-z' ? '|z|' : 'z'})`,
+          : `top ${k} (by ${st?.pot ? `POT P, q = ${st.pot.q}` : args.rank === 'abs-z' ? '|z|' : 'z'})`,
       filters: tuned.filters.map((f) => ({ ...f, z: q.z[f.index] })),
       steps: tuned.history.length - 1,
       maxSteps: steps,
@@ -263,7 +279,7 @@ const command = defineCommand({
       `  loss ${first.loss.toFixed(4)} -> ${last.loss.toFixed(4)}; p(true) ${first.pTrue.toFixed(3)} -> ${last.pTrue.toFixed(3)}; now predicted ${name(last.predicted)}: ${report.wasCorrect ? (last.predicted === query.label ? 'still correct (it was not misclassified)' : 'now WRONG (it was correct before)') : report.corrected ? 'CORRECTED' : 'not corrected'}`,
     );
     console.log(
-      `  saliency neighbours corrected: ${report.neighbors.corrected}/${report.neighbors.of} (nearest misclassified images by cosine of ${stats ? 'z' : 'raw saliency'})`,
+      `  saliency neighbours corrected: ${report.neighbors.corrected}/${report.neighbors.of} (nearest misclassified images by cosine of ${st?.pot ? '-log10 P (POT)' : stats ? 'z' : 'raw saliency'})`,
     );
     console.log(
       `  random misclassified corrected: ${report.random.corrected}/${report.random.of} (seed ${seed})`,

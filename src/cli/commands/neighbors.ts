@@ -8,8 +8,10 @@ import { candidateProfiles, nearestNeighbors, queryProfile, topSet } from '../..
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
+import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
 import { checkStatsTarget } from '../../stats/file.js';
+import { withStandardization } from '../../stats/tails.js';
 import {
   aggregationArg,
   engineOptions,
@@ -17,6 +19,8 @@ import {
   modelArgs,
   rankArgs,
   runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
   targetArg,
   targetFlag,
 } from '../args.js';
@@ -45,6 +49,7 @@ const command = defineCommand({
     ...queryArgs,
     stats: rankArgs.stats,
     ...targetArg,
+    ...standardizeArgs,
     ...aggregationArg,
     n: { type: 'string', default: '8', description: 'How many neighbours', valueHint: 'n' },
     all: { type: 'boolean', description: 'Search every image, not only the misclassified ones' },
@@ -69,8 +74,11 @@ const command = defineCommand({
     const n = intFlag(args.n, 'n', 1)!;
     const top = intFlag(args.top, 'top', 1)!;
     const batch = intFlag(args.batch, 'batch', 1)!;
-    const { model, names, data, query, stats, st } = await queryContext(args, aggregation);
+    const how = standardizeFlags(args);
+    const { model, names, data, query, stats: plain } = await queryContext(args, aggregation);
     await checkWritable(join(args['out-dir'], 'neighbors.json'));
+    const stats = withStandardization(plain, how.method, how.q);
+    const st = stats?.reference;
     const target = targetFlag(args.target, model, names);
     checkStatsTarget(stats, targetText(target));
     await using engine = new SaliencyEngine(model, engineOptions(args));
@@ -107,6 +115,8 @@ const command = defineCommand({
       aggregation,
       standardized: stats !== undefined,
       target: targetText(target),
+      standardization: standardizationOf(st),
+      pot: st?.pot ? { quantile: st.pot.q } : null,
       statistics: stats ? { file: stats.path, count: stats.stats.acc.count } : null,
       searched: args.all ? 'all' : 'misclassified',
       candidates: cands.profiles.length,
@@ -155,9 +165,13 @@ const command = defineCommand({
       'neighbors.png': await imageGrid(cells, { columns: Math.min(5, cells.length) }),
     });
 
-    const how = stats ? `z-scores against ${stats.stats.acc.count} images` : 'raw saliency (no statistics)';
+    const what = st?.pot
+      ? `POT scores (-log10 P, q = ${st.pot.q}) against ${stats!.stats.acc.count} images`
+      : stats
+        ? `z-scores against ${stats.stats.acc.count} images`
+        : 'raw saliency (no statistics)';
     console.log(
-      `${model.name}: query ${query.name}: ${verdict(q.label, q.predicted)}; ${found.length} nearest of ${cands.profiles.length} ${report.searched} images by cosine of ${how}:`,
+      `${model.name}: query ${query.name}: ${verdict(q.label, q.predicted)}; ${found.length} nearest of ${cands.profiles.length} ${report.searched} images by cosine of ${what}:`,
     );
     const w = Math.max(2, ...found.map((f) => String(f.profile.index).length));
     for (const [i, f] of report.neighbors.entries())

@@ -20,8 +20,19 @@ import { loadModel } from '../../models/load.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
+import { standardizationOf } from '../../saliency/standardize.js';
 import { resolveStats } from '../../stats/resolve.js';
-import { aggregationArg, engineOptions, modelArgs, modelSpec, rankArgs, runtimeArgs } from '../args.js';
+import { withStandardization } from '../../stats/tails.js';
+import {
+  aggregationArg,
+  engineOptions,
+  modelArgs,
+  modelSpec,
+  rankArgs,
+  runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
+} from '../args.js';
 import { dataArg, phases, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
 import { outputPath, resolveShard, shardArgs, shardText } from '../shard.js';
@@ -91,6 +102,7 @@ const command = defineCommand({
     ...dataArg,
     stats: statsFlag,
     rank: rankFlag,
+    ...standardizeArgs,
     ...aggregationArg,
     k: { type: 'string', default: '10', description: 'Turn off up to K filters (k = 1..K)', valueHint: 'K' },
     seed: { type: 'string', default: '0', description: 'Seed of the random-filter control', valueHint: 'n' },
@@ -139,7 +151,13 @@ const command = defineCommand({
         `--k must be between 1 and ${model.filterCount} (the filters of ${model.name}), got ${k}`,
       );
     const data = await openDataset(args.data, model, limit);
-    const stats = await resolveStats(args.stats, model, aggregation);
+    const standardize = standardizeFlags(args);
+    const stats = withStandardization(
+      await resolveStats(args.stats, model, aggregation),
+      standardize.method,
+      standardize.q,
+    );
+    const pot = stats?.reference.pot;
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const statistics = stats
       ? { file: stats.path, count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
@@ -150,6 +168,7 @@ const command = defineCommand({
       dataset: data.description,
       aggregation,
       statistics: stats ? `${stats.path} (${stats.stats.acc.count} images)` : null,
+      ...(pot && { standardize: `pot q=${pot.q}` }),
       rank: rankBy,
       k,
       seed,
@@ -186,6 +205,8 @@ const command = defineCommand({
       misclassified: result.misclassified,
       aggregation,
       standardized: stats !== undefined,
+      standardization: standardizationOf(stats?.reference),
+      pot: pot ? { quantile: pot.q } : null,
       statistics,
       rankBy,
       seed,

@@ -10,6 +10,7 @@ import { saliencyReport } from '../../saliency/report.js';
 import { targetText } from '../../saliency/target.js';
 import { checkStatsTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
+import { withStandardization } from '../../stats/tails.js';
 import {
   aggregationArg,
   engineOptions,
@@ -18,6 +19,8 @@ import {
   modelSpec,
   rankArgs,
   runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
   targetArg,
   targetFlag,
 } from '../args.js';
@@ -37,6 +40,7 @@ const command = defineCommand({
     ...aggregationArg,
     ...rankArgs,
     ...targetArg,
+    ...standardizeArgs,
     json: {
       type: 'string',
       description: "Write the full result as JSON to this file ('-' for stdout)",
@@ -52,7 +56,8 @@ const command = defineCommand({
     const names = classNamesFor(model.numClasses, model.arch.classNames);
     const label = labelArg(args.label, model, names);
     const target = targetFlag(args.target, model, names);
-    const stats = await resolveStats(args.stats, model, aggregation);
+    const how = standardizeFlags(args);
+    const stats = withStandardization(await resolveStats(args.stats, model, aggregation), how.method, how.q);
     checkInputSize(stats, image.shape);
     checkStatsTarget(stats, targetText(target));
 

@@ -1,0 +1,200 @@
+/**
+ * --standardize z|pot end to end on the bundled Fashion-MNIST model (Debian's
+ * dataset-fashion-mnist): statistics with tails over 1,000 test images, then saliency,
+ * explain, neighbors, prune and finetune ranking by POT — each output saying so, the
+ * rankings those of the library's POT on the file's tails — and the refusals.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fitPot, potRanking } from '../../src/saliency/pot.js';
+import { readStats } from '../../src/stats/file.js';
+import { pss, tempDir } from '../helpers/cli.js';
+
+const DATA = '/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz';
+const IMAGE = 'examples/fashion/coat-as-pullover-5381.png';
+const dir = tempDir();
+const stats = join(dir, 'fm-1000.safetensors');
+const json = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+function ok(r: ReturnType<typeof pss>) {
+  assert.equal(r.code, 0, r.stderr);
+  return r;
+}
+
+describe('--standardize pot', { skip: !existsSync(DATA) && 'dataset-fashion-mnist is not installed' }, () => {
+  before(() => {
+    ok(pss(['stats', '--data', DATA, '--limit', '1000', '--out', stats]));
+  });
+
+  it('saliency ranks by P and says so; z stays beside it', async () => {
+    const r = ok(
+      pss([
+        'saliency',
+        '--image',
+        IMAGE,
+        '--label',
+        'coat',
+        '--stats',
+        stats,
+        '--standardize',
+        'pot',
+        '--json',
+        '-',
+      ]),
+    );
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.standardization, 'pot');
+    assert.equal(out.pot.quantile, 0.85);
+    assert.equal(out.z.length, out.saliency.length);
+    const st = await readStats(stats);
+    const want = potRanking(Float32Array.from(out.saliency), fitPot(st.tails!, 0.85), 10);
+    assert.deepEqual(
+      out.top.map((t: { index: number }) => t.index),
+      want,
+    );
+    for (const t of out.top) assert.equal(t.pot, out.pot.score[t.index]);
+    const q95 = JSON.parse(
+      ok(
+        pss([
+          'saliency',
+          '--image',
+          IMAGE,
+          '--label',
+          'coat',
+          '--stats',
+          stats,
+          '--standardize',
+          'pot',
+          '--pot-quantile',
+          '0.95',
+          '--json',
+          '-',
+        ]),
+      ).stdout,
+    );
+    assert.equal(q95.pot.quantile, 0.95);
+    assert.deepEqual(
+      q95.top.map((t: { index: number }) => t.index),
+      potRanking(Float32Array.from(out.saliency), fitPot(st.tails!, 0.95), 10),
+    );
+    const z = JSON.parse(
+      ok(pss(['saliency', '--image', IMAGE, '--label', 'coat', '--stats', stats, '--json', '-'])).stdout,
+    );
+    assert.equal(z.standardization, 'z');
+    assert.equal(z.pot, null);
+    const text = ok(
+      pss(['saliency', '--image', IMAGE, '--label', 'coat', '--stats', stats, '--standardize', 'pot']),
+    );
+    assert.match(text.stdout, /by P — POT tail probability P .* at q = 0\.85 against 1000 validation images/);
+  });
+
+  it('explain boosts POT’s top k', () => {
+    const out = join(dir, 'explain');
+    ok(
+      pss([
+        'explain',
+        '--image',
+        IMAGE,
+        '--stats',
+        stats,
+        '--standardize',
+        'pot',
+        '--k',
+        '5',
+        '--out-dir',
+        out,
+      ]),
+    );
+    const report = json(join(out, 'report.json'));
+    assert.equal(report.standardization, 'pot');
+    assert.equal(report.explain.chosenBy, 'pot');
+    assert.deepEqual(
+      report.explain.boosted.map((b: { index: number }) => b.index),
+      report.top.slice(0, 5).map((t: { index: number }) => t.index),
+    );
+  });
+
+  it('neighbors, prune and finetune record POT', () => {
+    const n = join(dir, 'neighbors');
+    ok(
+      pss([
+        'neighbors',
+        '--data',
+        DATA,
+        '--limit',
+        '300',
+        '--stats',
+        stats,
+        '--standardize',
+        'pot',
+        '--out-dir',
+        n,
+      ]),
+    );
+    const nb = json(join(n, 'neighbors.json'));
+    assert.equal(nb.standardization, 'pot');
+    assert.ok(nb.neighbors.every((x: { cosine: number }) => Number.isFinite(x.cosine)));
+
+    const p = join(dir, 'prune');
+    const pr = ok(
+      pss([
+        'prune',
+        '--data',
+        DATA,
+        '--limit',
+        '300',
+        '--k',
+        '3',
+        '--stats',
+        stats,
+        '--standardize',
+        'pot',
+        '--out',
+        p,
+      ]),
+    );
+    assert.match(pr.stdout, /POT tail probabilities \(q = 0\.85\)/);
+    assert.equal(json(join(p, 'summary.json')).standardization, 'pot');
+
+    const f = ok(
+      pss([
+        'finetune',
+        '--data',
+        DATA,
+        '--limit',
+        '300',
+        '--stats',
+        stats,
+        '--standardize',
+        'pot',
+        '--json',
+        '-',
+      ]),
+    );
+    const ft = JSON.parse(f.stdout);
+    assert.equal(ft.standardization, 'pot');
+  });
+
+  it('refusals: no statistics, statistics without tails, a q the tails do not reach', () => {
+    const untailed = join(dir, 'no-tails.safetensors');
+    ok(pss(['stats', '--data', DATA, '--limit', '50', '--out', untailed, '--no-tails']));
+    const run = ['saliency', '--image', IMAGE, '--label', 'coat', '--standardize', 'pot'];
+    for (const [extra, pattern] of [
+      [['--stats', untailed], /keeps no tails .* recompute the statistics with pss stats/],
+      // The bundled statistics keep none either.
+      [[], /keeps no tails/],
+      [
+        ['--stats', stats, '--pot-quantile', '0.5'],
+        /POT at q = 0\.5 needs the top 500: recompute them with pss stats --tail-quantile 0\.5/,
+      ],
+      [['--stats', stats, '--pot-quantile', '1'], /--pot-quantile must be a number in \(0, 1\)/],
+    ] as const) {
+      const r = pss([...run, ...extra]);
+      assert.equal(r.code, 1, r.stdout);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr, pattern);
+    }
+  });
+});
