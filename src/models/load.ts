@@ -6,6 +6,7 @@ import type { DownloadProgress } from './download/resolve.js';
 import { hasTorchvisionHubWeights } from './download/spec.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
+import { applyDescription } from './preprocessing-file.js';
 import { loadWeights } from './weights.js';
 import { architecture } from './zoo.js';
 
@@ -17,6 +18,11 @@ export interface ModelSpec {
   model: string;
   /** Weights for a built-in architecture (not used with ONNX files). */
   weights?: string;
+  /**
+   * How images become its input: a preprocessing description file (a preprocessor_config.json)
+   * or a preset's name; an .onnx file's own preprocessor_config.json beside it is used otherwise.
+   */
+  preprocessing?: string;
   /** Told how a download of the weights goes (the CLI draws its progress bar from it). */
   onProgress?: (progress: DownloadProgress) => void;
 }
@@ -25,7 +31,8 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
   if (/\.onnx$/i.test(spec.model)) {
     if (spec.weights)
       throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');
-    return onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model);
+    const model = onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model);
+    return applyDescription(model, spec.model, spec.preprocessing);
   }
   const arch = architecture(spec.model);
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
@@ -33,5 +40,6 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
     throw new PssError(
       `--weights is required for ${arch.name}: a .safetensors or .pth file or an https URL${hasTorchvisionHubWeights(arch.name) ? `, or tv:${arch.name} for torchvision's ImageNet weights` : ''}`,
     );
-  return loadWeights(arch, weights, { onProgress: spec.onProgress });
+  const model = await loadWeights(arch, weights, { onProgress: spec.onProgress });
+  return spec.preprocessing === undefined ? model : applyDescription(model, spec.model, spec.preprocessing);
 }

@@ -107,7 +107,7 @@ export function choosePreprocessing(
 ): PreprocessingChoice {
   const d = description?.trim();
   if (!d || d === 'auto') return fromInputShape(shape, source);
-  if (!d.startsWith('{')) return preset(d, shape, source);
+  if (/^[\w-]+$/.test(d)) return preset(d, shape, source);
   return fromDescription(parseDescription(d, what), shape, source, what);
 }
 

@@ -197,20 +197,17 @@ export class ModelStore implements AsyncDisposable {
     upload: OnnxUpload,
     o: { stats?: string; preprocessing?: string } = {},
   ): Promise<LoadedModel> {
-    const description = o.preprocessing?.startsWith('upload:')
-      ? new TextDecoder().decode(
-          await readFileChecked(
-            this.named(o.preprocessing, 'preprocessing').path,
-            'preprocessing description',
-            1 << 20,
-          ),
-        )
+    const file = o.preprocessing?.startsWith('upload:')
+      ? this.named(o.preprocessing, 'preprocessing')
+      : undefined;
+    const description = file
+      ? new TextDecoder().decode(await readFileChecked(file.path, 'preprocessing description', 1 << 20))
       : o.preprocessing;
     const statsKey = o.stats ? this.named(o.stats, 'stats').key : '';
     const key = `onnx:${upload.sha256}:${statsKey}:${description ?? ''}`;
     const known = this.find(key);
     if (known) return known;
-    const { model, preprocessing } = await importUploadedOnnx(upload, description);
+    const { model, preprocessing } = await importUploadedOnnx(upload, description, file?.shown);
     const stats = await this.stats(o.stats);
     const m = await this.add(key, upload.name, model, stats.path);
     m.preprocessing = preprocessing;

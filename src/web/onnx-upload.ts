@@ -8,9 +8,10 @@
 import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
 import { forwardRunner } from '../jobs/forward.js';
-import { Model } from '../models/model.js';
+import type { Model } from '../models/model.js';
 import { onnxModel } from '../models/onnx-import.js';
 import { choosePreprocessing, type PreprocessingChoice } from '../models/preprocessing-config.js';
+import { withPreprocessing } from '../models/preprocessing-file.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import type { Upload } from './uploads.js';
 
@@ -22,24 +23,17 @@ const MAX_ONNX_BYTES = 2 ** 31 - 1;
 export async function importUploadedOnnx(
   upload: OnnxUpload,
   description: string | undefined,
+  /** Where the description came from (an uploaded file's name), for the model's notes. */
+  from?: string,
 ): Promise<{ model: Model; preprocessing: PreprocessingChoice }> {
   const bytes = await readFileChecked(upload.path, 'ONNX file', MAX_ONNX_BYTES);
   const imported = onnxModel(bytes, upload.name);
   const shape = imported.arch.inputShape;
   const preprocessing = choosePreprocessing(description, shape, upload.name);
-  const notes = [...(imported.info.notes ?? [])];
-  if (preprocessing.assumed)
-    notes.push(
-      `preprocessing assumed from the input shape ${shape.join('×')} (${preprocessing.summary}); give a preprocessor_config.json if the model was trained otherwise`,
-    );
-  notes.push(...preprocessing.notes);
-  const model = new Model(
-    { ...imported.arch, preprocessing: preprocessing.preprocessing },
-    imported.numClasses,
-    imported.weights,
-    imported.source,
-    { ...imported.info, notes },
-  );
+  const source =
+    from ??
+    (/^[\w-]+$/.test(description?.trim() ?? '') ? `the ${description} preset` : 'the description given');
+  const model = withPreprocessing(imported, preprocessing, source);
   return { model, preprocessing };
 }
 
