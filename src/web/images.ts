@@ -49,13 +49,13 @@ export class ImageStore {
     private readonly max = 8,
   ) {}
 
-  /**
-   * Decodes an uploaded image (to refuse a bad one now, with the decoder's message) and keeps
-   * its bytes (the upload's file is the caller's to remove).
-   */
-  async add(upload: Upload) {
-    const fileName = upload.name;
-    const bytes = await readFileChecked(upload.path, 'image file', upload.bytes);
+  /** An upload on disk (see add); the upload's file is the caller's to remove. */
+  async addUpload(upload: Upload) {
+    return this.add(await readFileChecked(upload.path, 'image file', upload.bytes), upload.name);
+  }
+
+  /** Decodes an image (to refuse a bad one now, with the decoder's message) and keeps it. */
+  async add(bytes: Uint8Array, fileName: string) {
     const img = await loadImage(bytes, { name: fileName });
     const stored: StoredImage = {
       id: `u${this.next++}`,

@@ -168,7 +168,7 @@ export function apiRoutes(
         const name = displayName(query(c, 'name'), 'image');
         const u = await receive(c, name, limits.imageBytes, `the image ${name}`);
         try {
-          const image = await queue.run(`decoding ${name}`, () => images.add(u), c.signal);
+          const image = await queue.run(`decoding ${name}`, () => images.addUpload(u), c.signal);
           sendJson(c.res, 200, image);
         } finally {
           await uploads.discard(u);
