@@ -92,7 +92,7 @@ export function preset(name: string, shape: Shape, source: string): Preprocessin
     h === crop && w === crop
       ? []
       : [`the ${name} preset crops ${crop}×${crop}; ${source} takes ${h}×${w}, so it is cropped to that`];
-  return { ...choice(p, shape, false, notes), summary: `${name}: ${describePreprocessing(p, shape)}` };
+  return choice(p, shape, false, notes);
 }
 
 /**

@@ -13,6 +13,7 @@ import { Explorer } from '../../src/web/explorer.js';
 import { JobQueue } from '../../src/web/queue.js';
 import { type RunningServer, startServer } from '../../src/web/server.js';
 import { onnxWithUnknownOp } from './helpers.js';
+import { onnxClassifier } from './onnx-models.js';
 
 const EXAMPLE = 'example:shirt-as-tshirt-5806.png';
 
@@ -221,6 +222,65 @@ describe('pss serve: the API', () => {
     const junk = await upload('/api/models/onnx', new Uint8Array(1000).fill(7), 'junk.onnx');
     assert.equal(junk.status, 400);
     assert.match(junk.json.error, /^junk\.onnx is not a valid ONNX model/);
+  });
+
+  it('ONNX uploads are checked at upload, with the preprocessing the page chose; a model can be released', async () => {
+    for (const flaw of ['no-conv', 'two-inputs', 'map-output'] as const) {
+      const r = await upload('/api/models/onnx', onnxClassifier({ flaw }), `${flaw}.onnx`);
+      assert.equal(r.status, 400, `${flaw}: ${r.json.error}`);
+      assert.match(r.json.error, new RegExp(`^${flaw}\\.onnx`));
+    }
+    const grey = await upload(
+      '/api/models/onnx?preprocessing=auto',
+      onnxClassifier({ channels: 1, size: 20 }),
+      'g.onnx',
+    );
+    assert.equal(grey.status, 200, grey.json.error);
+    assert.deepEqual(grey.json.preprocessing, {
+      summary: 'resize 20 → crop 20×20, mean [0], std [1]',
+      assumed: true,
+    });
+    assert.deepEqual(grey.json.inputShape, [1, 20, 20]);
+    const description = encodeURIComponent('{"resize": 24, "mean": [0.5], "std": [0.2]}');
+    const described = await upload(
+      `/api/models/onnx?preprocessing=${description}`,
+      onnxClassifier({ channels: 1, size: 20 }),
+      'g.onnx',
+    );
+    assert.equal(described.status, 200, described.json.error);
+    assert.notEqual(described.json.id, grey.json.id, 'another preprocessing is another model');
+    assert.match(
+      described.json.notes.join('\n'),
+      /preprocessing from the description given: resize 24 → crop 20×20, mean \[0\.5\], std \[0\.2\]/,
+    );
+    const rgb = await upload(
+      '/api/models/onnx?preprocessing=imagenet',
+      onnxClassifier({ channels: 1, size: 20 }),
+      'g.onnx',
+    );
+    assert.equal(rgb.status, 400);
+    assert.equal(
+      rgb.json.error,
+      'the imagenet transform makes RGB inputs; g.onnx takes 1 channel (greyscale)',
+    );
+    const img = await upload('/api/images', EXAMPLE_PNG, 'shirt.png');
+    const r = await post('/api/explain', { model: described.json.id, image: img.json.id, label: 3, k: 4 });
+    assert.equal(r.status, 200, r.json.error);
+    assert.equal(r.json.boosted.length, 4);
+
+    const gone = await raw(server.url, `/api/models/${described.json.id}`, { method: 'DELETE' });
+    assert.equal(gone.status, 200, gone.body);
+    const state = (await (await fetch(new URL('/api/state', server.url))).json()) as Json;
+    assert.ok(!state.models.some((m: { id: string }) => m.id === described.json.id));
+    const after = await post('/api/predict', { model: described.json.id, image: img.json.id });
+    assert.equal(after.status, 404);
+    assert.match(after.json.error, /is not loaded \(it may have been released\)/);
+    const pinned = await raw(server.url, '/api/models/m1', { method: 'DELETE' });
+    assert.equal(pinned.status, 400);
+    assert.equal((await raw(server.url, '/favicon.ico')).status, 200);
+    const emptyK = await post('/api/explain', { model: 'm1', image: EXAMPLE, label: 1, k: '' });
+    assert.equal(emptyK.status, 400);
+    assert.match(emptyK.json.error, /"k" must be an integer/);
   });
 
   it('built-in models: local weights load; weights not in the cache are never downloaded', async () => {

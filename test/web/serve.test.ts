@@ -43,7 +43,17 @@ describe('pss serve', () => {
   it('has help with examples', () => {
     const r = pss(['serve', '--help']);
     assert.equal(r.code, 0);
-    for (const s of ['--port', '--host', '--model', '--weights', '--stats', 'Examples:'])
+    for (const s of [
+      '--port',
+      '--host',
+      '--allow-origin',
+      '--allow-paths',
+      '--model',
+      '--weights',
+      '--preprocessing',
+      '--stats',
+      'Examples:',
+    ])
       assert.ok(r.stdout.includes(s), s);
   });
 });
