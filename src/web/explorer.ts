@@ -12,6 +12,7 @@ import { camOverlay } from '../figures/gradcam.js';
 import { encodePng } from '../figures/heatmap.js';
 import type { RgbImage } from '../image/load.js';
 import { forwardRunner, unitsOffRunner } from '../jobs/forward.js';
+import { cacheRoot } from '../models/download/index.js';
 import type { ModelSpec } from '../models/load.js';
 import type { SaliencyOptions } from '../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../saliency/explain.js';
@@ -73,6 +74,7 @@ export class Explorer implements AsyncDisposable {
   readonly uploads: UploadStore;
 
   constructor(readonly options: ExplorerOptions = {}) {
+    this.redactor.name(cacheRoot(), "the server's download cache");
     this.uploads = new UploadStore(this.redactor);
     this.models = new ModelStore(options, this.uploads, this.redactor);
     this.images = new ImageStore(this.models, options.maxImages);
@@ -135,7 +137,7 @@ export class Explorer implements AsyncDisposable {
       loss: report.loss,
       probabilities: report.probabilities,
       standardized: report.standardized,
-      notes: report.notes,
+      notes: report.notes.map((n) => this.redactor.clean(n)),
       k,
       boost,
       cos: e.explanation.cos,

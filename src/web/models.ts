@@ -136,7 +136,7 @@ export class ModelStore implements AsyncDisposable {
    * (it may download, as the other commands do — only the page never downloads).
    */
   async loadInitial(spec: ModelSpec & { stats?: string }): Promise<void> {
-    const isDefault = spec.model === DEFAULT_MODEL && !spec.weights;
+    const isDefault = spec.model === DEFAULT_MODEL && !spec.weights && !spec.preprocessing;
     const bundled = await this.loadBuiltin(DEFAULT_MODEL, { stats: isDefault ? spec.stats : undefined });
     bundled.pinned = true;
     this.initialId = bundled.id;

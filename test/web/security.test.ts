@@ -176,16 +176,37 @@ describe('pss serve: security', () => {
     assert.doesNotMatch(state.body, new RegExp(`${process.cwd()}|/tmp/|/root/|/home/`));
   });
 
-  it('the command line model is shown without its absolute path', async () => {
+  it('the command line model and its preprocessing file are shown without their absolute paths', async () => {
     const onnx = join(dir, 'model.onnx');
+    const config = join(dir, 'grey.json');
     const { onnxClassifier } = await import('./onnx-models.js');
     writeFileSync(onnx, onnxClassifier({ channels: 1, size: 32 }));
-    const s = await serve(['--model', onnx]);
+    writeFileSync(config, JSON.stringify({ resize: 32, mean: [0.5], std: [0.5] }));
+    const s = await serve(['--model', onnx, '--preprocessing', config]);
     try {
       const state = await raw(s.url, '/api/state');
       assert.equal(state.status, 200);
       assert.ok(!state.body.includes(dir), state.body.slice(0, 400));
       assert.match(state.body, /model\.onnx/);
+      assert.match(state.body, /preprocessing from grey\.json: resize 32/);
+      const { id, initial } = {
+        id: JSON.parse(
+          (
+            await raw(s.url, '/api/images?name=p.png', {
+              body: readFileSync('examples/fashion/bag-1884.png'),
+            })
+          ).body,
+        ).id,
+        initial: JSON.parse(state.body).initial,
+      };
+      const r = await raw(
+        s.url,
+        '/api/explain',
+        json({ model: initial, image: id, label: 1, profile: false }),
+      );
+      assert.equal(r.status, 200, r.body);
+      assert.ok(!r.body.includes(dir));
+      assert.match(r.body, /preprocessing from grey\.json/);
     } finally {
       await s.stop();
     }
