@@ -108,7 +108,7 @@ describe('pss serve in a browser: keyboard and screen sizes', { skip }, () => {
     assert.deepEqual(s.pageErrors, []);
   });
 
-  for (const width of [360, 1400]) {
+  for (const width of [360, 800, 1400]) {
     it(`nothing overflows at ${width} px`, async () => {
       const { page } = s;
       await page.setViewportSize({ width, height: 900 });
