@@ -29,6 +29,7 @@ export const main = defineCommand({
     prune: () => import('./commands/prune.js').then((m) => m.default),
     neighbors: () => import('./commands/neighbors.js').then((m) => m.default),
     finetune: () => import('./commands/finetune.js').then((m) => m.default),
+    profile: () => import('./commands/profile.js').then((m) => m.default),
   },
 });
 

@@ -19,7 +19,6 @@
 import { PssError } from '../errors.js';
 import { fitPot } from '../saliency/pot.js';
 import type { Reference, Standardization } from '../saliency/standardize.js';
-import type { Statistics } from './file.js';
 
 /** The q the tails are sized for by default: enough for POT at q = 0.85 and 0.95. */
 export const DEFAULT_TAIL_QUANTILE = 0.85;
@@ -203,11 +202,9 @@ export function checkTailRows(t: Tails, fail: (why: string) => never): void {
  * --standardize: z leaves the statistics as they are; pot fits every unit's tail at quantile q
  * from the file's tails (once per run), so that profiles become −log10 P.
  */
-export function withStandardization<T extends { path: string; stats: Statistics; reference: Reference }>(
-  resolved: T | undefined,
-  method: Standardization,
-  q: number,
-): T | undefined {
+export function withStandardization<
+  T extends { path: string; stats: { tails?: Tails }; reference: Reference },
+>(resolved: T | undefined, method: Standardization, q: number): T | undefined {
   if (method === 'z') return resolved;
   if (!resolved)
     throw new PssError(
