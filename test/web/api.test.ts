@@ -10,7 +10,6 @@ import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { Explorer } from '../../src/web/explorer.js';
-import { JobQueue } from '../../src/web/queue.js';
 import { type RunningServer, startServer } from '../../src/web/server.js';
 import { onnxWithUnknownOp } from './helpers.js';
 import { onnxClassifier } from './onnx-models.js';
@@ -379,44 +378,5 @@ describe('pss serve: the API', () => {
       results.map((r) => r.json.labelName),
       ['Shirt', 'T-shirt/top', 'Pullover'],
     );
-  });
-});
-
-describe('JobQueue', () => {
-  it('never runs two jobs at once, and skips a job whose request was abandoned', async () => {
-    const q = new JobQueue();
-    let running = 0;
-    let most = 0;
-    const job = (ms: number) => async () => {
-      most = Math.max(most, ++running);
-      await new Promise((r) => setTimeout(r, ms));
-      running--;
-      return ms;
-    };
-    const gone = new AbortController();
-    const a = q.run('a', job(30));
-    const b = q.run('b', job(10), gone.signal);
-    const c = q.run('c', job(5));
-    await new Promise((r) => setImmediate(r));
-    assert.equal(q.status().busy, 'a');
-    assert.equal(q.status().waiting, 2);
-    const refused = assert.rejects(b, /cancelled/);
-    gone.abort();
-    assert.equal(await a, 30);
-    await refused;
-    assert.equal(await c, 5);
-    assert.equal(most, 1);
-    assert.deepEqual(q.status(), { busy: null, elapsedMs: null, waiting: 0 });
-  });
-
-  it('goes on after a failed job', async () => {
-    const q = new JobQueue();
-    await assert.rejects(
-      q.run('bad', async () => {
-        throw new Error('boom');
-      }),
-      /boom/,
-    );
-    assert.equal(await q.run('good', async () => 1), 1);
   });
 });
