@@ -33,6 +33,8 @@ export interface ExplainOptions {
   noisePercent?: number;
   /** Seed for the noise and the random baseline. */
   seed?: number;
+  /** Rows (the clean image, the noised copies) per ONNX Runtime run (default: all in one). */
+  noiseBatch?: number;
   /** Whose loss (default the true label). */
   target?: Target;
 }
@@ -86,7 +88,10 @@ export async function explain(
   data.set(x);
   for (let i = 1; i < rows; i++)
     for (let j = 0; j < per; j++) data[i * per + j] = (1 - p) * x[j] + p * rand.normal();
-  const shape = [rows, c, h, w] as const;
+  const batch = Math.min(rows, o.noiseBatch ?? rows);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new PssError(`noise batch must be >= 1, got ${o.noiseBatch}`);
+  const shape = [batch, c, h, w] as const;
 
   const mean = Float32Array.from(o.stats?.mean ?? new Float64Array(f));
   const std = Float32Array.from(o.stats?.std ?? new Float64Array(f).fill(1), usableSigma);
@@ -137,12 +142,35 @@ export async function explain(
     },
     'explain',
   );
-  const out = await runner.run(feeds);
+  // `batch` rows a run; a short last run repeats the last row. Row 0's outputs come from run 0.
+  const rowFeeds = (start: number) =>
+    Object.fromEntries(
+      Object.entries(feeds).map(([name, v]) => {
+        if (name === 'mean' || name === 'std') return [name, v];
+        const width = v.length / rows;
+        const chunk = new Float32Array(batch * width);
+        for (let i = 0; i < batch; i++)
+          chunk.set(
+            v.subarray(Math.min(start + i, rows - 1) * width, (Math.min(start + i, rows - 1) + 1) * width),
+            i * width,
+          );
+        return [name, chunk];
+      }),
+    );
+  const maps: ArrayLike<number>[] = [];
+  let out: Awaited<ReturnType<typeof runner.run>> | undefined;
+  for (let start = 0; start < rows; start += batch) {
+    const run = await runner.run(batch === rows ? feeds : rowFeeds(start));
+    out ??= run;
+    for (let i = 0; i < batch && start + i < rows; i++)
+      maps.push(run.input_gradient.subarray(i * per, (i + 1) * per));
+  }
+  if (!out) throw new Error('explain ran no rows');
 
   const inputGradient = new Float32Array(per);
   const first = noisy ? 1 : 0;
   for (let i = first; i < rows; i++)
-    for (let j = 0; j < per; j++) inputGradient[j] += out.input_gradient[i * per + j] / (rows - first);
+    for (let j = 0; j < per; j++) inputGradient[j] += maps[i][j] / (rows - first);
   const logits = Float32Array.from(out.logits.subarray(0, nc));
   const predicted = argmax(logits);
   const clean: SaliencyResult = {

@@ -12,6 +12,7 @@ import { writeFilesAtomic } from '../../io/files.js';
 import { serializeNpy } from '../../io/npy.js';
 import { withExampleDefaults } from '../../models/examples.js';
 import { loadModel } from '../../models/load.js';
+import { defaultBatch } from '../../runtime/batch.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
@@ -156,6 +157,8 @@ const command = defineCommand({
       random: args.random,
       noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),
       noisePercent: numberFlag(args['noise-percent'], 'noise-percent', 0, 1),
+      // The CPU runs all rows at once; a GPU a batch that fits its memory.
+      noiseBatch: defaultBatch('explain', args.device, Number.MAX_SAFE_INTEGER, batch.shape.slice(1)),
       seed: intFlag(args.seed, 'seed', 0),
       top: intFlag(args.top, 'top', 0),
       classNames: names,

@@ -17,6 +17,7 @@ import {
   pruneReportMarkdown,
 } from '../../jobs/prune-summary.js';
 import { loadModel } from '../../models/load.js';
+import { defaultBatch } from '../../runtime/batch.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
@@ -91,6 +92,8 @@ const merge = defineCommand({
   },
 });
 
+const PRUNE_BATCH = 16;
+
 const command = defineCommand({
   meta: {
     name: 'prune',
@@ -108,8 +111,7 @@ const command = defineCommand({
     seed: { type: 'string', default: '0', description: 'Seed of the random-filter control', valueHint: 'n' },
     batch: {
       type: 'string',
-      default: '16',
-      description: 'Images per saliency run (the masked forward passes run 4x as many rows at once)',
+      description: `Images per saliency run (default: ${PRUNE_BATCH}; on --device webgpu, ${defaultBatch('saliency', 'webgpu', PRUNE_BATCH)} at 224x224 and more for smaller inputs); the masked forward passes run 4x as many rows at once`,
       valueHint: 'n',
     },
     out: {
@@ -136,7 +138,7 @@ const command = defineCommand({
     const aggregation = perUnit(args.aggregation as Aggregation, 'prune');
     const k = intFlag(args.k, 'k', 1)!;
     const seed = intFlag(args.seed, 'seed', 0)!;
-    const batch = intFlag(args.batch, 'batch', 1)!;
+    const batch = intFlag(args.batch, 'batch', 1);
     const limit = intFlag(args.limit, 'limit', 1);
     const rankBy = args.rank as RankBy;
     const shard = resolveShard(args.shard, args.shards);
@@ -182,7 +184,7 @@ const command = defineCommand({
       seed,
       aggregation,
       stats: stats?.reference,
-      batch,
+      batch: batch ?? defaultBatch('saliency', args.device, PRUNE_BATCH, model.arch.inputShape),
       out,
       shard: shard && [shard.index, shard.count],
       resume: args.resume,

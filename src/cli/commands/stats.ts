@@ -11,6 +11,7 @@ import { acquireLock } from '../../io/lock.js';
 import { STATS_SHARDS, shardName } from '../../io/shards.js';
 import { collectStats } from '../../jobs/collect-stats.js';
 import { loadModel } from '../../models/load.js';
+import { defaultBatch } from '../../runtime/batch.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { readStats, writeStats } from '../../stats/file.js';
@@ -132,7 +133,7 @@ const command = defineCommand({
     },
     batch: {
       type: 'string',
-      description: `Images per ONNX Runtime run (default: ${DEFAULT_BATCH}; ${PARAMETER_BATCH} with --aggregation parameter, whose per-sample gradients are as large as the model)`,
+      description: `Images per ONNX Runtime run (default: ${DEFAULT_BATCH}; ${PARAMETER_BATCH} with --aggregation parameter, whose per-sample gradients are as large as the model; on --device webgpu, ${defaultBatch('saliency', 'webgpu', DEFAULT_BATCH)} at 224x224 and more for smaller inputs)`,
       valueHint: 'n',
     },
     ...shardArgs,
@@ -153,8 +154,7 @@ const command = defineCommand({
   subCommands: { merge },
   async run({ args }) {
     const aggregation = args.aggregation as Aggregation;
-    const batch =
-      intFlag(args.batch, 'batch', 1) ?? (aggregation === 'parameter' ? PARAMETER_BATCH : DEFAULT_BATCH);
+    const batch = intFlag(args.batch, 'batch', 1);
     const limit = intFlag(args.limit, 'limit', 1);
     const found = resolveShard(args.shard, args.shards);
     const shard = found && ([found.index, found.count] as const);
@@ -183,7 +183,14 @@ const command = defineCommand({
       aggregation,
       target,
       tailQuantile: args.tails && tailQuantile,
-      batch,
+      batch:
+        batch ??
+        defaultBatch(
+          aggregation === 'parameter' ? 'parameter' : 'saliency',
+          args.device,
+          aggregation === 'parameter' ? PARAMETER_BATCH : DEFAULT_BATCH,
+          model.arch.inputShape,
+        ),
       shard,
       checkpoint,
       checkpointEvery,
