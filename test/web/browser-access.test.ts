@@ -90,6 +90,37 @@ describe('pss serve in a browser: keyboard and screen sizes', { skip }, () => {
     await s.shot('20-keyboard.png');
   });
 
+  it('k and boost are checked in the page: an empty or wrong value is said beside the field, nothing is sent', async () => {
+    const { page } = s;
+    let sent = 0;
+    page.on('request', (r) => {
+      if (r.url().endsWith('/api/explain')) sent++;
+    });
+    await page.locator('#k').fill('');
+    await page.locator('#k').press('Tab');
+    assert.equal(await s.text('#k-message'), 'k must be a whole number from 1 to 224');
+    assert.equal(await page.locator('#k').getAttribute('aria-invalid'), 'true');
+    assert.equal(sent, 0);
+    await page.locator('#k').fill('10');
+    await page.locator('#k').press('Tab');
+    await page.locator('#activity').waitFor({ state: 'hidden' });
+    assert.ok(await page.locator('#k-message').isHidden());
+    const before = sent;
+    assert.ok(before > 0);
+    await page.locator('#boost').fill('');
+    await page.locator('#boost').press('Tab');
+    assert.equal(await s.text('#boost-message'), 'boost must be a number from 0 to 1,000,000');
+    await page.locator('#boost').fill('-1');
+    await page.locator('#boost').press('Tab');
+    assert.equal(await s.text('#boost-message'), 'boost must be a number from 0 to 1,000,000');
+    assert.equal(sent, before);
+    await page.locator('#boost').fill('100');
+    await page.locator('#boost').press('Tab');
+    await page.locator('#activity').waitFor({ state: 'hidden' });
+    assert.ok(await page.locator('#boost-message').isHidden());
+    assert.ok(sent > before);
+  });
+
   it('maps and examples have informative alt text', async () => {
     const { page } = s;
     const alts: Record<string, string> = {};

@@ -257,6 +257,30 @@ describe('pss serve: security', () => {
     }
   });
 
+  it('--allow-origin: that origin may drive it too; a malformed one is refused at start', async () => {
+    const s = await serve(['--host', '127.0.0.1', '--allow-origin', 'http://myhost.example:9000']);
+    try {
+      const { port } = new URL(s.url);
+      const r = await raw(s.url, '/api/state', {
+        headers: { host: `127.0.0.1:${port}`, origin: 'http://myhost.example:9000' },
+      });
+      assert.equal(r.status, 200);
+      const other = await raw(s.url, '/api/state', {
+        headers: { host: `127.0.0.1:${port}`, origin: 'http://myhost.example:9001' },
+      });
+      assert.equal(other.status, 403);
+    } finally {
+      await s.stop();
+    }
+    const { pss } = await import('../helpers/cli.js');
+    const bad = pss(['serve', '--port', '0', '--allow-origin', 'http://myhost/path']);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /^pss: --allow-origin takes origins such as http:\/\/myhost:8765 .*got "http:\/\/myhost\/path"\n$/,
+    );
+  });
+
   it('another loopback address is checked too (--host 127.0.0.2)', async () => {
     const s = await serve(['--host', '127.0.0.2']);
     try {
