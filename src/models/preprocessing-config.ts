@@ -52,24 +52,40 @@ export function fromInputShape(shape: Shape, source: string): PreprocessingChoic
   return choice({ resize: Math.max(h, w), mean, std }, shape, true);
 }
 
+/** torchvision's ImageClassification(crop_size, resize_size, interpolation) as a description (resample: PIL's code, 2 bilinear, 3 bicubic). */
+const tv = (resize: number, crop = 224, resample = 2) => ({
+  size: { shortest_edge: resize },
+  crop_size: crop,
+  image_mean: IMAGENET.mean,
+  image_std: IMAGENET.std,
+  ...(resample === 2 ? {} : { resample }),
+});
+
 /**
  * torchvision's transforms as descriptions, the same kind of entry a preprocessor_config.json
- * is: ImageNet's (resize 256, crop 224) and Inception-v3's (resize 342, crop 299).
+ * is: ImageNet's (resize 256, crop 224), Inception-v3's (resize 342, crop 299), and those of
+ * the DEFAULT weights of the modern CNNs (torchvision 0.14's weight metadata).
  */
 export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
-  imagenet: {
-    size: { shortest_edge: 256 },
-    crop_size: 224,
-    image_mean: IMAGENET.mean,
-    image_std: IMAGENET.std,
-  },
-  inception: {
-    size: { shortest_edge: 342 },
-    crop_size: 299,
-    image_mean: IMAGENET.mean,
-    image_std: IMAGENET.std,
-  },
+  imagenet: tv(256),
+  inception: tv(342, 299),
+  efficientnet_b0: tv(256, 224, 3),
+  mobilenet_v3_large: tv(232),
+  mobilenet_v3_small: tv(256),
+  regnet_y_400mf: tv(232),
+  convnext_tiny: tv(236),
 };
+
+/** A preset's resize, mean and std (a built-in architecture's preprocessing), or undefined. */
+export function presetPreprocessing(name: string): Preprocessing | undefined {
+  const d = PRESETS[name];
+  if (!d) return undefined;
+  return {
+    resize: (d.size as { shortest_edge: number }).shortest_edge,
+    mean: d.image_mean as number[],
+    std: d.image_std as number[],
+  };
+}
 
 /** A preset by name, for a model of input `shape` (its crop must be the model's input). */
 export function preset(name: string, shape: Shape, source: string): PreprocessingChoice {
@@ -83,15 +99,12 @@ export function preset(name: string, shape: Shape, source: string): Preprocessin
     throw new PssError(`the ${name} transform makes RGB inputs; ${source} takes 1 channel (greyscale)`);
   const [, h, w] = shape;
   const crop = d.crop_size as number;
-  const p: Preprocessing = {
-    resize: (d.size as { shortest_edge: number }).shortest_edge,
-    mean: d.image_mean as number[],
-    std: d.image_std as number[],
-  };
+  const p = presetPreprocessing(name)!;
   const notes =
     h === crop && w === crop
       ? []
       : [`the ${name} preset crops ${crop}×${crop}; ${source} takes ${h}×${w}, so it is cropped to that`];
+  if (d.resample === 3) notes.push(`the ${name} preset resizes bicubically; pss resizes bilinearly`);
   return choice(p, shape, false, notes);
 }
 
@@ -168,6 +181,10 @@ export function fromDescription(
       resize = Math.trunc(s.short / d.crop_pct);
     }
   } else resize = Math.max(h, w);
+  if (d.do_center_crop === false && resize > Math.min(h, w))
+    notes.push(
+      `${what} asks for no centre crop; the model takes ${h}×${w}, so pss crops the middle of the resized image to it`,
+    );
   if (d.crop_size !== undefined && d.do_center_crop !== false) {
     const s = side(d.crop_size, 'crop_size', what);
     if ((s.h ?? s.short) !== h || (s.w ?? s.short) !== w)
