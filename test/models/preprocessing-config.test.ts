@@ -55,6 +55,16 @@ describe('preprocessing descriptions', () => {
       pick({ resize: 256, mean: IMAGENET.mean, std: IMAGENET.std, resample: 3 }).notes[0],
       /resample 3; pss resizes bilinearly/,
     );
+    const uncropped = pick({
+      size: { shortest_edge: 256 },
+      do_center_crop: false,
+      image_mean: IMAGENET.mean,
+      image_std: IMAGENET.std,
+    });
+    assert.match(
+      uncropped.notes[0],
+      /asks for no centre crop; the model takes 224×224, so pss crops the middle/,
+    );
   });
 
   it('what cannot be honoured is refused with the reason', () => {
