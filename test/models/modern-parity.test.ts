@@ -1,0 +1,108 @@
+/**
+ * The modern CNNs of issue 16 against PyTorch float64 on deterministic weights at 64×64
+ * (fixtures: scripts/reference/make_modern_fixtures.py, test/fixtures/modern/): the layer
+ * table, logits and saliency in every filter mode within assertParity's noise-floor tolerance;
+ * and every conv of theirs (squeeze-excitation and depthwise ones too) turns off through the
+ * conv-output mask exactly as zeroing its weights and bias does.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { forwardRunner } from '../../src/jobs/forward.js';
+import type { Architecture } from '../../src/models/architecture.js';
+import { deterministicInput } from '../../src/models/deterministic.js';
+import { torchHubNameProblem } from '../../src/models/download/integrity.js';
+import { Model } from '../../src/models/model.js';
+import { PRESETS } from '../../src/models/preprocessing-config.js';
+import { TORCHVISION_WEIGHTS } from '../../src/models/torchvision-weights.js';
+import { ARCHITECTURES } from '../../src/models/zoo.js';
+import type { Aggregation } from '../../src/saliency/aggregation.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { zeroFilters } from '../helpers/zero-by-hand.js';
+
+const SIZE = 64;
+const MODES: [Aggregation, string][] = [
+  ['filter', 'filter'],
+  ['filter-abs-mean', 'filter_abs_mean'],
+  ['signed', 'signed'],
+];
+export const MODERN = ['mobilenet_v3_small', 'mobilenet_v3_large'];
+
+/** The architecture at the fixtures' input size. */
+const at64 = (arch: Architecture): Architecture => ({ ...arch, inputShape: [3, SIZE, SIZE] });
+
+for (const name of MODERN) {
+  const arch = ARCHITECTURES[name];
+  describe(`${name} parity with PyTorch (deterministic weights, ${SIZE}x${SIZE})`, () => {
+    const fx = loadFixture(`modern/${name}`);
+    const model = Model.deterministic(at64(arch));
+    const label = fx.get('labels').data[0];
+    const shape = [1, 3, SIZE, SIZE] as const;
+    const data = deterministicInput('input', shape);
+
+    it('layer table', () => {
+      const convs = JSON.parse(fx.metadata.conv_layers) as [string, number][];
+      assert.deepEqual(
+        model.layers.map((l) => [`${l.name}.weight`, l.filters]),
+        convs,
+      );
+      assert.equal(model.filterCount, Number(fx.metadata.num_filters));
+      const params = JSON.parse(fx.metadata.param_names) as [string, number][];
+      assert.deepEqual(
+        model.params.filter((p) => !p.buffer).map((p) => [p.name, p.shape.reduce((a, b) => a * b, 1)]),
+        params,
+      );
+    });
+    it("torchvision's DEFAULT weights: URL, SHA-256 prefix, eval transform", () => {
+      const w = TORCHVISION_WEIGHTS[name];
+      assert.equal(w.weights, fx.metadata.weights);
+      assert.equal(w.url, fx.metadata.weights_url);
+      assert.equal(torchHubNameProblem(w.url, `${w.sha256Prefix}${'0'.repeat(56)}`), undefined);
+      assert.match(torchHubNameProblem(w.url, '0'.repeat(64)) ?? '', /promises one starting/);
+      const t = JSON.parse(fx.metadata.transforms) as { resize: number[] } & Record<string, unknown>;
+      const preset = PRESETS[name] as Record<string, unknown>;
+      assert.deepEqual(
+        {
+          resize: [(preset.size as { shortest_edge: number }).shortest_edge],
+          crop: [preset.crop_size],
+          interpolation: preset.resample === 3 ? 'bicubic' : 'bilinear',
+          mean: preset.image_mean,
+          std: preset.image_std,
+        },
+        t,
+      );
+      assert.deepEqual(arch.preprocessing, { resize: t.resize[0], mean: t.mean, std: t.std });
+    });
+    it('input matches', () => {
+      const sum = data.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - Number(fx.metadata.input_sum)) < 1e-6 * Number(fx.metadata.input_abs_sum));
+    });
+    it('logits and saliency in every filter mode', async (t) => {
+      await using engine = new SaliencyEngine(model);
+      for (const [mode, key] of MODES) {
+        const [r] = await engine.compute({ data, shape }, [label], mode);
+        if (mode === 'filter') {
+          assertParity(t, 'logits', r.logits, fx.reference('logits'));
+          assertParity(t, 'loss', [r.loss], fx.reference('loss'));
+        }
+        assertParity(t, mode, r.saliency, fx.reference(key));
+      }
+    });
+    it('filters turn off through the conv-output mask as zeroed weights and biases do', async () => {
+      // the first filter of the stem, of a depthwise conv, of each squeeze-excitation conv, of the last conv
+      const pick = (re: RegExp) => model.layers.filter((l) => re.test(l.name)).map((l) => l.offset + 1);
+      const off = [
+        ...new Set([0, ...pick(/\.fc[12]$/).slice(0, 2), ...pick(/./).slice(-1), model.layers[2].offset + 3]),
+      ];
+      const mask = new Float32Array(model.filterCount).fill(1);
+      for (const f of off) mask[f] = 0;
+      await using engine = new SaliencyEngine(model);
+      const masked = await forwardRunner(engine, 1, { filterMask: true }).logits(data, { mask });
+      await using zeroedEngine = new SaliencyEngine(zeroFilters(model, off));
+      const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
+      const plain = await forwardRunner(engine, 1).logits(data);
+      assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
+      assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
+    });
+  });
+}
