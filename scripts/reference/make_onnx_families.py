@@ -44,7 +44,6 @@ sys.path.insert(0, HERE)
 
 import deterministic as det  # noqa: E402
 from make_fixtures import common_meta, float32_floors, per_sample_saliency, stats, write_safetensors  # noqa: E402
-from make_input_saliency_fixture import deterministic_stats  # noqa: E402
 from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary  # noqa: E402
 from onnx_families import FAMILIES, fold, fold_candidates, load_deterministic_all, relpos_tables  # noqa: E402
 
@@ -54,6 +53,14 @@ OUT = os.environ.get("PSS_ONNX_OUT", "/tmp/pss-onnx-families")
 K, BOOST = 10, 100.0
 torch.set_num_threads(2)
 warnings.filterwarnings("ignore")
+
+
+def deterministic_stats(n):
+    """make_input_saliency_fixture.py's statistics (copied: importing it runs its fixtures)."""
+    mu = 1e-3 * (det.u_array("stats-mean", (n,)) + 1)
+    sigma = 1e-3 * (det.u_array("stats-std", (n,)) + 1.5)
+    return (torch.from_numpy(mu.astype(np.float32).astype(np.float64)),
+            torch.from_numpy(sigma.astype(np.float32).astype(np.float64)))
 
 
 def build(name):
@@ -117,8 +124,33 @@ def input_gradient(model, x, label, mu, sigma):
             "cos": cos.detach().numpy()}, int(logits.argmax())
 
 
+class Hardsigmoid(torch.nn.Module):
+    """clamp(x + 3, 0, 6) / 6: nn.Hardsigmoid's values and first derivative off the kinks, with
+    the second derivative PyTorch 1.13 lacks (hardsigmoid_backward has none)."""
+
+    def forward(self, x):
+        return torch.clamp(x + 3, 0, 6) / 6
+
+
+class Hardswish(Hardsigmoid):
+    def forward(self, x):
+        return x * super().forward(x)
+
+
+def twice_differentiable(model):
+    """MobileNetV3's hard activations in forms PyTorch differentiates twice."""
+    for name, m in list(model.named_modules()):
+        for child, c in list(m.named_children()):
+            if isinstance(c, torch.nn.Hardswish):
+                setattr(m, child, Hardswish())
+            elif isinstance(c, torch.nn.Hardsigmoid):
+                setattr(m, child, Hardsigmoid())
+
+
 def reference(name):
     model, _, size, opsets, with_input_gradient = build(name)
+    if with_input_gradient:
+        twice_differentiable(model)
     folds = used_folds(name, opsets)
     fold(model, folds)
     shape = (1, 3, size, size)

@@ -2,11 +2,14 @@
 how each is built, at which input size, the opsets torch.onnx (PyTorch 1.13) exports it at,
 and the deterministic weights of every floating state_dict entry.
 
-Sizes are the smallest each architecture takes as it is (real widths and depths): 32x32 where
-the global pool allows, AlexNet at 224 (its AdaptiveAvgPool2d((6, 6)) exports only where the
-feature map is 6x6), Inception-v3 at its minimum 75, Swin-T at 112 (4 windows per side in
-stage 1, so the shifted windows and their attention mask are exercised), ViT-B/16 built with
-image_size=32 (2x2 patches and the class token; torchvision sizes the position embedding by it).
+Sizes are the smallest each architecture takes: 32x32 where the global pool allows, AlexNet at
+224 (its AdaptiveAvgPool2d((6, 6)) exports only where the feature map is 6x6), Inception-v3 at
+its minimum 75, Swin-T at 112 (4 windows per side in stage 1, so the shifted windows and their
+attention mask are exercised). Real widths and depths except for the three transformers-era
+families, kept small for CI time (their ops and graph patterns are those of the full models):
+ViT-B/16's patch 16 and class token at image_size=32 (2x2 patches), 2 layers, width 64;
+Swin-T's patch 4 and 7x7 windows with width 24 and depths 2-2-2-2; ConvNeXt-T's stem, blocks
+and downsampling with widths 24-48-96-192 and depths 2-1-1-1.
 """
 
 from __future__ import annotations
@@ -18,6 +21,22 @@ import torchvision
 import deterministic as det
 
 M = torchvision.models
+CN = torchvision.models.convnext.CNBlockConfig
+
+
+def small_convnext():
+    return M.convnext.ConvNeXt([CN(24, 48, 2), CN(48, 96, 1), CN(96, 192, 1), CN(192, None, 1)],
+                               stochastic_depth_prob=0.1)
+
+
+def small_swin():
+    return M.swin_transformer.SwinTransformer(patch_size=[4, 4], embed_dim=24, depths=[2, 2, 2, 2],
+                                              num_heads=[1, 2, 4, 8], window_size=[7, 7])
+
+
+def small_vit():
+    return M.vision_transformer.VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=4,
+                                                  hidden_dim=64, mlp_dim=256)
 
 
 # name: (constructor, input side, opsets, input gradient in the fixture)
@@ -43,10 +62,10 @@ FAMILIES = {
     "efficientnet_b0": (lambda: M.efficientnet_b0(), 32, (9, 13, 17), False),
     "efficientnet_v2_s": (lambda: M.efficientnet_v2_s(), 32, (9, 13, 17), False),
     "regnet_y_400mf": (lambda: M.regnet_y_400mf(), 32, (9, 13, 17), False),
-    "convnext_tiny": (lambda: M.convnext_tiny(), 32, (9, 13, 17), True),
-    "vit_b_16": (lambda: M.vit_b_16(image_size=32), 32, (9, 13, 17), True),
+    "convnext_tiny": (small_convnext, 32, (9, 13, 17), True),
+    "vit_b_16": (small_vit, 32, (9, 13, 17), True),
     # nor Swin's padding to whole windows (Pad with computed sizes) at opset 9
-    "swin_t": (lambda: M.swin_t(), 112, (13, 17), False),
+    "swin_t": (small_swin, 112, (13, 17), False),
 }
 
 
@@ -61,7 +80,8 @@ def load_deterministic_all(model) -> list:
     """Every floating state_dict entry set deterministically (integer buffers such as Swin's
     relative_position_index untouched); returns [[name, shape, rule]]."""
     sd = model.state_dict()
-    new, table = {}, []
+    new, table = type(sd)(), []
+    new._metadata = getattr(sd, "_metadata", None)  # module versions (MNASNet checks its own)
     for name, t in sd.items():
         if not t.is_floating_point():
             new[name] = t

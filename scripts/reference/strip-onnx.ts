@@ -38,7 +38,8 @@ const KEEP_ELEMENTS = 4096;
 
 const floats = (t: Tensor): Float32Array | undefined => {
   if (t.dataType !== 1) return undefined;
-  if (t.rawData?.byteLength) return new Float32Array(t.rawData.slice().buffer);
+  // a copy: protobufjs gives Node Buffers, whose slice() is a view of the whole file
+  if (t.rawData?.byteLength) return new Float32Array(new Uint8Array(t.rawData).buffer);
   return Float32Array.from(t.floatData ?? []);
 };
 const dimsOf = (t: Tensor) => (t.dims ?? []).map(Number);

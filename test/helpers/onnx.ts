@@ -123,3 +123,58 @@ export function tinyOnnx(ops: readonly string[]): Uint8Array {
     },
   }).finish();
 }
+
+export type Node = import('onnx-proto').onnx.INodeProto;
+export type Attr = import('onnx-proto').onnx.IAttributeProto;
+
+/**
+ * A classifier file from nodes over input x (default [1, 3, 8, 8]) to output y (default [1, 10]).
+ * Inputs named "key:DxD..." not in `constants` become float initializers of those dims with
+ * `deterministic`'s values; `constants` are 1-D (int64 when every value is an integer, else float).
+ */
+export function onnxBytes(o: {
+  opset: number;
+  nodes: Node[];
+  constants?: Record<string, number[]>;
+  deterministic: (name: string) => { dims: number[]; values: number[] };
+  inputs?: { name: string; dims: (number | string)[] }[];
+  outputs?: { name: string; dims: (number | string)[] }[];
+}): Uint8Array {
+  const { onnx } = onnxProto;
+  const vi = (name: string, dims: (number | string)[]) => ({
+    name,
+    type: {
+      tensorType: {
+        elemType: 1,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  });
+  const inputs = o.inputs ?? [{ name: 'x', dims: [1, 3, 8, 8] }];
+  const graphInputs = new Set(inputs.map((i) => i.name));
+  const initializer = new Map<string, import('onnx-proto').onnx.ITensorProto>();
+  for (const [name, values] of Object.entries(o.constants ?? {}))
+    initializer.set(
+      name,
+      values.every(Number.isInteger) && !name.startsWith('scales')
+        ? { name, dims: [values.length], dataType: 7, int64Data: values }
+        : { name, dims: [values.length], dataType: 1, floatData: values },
+    );
+  for (const n of o.nodes)
+    for (const i of n.input ?? [])
+      if (i.includes(':') && !initializer.has(i) && !graphInputs.has(i)) {
+        const { dims, values } = o.deterministic(i);
+        initializer.set(i, { name: i, dims, dataType: 1, floatData: values });
+      }
+  return onnx.ModelProto.encode({
+    irVersion: o.opset < 9 ? 3 : 7,
+    opsetImport: [{ domain: '', version: o.opset }],
+    graph: {
+      name: 'g',
+      node: o.nodes,
+      initializer: [...initializer.values()],
+      input: inputs.map((i) => vi(i.name, i.dims)),
+      output: (o.outputs ?? [{ name: 'y', dims: [1, 10] }]).map((i) => vi(i.name, i.dims)),
+    },
+  }).finish();
+}

@@ -57,12 +57,16 @@ export interface OnnxImport {
   notes: string[];
 }
 
+/** Set when a Sigmoid's one score became two classes (the note tells of the one score). */
+type OneScore = { seen: boolean };
+
 /** The file's graph as a forward function on pss's graph (NCHW input, [N, classes] logits). */
 function forward(
   nodes: readonly NodeProto[],
   input: ImageInput,
   outputName: string,
   ending: Ending,
+  oneScore: OneScore,
   base: Omit<Parameters<typeof replay>[0], 'nodes' | 'x' | 'inputName' | 'outputName'>,
 ) {
   return (x: Value): Value => {
@@ -73,10 +77,13 @@ function forward(
       y = op.reshape(y, [n, y.shape[1]]);
     if (y.rank !== 2 || y.shape[0] !== n)
       throw new PssError(
-        `${base.source}: output ${quoted(outputName)} has shape [${y.shape.join(', ')}] for an input of [${x.shape.join(', ')}]; pss needs class scores of shape [N, classes] (is this an image classifier?)`,
+        `${base.source}: output ${quoted(outputName)} has ${y.rank} dimensions; pss needs class scores of shape [N, classes] (is this an image classifier?), and it is [${y.shape.join(', ')}] for an input of [${x.shape.join(', ')}]`,
       );
     // one sigmoid score z: the two-class logits [0, z]
-    if (ending === 'sigmoid' && y.shape[1] === 1) y = op.concat([op.mul(y, 0), y], 1);
+    if (ending === 'sigmoid' && y.shape[1] === 1) {
+      oneScore.seen = true;
+      y = op.concat([op.sub(y, y), y], 1);
+    }
     return y;
   };
 }
@@ -103,6 +110,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const [h, w] = options.inputSize ?? [224, 224];
   const inputShape = [input.channels, input.height ?? h, input.width ?? w] as const;
 
+  const oneScore: OneScore = { seen: false };
   const define = (net: Net) => {
     // Convs first, in node order (the saliency order); then the other parameters.
     const getters = new Map<string, () => Value>();
@@ -111,7 +119,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
       const buffer = p.role === 'bn-mean' || p.role === 'bn-var';
       getters.set(k, net.parameter(p.name, initializers.get(k)!.shape, p.role, buffer));
     }
-    return forward(nodes, input, outputName, ending, {
+    return forward(nodes, input, outputName, ending, oneScore, {
       initializers: constants,
       params: getters,
       convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
@@ -122,7 +130,8 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const probe = new Graph(op.OPS);
   const probeNet = new Net({ graph: probe, param: (p) => probe.input(p.name, p.shape) });
   const logits = define(probeNet)(probe.input('input', [1, ...inputShape]));
-  const classes = logits.shape[1];
+  // a Sigmoid on one score became two classes: the note tells of the one score
+  const classes = oneScore.seen ? 1 : logits.shape[1];
   const note = endingNote(ending, classes);
   if (note) notes.push(note);
   if (dynamic)

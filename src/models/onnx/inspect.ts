@@ -128,14 +128,18 @@ export function scoresOutput(
   const outputs = (graph.output ?? []).filter((o) => o.name);
   if (!outputs.length) throw new PssError(`${source} has no output`);
   const list = outputs.map((o) => `${quoted(o.name!)} ${showDims(dimsOf(o))}`).join(', ');
-  if (chosen !== undefined) {
-    if (!outputs.some((o) => o.name === chosen))
-      throw new PssError(`${source} has no output ${quoted(chosen)}; its outputs: ${list}`);
-    return chosen;
-  }
-  // class scores are [N, K]: prefer the first output of rank 2
-  const output = outputs.find((o) => dimsOf(o)?.length === 2) ?? outputs[0];
-  if (outputs.length > 1)
+  const output =
+    chosen === undefined
+      ? // class scores are [N, K]: prefer the first output of rank 2
+        (outputs.find((o) => dimsOf(o)?.length === 2) ?? outputs[0])
+      : outputs.find((o) => o.name === chosen);
+  if (!output) throw new PssError(`${source} has no output ${quoted(chosen!)}; its outputs: ${list}`);
+  const classes = num(output.type?.tensorType?.shape?.dim?.[1]?.dimValue);
+  if (classes < 0)
+    throw new PssError(
+      `${source}: output ${quoted(output.name!)} claims ${classes} classes; a class count is positive`,
+    );
+  if (outputs.length > 1 && chosen === undefined)
     notes.push(
       `the model has ${outputs.length} outputs (${list}): using ${quoted(output.name!)} as class scores (choose with --output-name)`,
     );

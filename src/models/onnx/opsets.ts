@@ -83,21 +83,28 @@ const coerceTo2D = (n: NodeProto): NodeProto[] => {
   ];
 };
 
-/** Upsample (7-9) and Resize 10 sample as ONNX Resize does with asymmetric coordinates (and floor for nearest). */
-const asResize11 = (n: NodeProto, c: UpgradeContext): NodeProto[] => {
+/** Resize 10 samples as Resize 11 does with asymmetric coordinates (and floor for nearest). */
+const asResize11 = (n: NodeProto): NodeProto[] => [
+  {
+    ...withAttrs(
+      n,
+      stringAttr('coordinate_transformation_mode', 'asymmetric'),
+      stringAttr('nearest_mode', 'floor'),
+    ),
+    input: [n.input![0], '', n.input![1]],
+  },
+];
+
+/** Upsample (7-9) as Resize 10: scales an input; "bilinear" (opset 7) is "linear". */
+const asResize10 = (n: NodeProto, c: UpgradeContext): NodeProto[] => {
   const mode = string(n, 'mode', 'nearest') === 'bilinear' ? 'linear' : string(n, 'mode', 'nearest');
   const scales = floatsOf(n, 'scales');
   const scalesInput = scales ? c.constant(konst(scales, [scales.length], 'float')) : n.input![1];
   return [
     {
-      ...withAttrs(
-        without(n, 'scales', 'width_scale', 'height_scale'),
-        stringAttr('mode', mode),
-        stringAttr('coordinate_transformation_mode', 'asymmetric'),
-        stringAttr('nearest_mode', 'floor'),
-      ),
+      ...withAttrs(without(n, 'scales', 'width_scale', 'height_scale'), stringAttr('mode', mode)),
       opType: 'Resize',
-      input: [n.input![0], '', scalesInput],
+      input: [n.input![0], scalesInput],
     },
   ];
 };
@@ -220,9 +227,8 @@ export const OPSET_CHANGES: readonly OpsetChange[] = [
   {
     op: 'Upsample',
     since: 10,
-    change:
-      'deprecated for Resize; scales an attribute before 9, an input in 9; asymmetric coordinates, nearest rounds down',
-    upgrade: asResize11,
+    change: 'deprecated for Resize (read as Resize 10, then 11); scales an attribute before 9, an input in 9',
+    upgrade: asResize10,
   },
   {
     op: 'Resize',

@@ -1,0 +1,224 @@
+/**
+ * ONNX inputs and outputs as files come: dynamic height and width (the graph is built for each
+ * input's size), NHWC inputs (tf2onnx), several inputs or outputs (chosen by name, said in the
+ * notes), and the endings Softmax, LogSoftmax and Sigmoid. Logits against ONNX Runtime running
+ * the file itself.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import * as ort from 'onnxruntime-node';
+import { PssError } from '../../src/errors.js';
+import { hashUniform } from '../../src/models/deterministic.js';
+import type { Model } from '../../src/models/model.js';
+import { onnxModel } from '../../src/models/onnx-import.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { maxRelDiff } from '../helpers/fixtures.js';
+import { type Node, onnxBytes } from '../helpers/onnx.js';
+
+const deterministic = (name: string) => {
+  const dims = name.split(':')[1].split('x').map(Number);
+  return {
+    dims,
+    values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => hashUniform(name, i)),
+  };
+};
+const node = (
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: Node['attribute'] = [],
+): Node => ({
+  opType,
+  input,
+  output,
+  attribute,
+});
+const body = (x: string, y = 'y', classes = 10): Node[] => [
+  node('Conv', [x, 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
+  node('Relu', ['c'], ['r']),
+  node('GlobalAveragePool', ['r'], ['gap']),
+  node('Flatten', ['gap'], ['flat']),
+  node('Gemm', ['flat', `fc:${classes}x4`, `fcb:${classes}`], [y], [{ name: 'transB', i: 1, type: 2 }]),
+];
+const input = (shape: readonly number[]) =>
+  Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 2 * hashUniform('io-input', i));
+
+async function ortRun(
+  bytes: Uint8Array,
+  feeds: Record<string, [Float32Array, readonly number[]]>,
+  out: string,
+) {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    const tensors = Object.fromEntries(
+      Object.entries(feeds).map(([k, [d, s]]) => [k, new ort.Tensor('float32', d, [...s])]),
+    );
+    return (await session.run(tensors))[out].data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+async function logits(model: Model, data: Float32Array, shape: readonly [number, number, number, number]) {
+  await using engine = new SaliencyEngine(model);
+  const [r] = await engine.compute({ data, shape }, [0]);
+  return r.logits;
+}
+const NCHW_TO_NHWC = (x: Float32Array, [, c, h, w]: readonly number[]) =>
+  Float32Array.from({ length: x.length }, (_, i) => {
+    const ch = i % c;
+    const col = Math.floor(i / c) % w;
+    const row = Math.floor(i / (c * w)) % h;
+    const b = Math.floor(i / (c * w * h));
+    return x[((b * c + ch) * h + row) * w + col];
+  });
+const notes = (m: Model) => (m.info.notes ?? []).join(' | ');
+
+describe('ONNX inputs as they come', () => {
+  it('dynamic height and width: the graph is built for each input size, and the notes say so', async () => {
+    const bytes = onnxBytes({
+      opset: 17,
+      nodes: body('x'),
+      deterministic,
+      inputs: [{ name: 'x', dims: ['N', 3, 'H', 'W'] }],
+      outputs: [{ name: 'y', dims: ['N', 10] }],
+    });
+    const model = onnxModel(bytes, 'dyn.onnx');
+    assert.match(notes(model), /input size is dynamic \(HxW\)/);
+    assert.equal(model.arch.dynamicSize, true);
+    for (const shape of [
+      [1, 3, 8, 8],
+      [1, 3, 13, 21],
+    ] as const) {
+      const x = input(shape);
+      const rel = maxRelDiff(await logits(model, x, shape), await ortRun(bytes, { x: [x, shape] }, 'y'));
+      assert.ok(rel < 1e-6, `${shape}: ${rel}`);
+    }
+  });
+
+  it('NHWC (tf2onnx): fed NCHW, transposed in the graph, the same logits', async () => {
+    const nodes = [
+      node('Transpose', ['x'], ['nchw'], [{ name: 'perm', ints: [0, 3, 1, 2], type: 7 }]),
+      ...body('nchw'),
+    ];
+    const bytes = onnxBytes({ opset: 13, nodes, deterministic, inputs: [{ name: 'x', dims: [1, 8, 8, 3] }] });
+    const model = onnxModel(bytes, 'nhwc.onnx');
+    assert.match(notes(model), /is NHWC \(channels last\)/);
+    assert.deepEqual(model.arch.inputShape, [3, 8, 8]);
+    const shape = [1, 3, 8, 8] as const;
+    const x = input(shape);
+    const ref = await ortRun(bytes, { x: [NCHW_TO_NHWC(x, shape), [1, 8, 8, 3]] }, 'y');
+    assert.ok(maxRelDiff(await logits(model, x, shape), ref) < 1e-6);
+  });
+
+  it('several inputs: unread ones named in the notes, a read one refused, the one to feed chosen by name', () => {
+    const two = (nodes: Node[]) =>
+      onnxBytes({
+        opset: 13,
+        nodes,
+        deterministic,
+        inputs: [
+          { name: 'x', dims: [1, 3, 8, 8] },
+          { name: 'mask', dims: [1, 3, 8, 8] },
+        ],
+      });
+    const unread = onnxModel(two(body('x')), 'two.onnx');
+    assert.match(
+      notes(unread),
+      /using input "x" \[1, 3, 8, 8\]; the graph never reads "mask" \[1, 3, 8, 8\]/,
+    );
+    const chosen = onnxModel(two(body('mask')), 'two.onnx', { inputName: 'mask' });
+    assert.equal(chosen.layers.length, 1);
+    assert.throws(
+      () => onnxModel(two([node('Mul', ['x', 'mask'], ['xm']), ...body('xm')]), 'two.onnx'),
+      (e: Error) =>
+        e instanceof PssError &&
+        /two\.onnx reads 2 inputs \("x" \[1, 3, 8, 8\], "mask" \[1, 3, 8, 8\]\); pss feeds one image \("x"\)/.test(
+          e.message,
+        ),
+    );
+    assert.throws(
+      () => onnxModel(two(body('x')), 'two.onnx', { inputName: 'nope' }),
+      /has no input "nope"; its inputs: "x"/,
+    );
+  });
+
+  it('several outputs: the first of rank 2 by default (said in the notes), another by name', async () => {
+    const nodes = [...body('x', 'y'), node('Identity', ['c'], ['features']), node('Neg', ['y'], ['negated'])];
+    const bytes = onnxBytes({
+      opset: 17,
+      nodes,
+      deterministic,
+      outputs: [
+        { name: 'features', dims: [1, 4, 8, 8] },
+        { name: 'y', dims: [1, 10] },
+        { name: 'negated', dims: [1, 10] },
+      ],
+    });
+    const byDefault = onnxModel(bytes, 'multi.onnx');
+    assert.match(
+      notes(byDefault),
+      /has 3 outputs .*: using "y" as class scores \(choose with --output-name\)/,
+    );
+    const shape = [1, 3, 8, 8] as const;
+    const x = input(shape);
+    const y = await logits(byDefault, x, shape);
+    const negated = await logits(onnxModel(bytes, 'multi.onnx', { outputName: 'negated' }), x, shape);
+    assert.deepEqual(
+      Array.from(negated),
+      Array.from(y, (v) => -v),
+    );
+    assert.ok(maxRelDiff(y, await ortRun(bytes, { x: [x, shape] }, 'y')) < 1e-6);
+    assert.throws(
+      () => onnxModel(bytes, 'multi.onnx', { outputName: 'features' }),
+      /output "features" has 4 dimensions; pss needs class scores of shape \[N, classes\]/,
+    );
+  });
+});
+
+describe('ONNX endings: Softmax, LogSoftmax and Sigmoid', () => {
+  const shape = [1, 3, 8, 8] as const;
+  const x = input(shape);
+  const ending = (op: string, classes = 10) =>
+    onnxBytes({
+      opset: 13,
+      nodes: [...body('x', 'scores', classes), node(op, ['scores'], ['y'])],
+      deterministic,
+      outputs: [{ name: 'y', dims: [1, classes] }],
+    });
+  // the scores before the ending, from ONNX Runtime on the same file cut before it
+  const scores = (classes = 10) =>
+    ortRun(
+      onnxBytes({
+        opset: 13,
+        nodes: body('x', 'y', classes),
+        deterministic,
+        outputs: [{ name: 'y', dims: [1, classes] }],
+      }),
+      { x: [x, shape] },
+      'y',
+    );
+
+  it('Softmax: the scores before it are the logits', async () => {
+    const m = onnxModel(ending('Softmax'), 'softmax.onnx');
+    assert.match(notes(m), /ends in Softmax: pss uses the scores before it as logits/);
+    assert.ok(maxRelDiff(await logits(m, x, shape), await scores()) < 1e-6);
+  });
+  it('LogSoftmax: kept, its log-probabilities are the logits', async () => {
+    const bytes = ending('LogSoftmax');
+    const m = onnxModel(bytes, 'logsoftmax.onnx');
+    assert.match(notes(m), /ends in LogSoftmax: pss uses its log-probabilities as logits/);
+    assert.ok(maxRelDiff(await logits(m, x, shape), await ortRun(bytes, { x: [x, shape] }, 'y')) < 1e-6);
+  });
+  it('Sigmoid: the scores before it; one score z reads as two classes [0, z]', async () => {
+    const many = onnxModel(ending('Sigmoid'), 'sigmoid.onnx');
+    assert.match(notes(many), /ends in Sigmoid \(independent scores per class\)/);
+    assert.ok(maxRelDiff(await logits(many, x, shape), await scores()) < 1e-6);
+    const one = onnxModel(ending('Sigmoid', 1), 'binary.onnx');
+    assert.equal(one.numClasses, 2);
+    assert.match(notes(one), /Sigmoid on one score z: pss reads it as two classes/);
+    const [z] = await scores(1);
+    const l = await logits(one, x, shape);
+    assert.equal(l[0], 0);
+    assert.ok(Math.abs(l[1] - z) <= 1e-6 * Math.abs(z));
+  });
+});
