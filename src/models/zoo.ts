@@ -3,10 +3,12 @@
 import { PssError } from '../errors.js';
 import type { Architecture } from './architecture.js';
 import { densenet121, densenet161, densenet169, densenet201 } from './densenet.js';
+import { efficientnet_b0 } from './efficientnet.js';
 import { fashionCnn } from './fashion.js';
 import { inception_v3 } from './inception.js';
 import { mobilenet_v2 } from './mobilenet.js';
 import { mobilenet_v3_large, mobilenet_v3_small } from './mobilenetv3.js';
+import { regnet_y_400mf } from './regnet.js';
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
 import { tinycnn } from './tinycnn.js';
 import { vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn } from './vgg.js';
@@ -33,6 +35,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   mobilenet_v2,
   mobilenet_v3_large,
   mobilenet_v3_small,
+  efficientnet_b0,
+  regnet_y_400mf,
   tinycnn,
   'fashion-cnn': fashionCnn,
 });
