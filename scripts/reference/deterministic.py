@@ -13,6 +13,7 @@ All integer arithmetic is uint32 (masked after every multiply / xor):
 Parameter values (computed in float64, then cast to float32):
   rank 4 / rank 2 weight : u * sqrt(6 / fan_in), fan_in = prod(shape[1:])
   rank 1 `*.weight`      : 0.5 + 0.1 * u            (BatchNorm gamma)
+  rank 3                 : 0.5 + 0.1 * u            (a per-channel scale [C, 1, 1]: ConvNeXt's layer_scale)
   `*.running_var`        : 1 + 0.5 * u
   `*.running_mean`       : 0.1 * u
   other rank 1           : 0.1 * u                  (biases, BN beta)
@@ -107,6 +108,8 @@ def param_value(name: str, shape) -> np.ndarray | None:
             v = 0.5 + 0.1 * u
         else:
             v = 0.1 * u
+    elif len(shape) == 3:
+        v = 0.5 + 0.1 * u
     else:
         raise ValueError(f"unsupported rank {len(shape)} for {name}")
     return v.astype(np.float32)

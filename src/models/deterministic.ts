@@ -37,6 +37,8 @@ export function deterministicParameter(name: string, shape: readonly number[]): 
     const scale = Math.sqrt(6 / (n / shape[0]));
     return fillWith(name, n, (u) => u * scale);
   }
+  // rank 3: a per-channel scale [C, 1, 1] (ConvNeXt's layer_scale), like a BatchNorm gamma
+  if (shape.length === 3) return fillWith(name, n, (u) => 0.5 + 0.1 * u);
   if (shape.length !== 1) throw new Error(`no deterministic rule for ${name} of rank ${shape.length}`);
   if (leaf === 'running_var') return fillWith(name, n, (u) => 1 + 0.5 * u);
   if (leaf === 'running_mean') return fillWith(name, n, (u) => 0.1 * u);

@@ -2,6 +2,7 @@
 
 import { PssError } from '../errors.js';
 import type { Architecture } from './architecture.js';
+import { convnext_tiny } from './convnext.js';
 import { densenet121, densenet161, densenet169, densenet201 } from './densenet.js';
 import { efficientnet_b0 } from './efficientnet.js';
 import { fashionCnn } from './fashion.js';
@@ -37,6 +38,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   mobilenet_v3_small,
   efficientnet_b0,
   regnet_y_400mf,
+  convnext_tiny,
   tinycnn,
   'fashion-cnn': fashionCnn,
 });

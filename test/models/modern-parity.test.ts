@@ -26,7 +26,13 @@ const MODES: [Aggregation, string][] = [
   ['filter-abs-mean', 'filter_abs_mean'],
   ['signed', 'signed'],
 ];
-export const MODERN = ['mobilenet_v3_small', 'mobilenet_v3_large', 'efficientnet_b0', 'regnet_y_400mf'];
+export const MODERN = [
+  'mobilenet_v3_small',
+  'mobilenet_v3_large',
+  'efficientnet_b0',
+  'regnet_y_400mf',
+  'convnext_tiny',
+];
 
 /** The architecture at the fixtures' input size. */
 const at64 = (arch: Architecture): Architecture => ({ ...arch, inputShape: [3, SIZE, SIZE] });
