@@ -30,6 +30,7 @@ export const main = defineCommand({
     neighbors: () => import('./commands/neighbors.js').then((m) => m.default),
     finetune: () => import('./commands/finetune.js').then((m) => m.default),
     profile: () => import('./commands/profile.js').then((m) => m.default),
+    correction: () => import('./commands/correction.js').then((m) => m.default),
   },
 });
 
