@@ -7,6 +7,23 @@ export interface Preprocessing {
   resize: number;
   mean: readonly number[];
   std: readonly number[];
+  /**
+   * Resize into this box instead: exactly (`fit` "exact", the aspect ratio not kept: HF's size
+   * {height, width}) or to the largest size inside it that keeps the aspect ratio ("contain":
+   * HF's {longest_edge}, letterboxing). `resize` is then unused.
+   */
+  box?: { height: number; width: number; fit: 'exact' | 'contain' };
+  /** Pillow's filter code: 0 nearest, 1 lanczos, 2 bilinear (the default), 3 bicubic, 4 box, 5 hamming. */
+  resample?: number;
+  /** Centre-crop offsets as HF's center_crop takes them (floor; a smaller image is padded ceil before) instead of torchvision's. */
+  hfCrop?: boolean;
+  /** Pixel values are multiplied by this instead of divided by 255 (HF's rescale_factor; 1 for do_rescale false). */
+  rescale?: number;
+  /**
+   * A side smaller than the input is padded instead of zero pixels: with this value of the
+   * normalised tensor (one per channel), the image at the top left (HF's do_pad) or centred.
+   */
+  pad?: { value: readonly number[]; position: 'top-left' | 'center' };
 }
 
 export interface Architecture {
