@@ -17,7 +17,7 @@ import { downloadProgress } from './progress.js';
 export const modelArgs = {
   model: {
     type: 'string',
-    description: `A built-in architecture (${Object.keys(ARCHITECTURES).join(', ')}) or an ONNX classifier file (.onnx, opset 11+)`,
+    description: `A built-in architecture (${Object.keys(ARCHITECTURES).join(', ')}) or an ONNX classifier file (.onnx, opsets 7 to 21)`,
     valueHint: 'name|file.onnx',
     default: DEFAULT_MODEL,
   },
@@ -33,14 +33,34 @@ export const modelArgs = {
       "How images become the model's input: a preprocessor_config.json (Hugging Face's fields: size, crop_size, image_mean, image_std, ...) or a preset (imagenet, inception). An .onnx file's preprocessor_config.json beside it is used when this is not given; the choice is reported in the notes",
     valueHint: 'file|preset',
   },
+  'input-name': {
+    type: 'string',
+    description:
+      "An ONNX model's graph input to feed the image to (default: its first rank-4 input; the choice is reported in the notes)",
+    valueHint: 'name',
+  },
+  'output-name': {
+    type: 'string',
+    description:
+      "An ONNX model's graph output holding the class scores (default: its first output of rank 2; the choice is reported in the notes)",
+    valueHint: 'name',
+  },
 } as const satisfies ArgsDef;
 
 /** The model the --model / --weights flags name; a download of its weights draws the progress bar. */
-export function modelSpec(args: { model: string; weights?: string; preprocessing?: string }): ModelSpec {
+export function modelSpec(args: {
+  model: string;
+  weights?: string;
+  preprocessing?: string;
+  'input-name'?: string;
+  'output-name'?: string;
+}): ModelSpec {
   return {
     model: args.model,
     weights: args.weights,
     preprocessing: args.preprocessing,
+    inputName: args['input-name'],
+    outputName: args['output-name'],
     onProgress: downloadProgress(),
   };
 }

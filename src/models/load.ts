@@ -23,6 +23,9 @@ export interface ModelSpec {
    * or a preset's name; an .onnx file's own preprocessor_config.json beside it is used otherwise.
    */
   preprocessing?: string;
+  /** An ONNX file's graph input to feed and output to read (defaults: onnx/inspect.ts). */
+  inputName?: string;
+  outputName?: string;
   /** Told how a download of the weights goes (the CLI draws its progress bar from it). */
   onProgress?: (progress: DownloadProgress) => void;
 }
@@ -31,9 +34,16 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
   if (/\.onnx$/i.test(spec.model)) {
     if (spec.weights)
       throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');
-    const model = onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model);
+    const model = onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model, {
+      inputName: spec.inputName,
+      outputName: spec.outputName,
+    });
     return applyDescription(model, spec.model, spec.preprocessing);
   }
+  if (spec.inputName !== undefined || spec.outputName !== undefined)
+    throw new PssError(
+      "--input-name and --output-name choose among an ONNX file's inputs and outputs; a built-in model has one of each",
+    );
   const arch = architecture(spec.model);
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
   if (!weights)
