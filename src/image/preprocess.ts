@@ -13,9 +13,10 @@
  */
 
 import type { Preprocessing } from '../models/architecture.js';
-import { checkPixelBudget, MAX_PIXELS, resizedSize } from './budget.js';
+import { checkPixelBudget, MAX_PIXELS } from './budget.js';
+import { place, roundHalfEven, targetSize } from './canvas.js';
 import type { RgbImage } from './load.js';
-import { type Pixels, resizeBilinear } from './resample.js';
+import { type Pixels, resizePillow } from './resample.js';
 
 export interface PreprocessedImage {
   /** The normalised tensor, C × H × W (no batch dimension): C = 3, or 1 for a greyscale model. */
@@ -33,14 +34,6 @@ export function grayscale(img: RgbImage): Pixels {
   for (let i = 0; i < n; i++)
     data[i] = (d[3 * i] * 19595 + d[3 * i + 1] * 38470 + d[3 * i + 2] * 7471 + 0x8000) >>> 16;
   return { width: img.width, height: img.height, data };
-}
-
-/** Python's round(): halves go to the even neighbour. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d !== 0.5) return Math.round(x);
-  return f % 2 === 0 ? f : f + 1;
 }
 
 /** torchvision's center_crop (with its zero padding when the image is smaller than the crop). */
@@ -72,6 +65,9 @@ export function centerCrop<T extends Pixels>(img: T, cropHeight: number, cropWid
  * Resize(p.resize) → CenterCrop(inputSize) → ToTensor → Normalize(p.mean, p.std), exactly as
  * torchvision computes it on a PIL image. `inputSize` is the crop: a side, or [height, width]
  * (an architecture's inputShape without its channel count). One mean and std: greyscale output.
+ * A description's other choices (Preprocessing's optional fields) as Hugging Face's slow image
+ * processors compute them: Pillow's resize with `p.resample` to the box, HF's centre crop,
+ * float32(float64(v) · rescale), Normalize, then padding with a tensor value.
  */
 export function preprocess(
   image: RgbImage,
@@ -80,7 +76,8 @@ export function preprocess(
 ): PreprocessedImage {
   const [cropH, cropW] = typeof inputSize === 'number' ? [inputSize, inputSize] : inputSize;
   for (const [v, what] of [
-    [p.resize, 'resize'],
+    [p.box?.height ?? p.resize, 'resize'],
+    [p.box?.width ?? p.resize, 'resize'],
     [cropH, 'crop height'],
     [cropW, 'crop width'],
   ] as const)
@@ -89,26 +86,44 @@ export function preprocess(
   const C = p.mean.length;
   if ((C !== 3 && C !== 1) || p.std.length !== C)
     throw new RangeError('preprocess: mean and std need 3 values (RGB) or 1 (greyscale)');
+  if (p.pad && p.pad.value.length !== C) throw new RangeError('preprocess: one pad value per channel');
 
-  checkPixelBudget('the image', image.width, image.height, MAX_PIXELS, p.resize);
-  const [w, h] = resizedSize(image.width, image.height, p.resize);
-  const crop = centerCrop(resizeBilinear(C === 1 ? grayscale(image) : image, w, h), cropH, cropW);
+  if (p.box) checkPixelBudget('the image', image.width, image.height, MAX_PIXELS);
+  else checkPixelBudget('the image', image.width, image.height, MAX_PIXELS, p.resize);
+  const [w, h] = targetSize(image.width, image.height, p);
+  const resized = resizePillow(C === 1 ? grayscale(image) : image, w, h, p.resample ?? 2);
+  const crop = place(resized, cropH, cropW, p);
+  const [top, left, bottom, right] = crop.inside;
+  const padded = (i: number) => {
+    const y = Math.floor(i / cropW);
+    const x = i - y * cropW;
+    return y < top || y >= bottom || x < left || x >= right;
+  };
   const n = cropH * cropW;
-  let display: RgbImage = crop;
-  if (C === 1) {
-    display = { width: cropW, height: cropH, data: new Uint8Array(3 * n) };
-    for (let i = 0; i < n; i++) display.data.fill(crop.data[i], 3 * i, 3 * i + 3);
-  }
-
   const data = new Float32Array(C * n);
+  const pad = p.pad?.value.map((v) => Math.fround(v));
   for (let c = 0; c < C; c++) {
-    // float32 arithmetic, one rounding per operation, as PyTorch does
+    // float32 arithmetic, one rounding per operation, as PyTorch does; v / 255 and
+    // float32(v · (1/255)) (HF's rescale) agree on all 256 values
     const mean = Math.fround(p.mean[c]);
     const std = Math.fround(p.std[c]);
     const lut = new Float32Array(256);
-    for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(v / 255) - mean) / std;
+    const scaled = (v: number) => Math.fround(p.rescale === undefined ? v / 255 : v * p.rescale);
+    for (let v = 0; v < 256; v++) lut[v] = Math.fround(scaled(v) - mean) / std;
     const plane = data.subarray(c * n, (c + 1) * n);
     for (let i = 0; i < n; i++) plane[i] = lut[crop.data[C * i + c]];
+    if (pad) {
+      for (let i = 0; i < n; i++) if (padded(i)) plane[i] = pad[c];
+      // the overlay shows the padding as the pixel it stands for
+      const scale = p.rescale ?? 1 / 255;
+      const pixel = Math.min(255, Math.max(0, Math.round((pad[c] * std + mean) / scale)));
+      for (let i = 0; i < n; i++) if (padded(i)) crop.data[C * i + c] = Number.isFinite(pixel) ? pixel : 0;
+    }
+  }
+  const display: RgbImage = { width: cropW, height: cropH, data: crop.data };
+  if (C === 1) {
+    display.data = new Uint8Array(3 * n);
+    for (let i = 0; i < n; i++) display.data.fill(crop.data[i], 3 * i, 3 * i + 3);
   }
   return { data, shape: [C, cropH, cropW], display };
 }

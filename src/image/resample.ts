@@ -1,5 +1,6 @@
 /**
- * Pillow's antialiased BILINEAR resize of an 8-bit image (RGB or greyscale), reproduced bit for bit.
+ * Pillow's antialiased resizes of an 8-bit image (RGB or greyscale), reproduced bit for bit:
+ * BILINEAR (torchvision's default) and the other filters of `Image.resize` (resizePillow).
  *
  * torchvision 0.14's Resize on a PIL image calls `img.resize((w, h), Image.BILINEAR)`, which is
  * Pillow's `ImagingResample` (libImaging/Resample.c, Pillow 9.4): a triangle filter whose support
@@ -29,16 +30,45 @@ interface Coefficients {
   k: Int32Array;
 }
 
-const bilinear = (x: number) => {
-  const a = Math.abs(x);
-  return a < 1 ? 1 - a : 0;
+interface Filter {
+  f: (x: number) => number;
+  support: number;
+}
+
+const sinc = (x: number) => (x === 0 ? 1 : Math.sin(x * Math.PI) / (x * Math.PI));
+/** Pillow's filters (libImaging/Resample.c), by their Image.Resampling codes. */
+const FILTERS: Record<number, Filter> = {
+  1: { f: (x) => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0), support: 3 }, // LANCZOS
+  2: { f: (x) => (Math.abs(x) < 1 ? 1 - Math.abs(x) : 0), support: 1 }, // BILINEAR
+  3: {
+    // BICUBIC, a = -0.5
+    f: (x) => {
+      const a = Math.abs(x);
+      if (a < 1) return (1.5 * a - 2.5) * a * a + 1;
+      if (a < 2) return (((a - 5) * a + 8) * a - 4) * -0.5;
+      return 0;
+    },
+    support: 2,
+  },
+  4: { f: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0), support: 0.5 }, // BOX
+  5: {
+    // HAMMING
+    f: (x) => {
+      const a = Math.abs(x);
+      if (a === 0) return 1;
+      if (a >= 1) return 0;
+      const t = a * Math.PI;
+      return (Math.sin(t) / t) * (0.54 + 0.46 * Math.cos(t));
+    },
+    support: 1,
+  },
 };
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the box [0, inSize). */
-function coefficients(inSize: number, outSize: number): Coefficients {
+function coefficients(inSize: number, outSize: number, filter: Filter): Coefficients {
   const scale = inSize / outSize;
   const filterscale = Math.max(scale, 1);
-  const support = 1 * filterscale; // the bilinear filter's support is 1
+  const support = filter.support * filterscale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const k = new Int32Array(outSize * ksize);
@@ -51,7 +81,7 @@ function coefficients(inSize: number, outSize: number): Coefficients {
     const xmax = Math.min(Math.trunc(center + support + 0.5), inSize) - xmin;
     let ww = 0;
     for (let x = 0; x < xmax; x++) {
-      w[x] = bilinear((x + xmin - center + 0.5) * ss);
+      w[x] = filter.f((x + xmin - center + 0.5) * ss);
       ww += w[x];
     }
     for (let x = 0; x < xmax; x++) {
@@ -75,6 +105,24 @@ const clip8 = (v: number) => {
  * image (any channel count: Pillow runs the same arithmetic on every channel).
  */
 export function resizeBilinear<T extends Pixels>(img: T, width: number, height: number): T {
+  return resizePillow(img, width, height, 2);
+}
+
+/** The Image.Resampling codes resizePillow takes, by name (as reports say them). */
+export const RESAMPLE_NAMES: Readonly<Record<number, string>> = {
+  0: 'nearest',
+  1: 'lanczos',
+  2: 'bilinear',
+  3: 'bicubic',
+  4: 'box',
+  5: 'hamming',
+};
+
+/**
+ * `img.resize((width, height), resample)` as Pillow 9.4 computes it: `resample` 0 (NEAREST,
+ * Pillow's ImagingScaleAffine) or one of the antialiased filters 1..5 (ImagingResample).
+ */
+export function resizePillow<T extends Pixels>(img: T, width: number, height: number, resample: number): T {
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
     throw new RangeError(`resize to ${width}×${height}: the size must be positive integers`);
   const C = img.data.length / (img.width * img.height);
@@ -84,9 +132,12 @@ export function resizeBilinear<T extends Pixels>(img: T, width: number, height: 
   const needH = width !== img.width;
   const needV = height !== img.height;
   if (!needH && !needV) return done(img.data.slice());
+  if (resample === 0) return done(nearest(img, width, height, C));
+  const filter = FILTERS[resample];
+  if (!filter) throw new RangeError(`resize: no Pillow filter ${resample}`);
 
-  const horiz = coefficients(img.width, width);
-  const vert = coefficients(img.height, height);
+  const horiz = coefficients(img.width, width, filter);
+  const vert = coefficients(img.height, height, filter);
   // The horizontal pass covers only the input rows the vertical pass reads.
   let first = 0;
   let rows = img.height;
@@ -134,4 +185,25 @@ export function resizeBilinear<T extends Pixels>(img: T, width: number, height: 
     for (let i = 0; i < stride; i++) out[yy * stride + i] = clip8(acc[i]);
   }
   return done(out);
+}
+
+/**
+ * Pillow's NEAREST resize (ImagingScaleAffine): source positions accumulated in double
+ * precision from the half-pixel centre, truncated; no antialiasing.
+ */
+function nearest(img: Pixels, width: number, height: number, C: number): Uint8Array {
+  const sx = img.width / width;
+  const sy = img.height / height;
+  const coord = (v: number) => (v < 0 ? -1 : Math.trunc(v));
+  const xin = new Int32Array(width);
+  let xo = sx * 0.5;
+  for (let x = 0; x < width; x++, xo += sx) xin[x] = Math.min(coord(xo), img.width - 1);
+  const out = new Uint8Array(width * height * C);
+  let yo = sy * 0.5;
+  for (let y = 0; y < height; y++, yo += sy) {
+    const row = Math.min(coord(yo), img.height - 1) * img.width;
+    for (let x = 0; x < width; x++)
+      for (let c = 0; c < C; c++) out[(y * width + x) * C + c] = img.data[(row + xin[x]) * C + c];
+  }
+  return out;
 }
