@@ -2,7 +2,9 @@
  * Benchmark: forward pass, filter saliency (batch 1 and per-sample batches), input-space
  * saliency and validation statistics over JPEGs (decoding included) of a built-in model on
  * ONNX Runtime, against PyTorch on the same machine in the same run. Each measurement runs in
- * its own process, so peak memory (RSS) is its own.
+ * its own process, so peak memory (RSS) is its own. For ResNet-50 also the same network
+ * imported from a torch.onnx export (opset 17, BatchNorm folded as PyTorch exports it; the
+ * parity suite's skeleton with deterministic weights) against the built-in one.
  *
  *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--rounds 3] [--threads 2]
  *                    [--weights initializers|inputs|mixed] [--images 24 | --image-dir DIR]
@@ -18,6 +20,7 @@ import { openDataset } from '../src/data/open.js';
 import { collectStats } from '../src/jobs/collect-stats.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
+import { onnxModel } from '../src/models/onnx-import.js';
 import { architecture } from '../src/models/zoo.js';
 import { Runner, type WeightPlacement } from '../src/runtime/session.js';
 import { DEFAULT_AGGREGATION } from '../src/saliency/aggregation.js';
@@ -25,6 +28,7 @@ import { SaliencyEngine } from '../src/saliency/engine.js';
 import { explain } from '../src/saliency/explain.js';
 import { buildForward } from '../src/saliency/graph.js';
 import { seededRandom } from '../src/util/random.js';
+import { loadSkeleton } from '../test/helpers/onnx.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,8 +50,14 @@ const repeats = Number(args.repeats);
 const rounds = Number(args.rounds);
 const threads = Number(args.threads);
 const [c, h, w] = arch.inputShape;
-const ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1', 'stats'] as const;
-type Item = (typeof ITEMS)[number];
+const BASE_ITEMS = ['forward_b1', 'filter_b1', 'filter_per_sample', 'input_b1', 'stats'] as const;
+/** The imported torch.onnx export of the same architecture, where the parity suite has one at this size. */
+const ONNX_SKELETON: Record<string, string> = {
+  resnet50: 'test/fixtures/onnx/resnet50-op17.skeleton.onnx.gz',
+};
+const ONNX_ITEMS = ['onnx_forward_b1', 'onnx_filter_b1'] as const;
+type Item = (typeof BASE_ITEMS)[number] | (typeof ONNX_ITEMS)[number];
+const ITEMS: readonly Item[] = [...BASE_ITEMS, ...(ONNX_SKELETON[arch.name] ? ONNX_ITEMS : [])];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -69,7 +79,11 @@ const image = (n: number) => ({
 const labels = (model: Model, n: number) => Array.from({ length: n }, (_, i) => i % model.numClasses);
 
 async function measure(item: Item): Promise<number> {
-  const model = Model.deterministic(arch);
+  const onnx = item.startsWith('onnx_');
+  const model = onnx
+    ? onnxModel(loadSkeleton(ONNX_SKELETON[arch.name]), `${arch.name}-op17.onnx`)
+    : Model.deterministic(arch);
+  if (onnx) item = item.replace('onnx_', '') as Item;
   if (item === 'forward_b1') {
     const fwd = buildForward(model, [1, c, h, w]);
     const runner = await Runner.create([{ name: 'logits', value: fwd.logits }], { threads });
@@ -125,7 +139,7 @@ if (args.only) {
   // Rounds interleave pss and PyTorch, each measurement in its own process (so each peak RSS
   // is its own): this machine's speed drifts by tens of percent over minutes, and a drift
   // then hits both sides of a round alike. Ratios are per round; the table gives their median.
-  const TORCH_PART: Record<Item, string> = {
+  const TORCH_PART: Record<(typeof BASE_ITEMS)[number], string> = {
     forward_b1: 'forward',
     filter_b1: 'filter',
     filter_per_sample: 'filter',
@@ -183,7 +197,8 @@ if (args.only) {
       : (xs[0]?.toFixed(digits) ?? '-');
   const header = ['', 'pss (ORT)', 'PyTorch', 'pss / PyTorch', 'pss peak RSS MB', 'PyTorch peak RSS MB'];
   console.log(header.join('\t'));
-  const torchOf = (item: Item) => torchRuns[TORCH_PART[item]] ?? [];
+  const torchOf = (item: Item) =>
+    (item in TORCH_PART && torchRuns[TORCH_PART[item as keyof typeof TORCH_PART]]) || [];
   for (const [label, key] of rows) {
     const s = ours[key].map((r) => r.seconds);
     const t = torchOf(key).map((r) => r[key === 'stats' ? 'stats_per_image' : key]);
@@ -206,6 +221,30 @@ if (args.only) {
         ),
       ].join('\t'),
     );
+  }
+  if (ITEMS.includes('onnx_filter_b1')) {
+    console.log(
+      `\n${arch.name} imported from torch.onnx (opset 17, BatchNorm folded) against the built-in one:`,
+    );
+    console.log(['', 'imported ONNX', 'built-in', 'imported / built-in'].join('\t'));
+    for (const [label, key, builtin] of [
+      ['forward, batch 1', 'onnx_forward_b1', 'forward_b1'],
+      ['filter saliency, batch 1', 'onnx_filter_b1', 'filter_b1'],
+    ] as const) {
+      const s = ours[key].map((r) => r.seconds);
+      const b = ours[builtin].map((r) => r.seconds);
+      console.log(
+        [
+          label,
+          fmt(s, 4),
+          fmt(b, 4),
+          fmt(
+            s.map((si, i) => si / b[i]),
+            2,
+          ),
+        ].join('\t'),
+      );
+    }
   }
   if (!args['image-dir']) rmSync(imageDir, { recursive: true });
   const tb1 = torchOf('filter_b1').map((r) => r.filter_b1);

@@ -43,6 +43,8 @@ def small_vit():
 FAMILIES = {
     "alexnet": (lambda: M.alexnet(), 224, (9, 13, 17), False),
     "resnet18": (lambda: M.resnet18(), 32, (9, 13, 17), False),
+    # at ImageNet's size: the bench's imported ONNX ResNet-50 too (bench/saliency.ts)
+    "resnet50": (lambda: M.resnet50(), 224, (17,), False),
     "resnext50_32x4d": (lambda: M.resnext50_32x4d(), 32, (9, 13, 17), False),
     "wide_resnet50_2": (lambda: M.wide_resnet50_2(), 32, (13,), False),
     "squeezenet1_1": (lambda: M.squeezenet1_1(), 64, (9, 13, 17), False),

@@ -20,6 +20,7 @@ import { convSources, loadSkeleton } from '../helpers/onnx.js';
 const FAMILIES = [
   'alexnet',
   'resnet18',
+  'resnet50',
   'resnext50_32x4d',
   'wide_resnet50_2',
   'squeezenet1_1',
