@@ -7,13 +7,15 @@ import type { Preprocessing } from '../models/architecture.js';
 import { resizedSize } from './budget.js';
 import type { Pixels } from './resample.js';
 
-/** [width, height] after the resize of `p` (torchvision's, HF's {height, width} or {longest_edge}). */
+/** [width, height] after the resize of `p`: torchvision's, or HF's {height, width}, {longest_edge}, {max_height, max_width}, none. */
 export function targetSize(width: number, height: number, p: Preprocessing): [number, number] {
+  if (p.noResize) return [width, height];
   if (!p.box) return resizedSize(width, height, p.resize);
   if (p.box.fit === 'exact') return [p.box.width, p.box.height];
-  // SamImageProcessor's get_preprocess_shape: int(side · scale + 0.5)
   const scale = Math.min(p.box.height / height, p.box.width / width);
-  return [Math.max(1, Math.trunc(width * scale + 0.5)), Math.max(1, Math.trunc(height * scale + 0.5))];
+  // DETR's get_image_size_for_max_height_width truncates; SAM's get_preprocess_shape rounds half up
+  const half = p.box.fit === 'contain' ? 0.5 : 0;
+  return [Math.max(1, Math.trunc(width * scale + half)), Math.max(1, Math.trunc(height * scale + half))];
 }
 
 /** Python's round(): halves go to the even neighbour. */

@@ -88,7 +88,7 @@ export function preprocess(
     throw new RangeError('preprocess: mean and std need 3 values (RGB) or 1 (greyscale)');
   if (p.pad && p.pad.value.length !== C) throw new RangeError('preprocess: one pad value per channel');
 
-  if (p.box) checkPixelBudget('the image', image.width, image.height, MAX_PIXELS);
+  if (p.box || p.noResize) checkPixelBudget('the image', image.width, image.height, MAX_PIXELS);
   else checkPixelBudget('the image', image.width, image.height, MAX_PIXELS, p.resize);
   const [w, h] = targetSize(image.width, image.height, p);
   const resized = resizePillow(C === 1 ? grayscale(image) : image, w, h, p.resample ?? 2);

@@ -10,9 +10,12 @@ export interface Preprocessing {
   /**
    * Resize into this box instead: exactly (`fit` "exact", the aspect ratio not kept: HF's size
    * {height, width}) or to the largest size inside it that keeps the aspect ratio ("contain":
-   * HF's {longest_edge}, letterboxing). `resize` is then unused.
+   * HF's {longest_edge}, sides rounded half up; "contain-trunc": {max_height, max_width}, sides
+   * truncated). `resize` is then unused.
    */
-  box?: { height: number; width: number; fit: 'exact' | 'contain' };
+  box?: { height: number; width: number; fit: 'exact' | 'contain' | 'contain-trunc' };
+  /** No resize at all (HF's do_resize false): the image is cropped or padded as it is. */
+  noResize?: boolean;
   /** Pillow's filter code: 0 nearest, 1 lanczos, 2 bilinear (the default), 3 bicubic, 4 box, 5 hamming. */
   resample?: number;
   /** Centre-crop offsets as HF's center_crop takes them (floor; a smaller image is padded ceil before) instead of torchvision's. */
