@@ -7,6 +7,7 @@ skeletons, with their PyTorch float64 reference.
     /usr/bin/python3 scripts/reference/make_onnx_families.py export [FAMILY ...]
     npx tsx scripts/reference/strip-onnx.ts --params OUT/F.params.json OUT/F-opN.onnx test/fixtures/onnx/F-opN.skeleton.onnx.gz
     /usr/bin/python3 scripts/reference/make_onnx_families.py reference [FAMILY ...]
+    /usr/bin/python3 scripts/reference/make_onnx_families.py dynamic   # MobileNetV3, opset 9, dynamic H and W, Softmax
 
 1. export: OUT/F-opN.onnx (torch.onnx.export in eval mode, dynamic batch, as users run it; it
    folds every Conv-BN pair) and OUT/F.params.json (each floating state_dict entry's
@@ -85,6 +86,24 @@ def export(name):
             dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
         )
         print(f"[{name}] wrote {path} ({os.path.getsize(path) >> 20} MB)", flush=True)
+
+
+def export_dynamic(name="mobilenet_v3_small", opset=9):
+    """The issue's case as users bring it (a paddle2onnx MobileNetV3: opset 9, dynamic height and
+    width, a Softmax output): OUT/F-op9-dynamic.onnx; its skeleton is stripped as the others."""
+    model, _, size, _, _ = build(name)
+    logits = model.forward
+    model.forward = lambda x: torch.softmax(logits(x), 1)  # traced as the module's forward
+    x = torch.from_numpy(det.input_value("input", (1, 3, size, size)))
+    path = os.path.join(OUT, f"{name}-op{opset}-dynamic.onnx")
+    torch.onnx.export(
+        model, x, path, opset_version=opset, training=torch.onnx.TrainingMode.EVAL,
+        input_names=["input"], output_names=["probabilities"],
+        dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "probabilities": {0: "batch"}},
+    )
+    dst = os.path.join(FIXTURES, f"{name}-op{opset}-dynamic.skeleton.onnx.gz")
+    subprocess.run(["npx", "tsx", os.path.join(HERE, "strip-onnx.ts"), "--params",
+                    os.path.join(OUT, f"{name}.params.json"), path, dst], check=True, cwd=ROOT)
 
 
 def strip(name):
@@ -193,6 +212,8 @@ def reference(name):
 
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["dynamic"]:
+        return export_dynamic()
     steps = ["export", "strip", "reference"]
     if args and args[0] in steps:
         steps, args = [args[0]], args[1:]

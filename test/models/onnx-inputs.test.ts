@@ -8,12 +8,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { PssError } from '../../src/errors.js';
-import { hashUniform } from '../../src/models/deterministic.js';
+import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import type { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { maxRelDiff } from '../helpers/fixtures.js';
-import { type Node, onnxBytes } from '../helpers/onnx.js';
+import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { loadSkeleton, type Node, onnxBytes } from '../helpers/onnx.js';
 
 const deterministic = (name: string) => {
   const dims = name.split(':')[1].split('x').map(Number);
@@ -220,5 +220,46 @@ describe('ONNX endings: Softmax, LogSoftmax and Sigmoid', () => {
     const l = await logits(one, x, shape);
     assert.equal(l[0], 0);
     assert.ok(Math.abs(l[1] - z) <= 1e-6 * Math.abs(z));
+  });
+});
+
+describe('a MobileNetV3 as paddle2onnx ships it: opset 9, dynamic height and width, a Softmax output', () => {
+  // torch.onnx's export of the parity suite's MobileNetV3 with those three traits
+  const bytes = loadSkeleton('test/fixtures/onnx/mobilenet_v3_small-op9-dynamic.skeleton.onnx.gz');
+  const model = onnxModel(bytes, 'mobilenet_v3_small-dynamic.onnx');
+
+  it('reads it, says so, and gives PyTorch float64 logits at 32x32', async (t) => {
+    assert.match(notes(model), /ends in Softmax: pss uses the scores before it as logits/);
+    assert.match(notes(model), /input size is dynamic \(HxW\)/);
+    const fx = loadFixture('onnx/mobilenet_v3_small');
+    const shape = [1, 3, 32, 32] as const;
+    assertParity(
+      t,
+      'logits',
+      await logits(model, deterministicInput('input', shape), shape),
+      fx.reference('logits'),
+    );
+  });
+
+  it('takes other sizes: softmax of its logits is what ONNX Runtime gives running the file', async () => {
+    for (const shape of [
+      [1, 3, 48, 40],
+      [2, 3, 64, 64],
+    ] as const) {
+      const x = input(shape);
+      await using engine = new SaliencyEngine(model);
+      const rows = await engine.compute({ data: x, shape }, [0, 1].slice(0, shape[0]));
+      const ref = await ortRun(bytes, { input: [x, shape] }, 'probabilities');
+      rows.forEach((r, b) => {
+        const max = Math.max(...r.logits);
+        const e = Array.from(r.logits, (v) => Math.exp(v - max));
+        const sum = e.reduce((a, v) => a + v, 0);
+        const rel = maxRelDiff(
+          e.map((v) => v / sum),
+          ref.subarray(b * 1000, (b + 1) * 1000),
+        );
+        assert.ok(rel < 1e-5, `${shape} row ${b}: ${rel}`);
+      });
+    }
   });
 });
