@@ -238,22 +238,10 @@ export const OPSET_CHANGES: readonly OpsetChange[] = [
     upgrade: asResize11,
   },
   {
-    op: 'Gemm',
-    since: 7,
-    change: 'broadcast attribute dropped: C broadcasts unidirectionally since',
-    upgrade: (n) => [without(n, 'broadcast')],
-  },
-  {
     op: 'Scatter',
     since: 11,
     change: 'renamed ScatterElements',
     upgrade: (n) => [{ ...n, opType: 'ScatterElements' }],
-  },
-  {
-    op: 'TopK',
-    since: 10,
-    change: 'k: an attribute before, the second input since',
-    upgrade: intsToInput('k', 1),
   },
 ];
 
