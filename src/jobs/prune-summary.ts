@@ -82,6 +82,8 @@ export interface PruneReport {
   /** z-scores or POT tail probabilities (--standardize); absent in reports before it. */
   standardization?: 'z' | 'pot' | 'none';
   pot?: { quantile: number } | null;
+  /** --target ("true", "predicted", "class:c"). */
+  target?: string;
   statistics: { file: string; count: number; dataset: string } | null;
   rankBy: RankBy;
   seed: number;

@@ -18,6 +18,7 @@ import type { Model } from '../models/model.js';
 import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import type { RankBy } from '../saliency/rank.js';
+import type { Target } from '../saliency/target.js';
 import { locate, unitTable } from '../saliency/units.js';
 import { argmaxRow, forwardRunner, softmaxRows, unitsOffRunner } from './forward.js';
 import { PRUNE_CSV_HEADER, type PruneRow, pruneRowLine, resumableRows } from './prune-csv.js';
@@ -97,6 +98,8 @@ export interface PruneOptions {
   seed: number;
   aggregation: Aggregation;
   stats?: Standardizer;
+  /** Whose loss the saliency ranking differentiates (default the true label). */
+  target?: Target;
   /** Images per saliency run; the forward passes with filters off run 4 × batch rows at a time. */
   batch: number;
   /** Folder for prune.csv (the per-image results, appended as images finish) and run.json. */
@@ -172,7 +175,14 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
       engine,
       data,
       chunk.map((c) => c.index),
-      { batch: o.batch, aggregation: o.aggregation, stats: o.stats, onSkip: o.onSkip, keepImages: true },
+      {
+        batch: o.batch,
+        aggregation: o.aggregation,
+        stats: o.stats,
+        target: o.target,
+        onSkip: o.onSkip,
+        keepImages: true,
+      },
     );
     const images: PruneImage[] = profiles.map((p) => {
       const i = chunk.find((c) => c.index === p.index)!.i;

@@ -226,6 +226,24 @@ export function checkStatsTarget(
 }
 
 /**
+ * The statistics a run of `target` may standardise by: given ones of another target are
+ * refused (checkStatsTarget); found ones (a bundled model's, computed with the true label) are
+ * left out, and the run goes unstandardised, saying so as it does without statistics.
+ */
+export function statsForTarget<T extends { path: string; stats: Statistics }>(
+  stats: T | undefined,
+  target: string,
+  given: boolean,
+): T | undefined {
+  if (!stats) return undefined;
+  if (given) {
+    checkStatsTarget(stats, target);
+    return stats;
+  }
+  return (stats.stats.meta.target ?? 'true') === target ? stats : undefined;
+}
+
+/**
  * The tails tensor, its quantile and capacity: all or none; [filters, min(count, capacity)],
  * F32, rows ascending.
  */

@@ -177,6 +177,46 @@ describe('--standardize pot', { skip: !existsSync(DATA) && 'dataset-fashion-mnis
     assert.equal(ft.standardization, 'pot');
   });
 
+  it('--target predicted: given statistics of the true label are refused, the bundled ones left out', () => {
+    const p = join(dir, 'prune-predicted');
+    ok(pss(['prune', '--data', DATA, '--limit', '300', '--k', '2', '--target', 'predicted', '--out', p]));
+    const summary = json(join(p, 'summary.json'));
+    assert.equal(summary.target, 'predicted');
+    assert.equal(summary.standardization, 'none');
+    const refused = pss([
+      'prune',
+      '--data',
+      DATA,
+      '--limit',
+      '300',
+      '--k',
+      '2',
+      '--target',
+      'predicted',
+      '--stats',
+      stats,
+      '--out',
+      join(dir, 'prune-refused'),
+    ]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /holds statistics of saliency with --target true; this run uses --target predicted/,
+    );
+    const s = JSON.parse(
+      ok(pss(['saliency', '--image', IMAGE, '--label', 'coat', '--target', 'predicted', '--json', '-']))
+        .stdout,
+    );
+    assert.equal(s.standardization, 'none');
+    assert.equal(s.targetClass, s.predicted);
+    // With the true label (the default) the bundled statistics apply.
+    assert.equal(
+      JSON.parse(ok(pss(['saliency', '--image', IMAGE, '--label', 'coat', '--json', '-'])).stdout)
+        .standardization,
+      'z',
+    );
+  });
+
   it('refusals: no statistics, statistics without tails, a q the tails do not reach', () => {
     const untailed = join(dir, 'no-tails.safetensors');
     ok(pss(['stats', '--data', DATA, '--limit', '50', '--out', untailed, '--no-tails']));

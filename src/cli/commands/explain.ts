@@ -20,7 +20,7 @@ import { potRanking } from '../../saliency/pot.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
-import { checkStatsTarget } from '../../stats/file.js';
+import { statsForTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import { withStandardization } from '../../stats/tails.js';
 import {
@@ -118,15 +118,18 @@ const command = defineCommand({
 
     const batch = await readImageArg({ image: imagePath, input }, model);
     const standardize = standardizeFlags(args);
+    const target = targetFlag(args.target, model, names);
     const stats = withStandardization(
-      await resolveStats(args.stats, model, aggregation),
+      statsForTarget(
+        await resolveStats(args.stats, model, aggregation),
+        targetText(target),
+        args.stats !== undefined,
+      ),
       standardize.method,
       standardize.q,
     );
     const pot = stats?.reference.pot;
     checkInputSize(stats, batch.shape);
-    const target = targetFlag(args.target, model, names);
-    checkStatsTarget(stats, targetText(target));
     const filters = args.filters === undefined ? undefined : parseUnits(args.filters, model);
     if (filters && args.random)
       throw new PssError(

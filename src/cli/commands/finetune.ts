@@ -12,7 +12,7 @@ import { type RankBy, topK } from '../../saliency/rank.js';
 import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
 import { parseUnits } from '../../saliency/units.js';
-import { checkStatsTarget } from '../../stats/file.js';
+import { statsForTarget } from '../../stats/file.js';
 import { withStandardization } from '../../stats/tails.js';
 import { seededRandom } from '../../util/random.js';
 import {
@@ -127,10 +127,13 @@ const command = defineCommand({
     // Outputs are written at the end of a long run: find out now if they cannot be.
     for (const out of [args.save, args.json]) if (out && out !== '-') await checkWritable(out);
     const chosen = args.filters === undefined ? undefined : parseUnits(args.filters, model);
-    const stats = withStandardization(plain, how.method, how.q);
-    const st = stats?.reference;
     const target = targetFlag(args.target, model, names);
-    checkStatsTarget(stats, targetText(target));
+    const stats = withStandardization(
+      statsForTarget(plain, targetText(target), args.stats !== undefined),
+      how.method,
+      how.q,
+    );
+    const st = stats?.reference;
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const rand = seededRandom(seed);
 

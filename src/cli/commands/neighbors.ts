@@ -10,7 +10,7 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import { softmax } from '../../saliency/report.js';
 import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
-import { checkStatsTarget } from '../../stats/file.js';
+import { statsForTarget } from '../../stats/file.js';
 import { withStandardization } from '../../stats/tails.js';
 import {
   aggregationArg,
@@ -77,10 +77,13 @@ const command = defineCommand({
     const how = standardizeFlags(args);
     const { model, names, data, query, stats: plain } = await queryContext(args, aggregation);
     await checkWritable(join(args['out-dir'], 'neighbors.json'));
-    const stats = withStandardization(plain, how.method, how.q);
-    const st = stats?.reference;
     const target = targetFlag(args.target, model, names);
-    checkStatsTarget(stats, targetText(target));
+    const stats = withStandardization(
+      statsForTarget(plain, targetText(target), args.stats !== undefined),
+      how.method,
+      how.q,
+    );
+    const st = stats?.reference;
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const q = await queryProfile(engine, query.batch, query.label, { aggregation, stats: st, target });
     const bars = phases();

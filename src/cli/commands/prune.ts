@@ -4,6 +4,7 @@ import { defineCommand } from 'citty';
 import { openDataset } from '../../data/open.js';
 import { PssError } from '../../errors.js';
 import { pruneChartPng } from '../../figures/experiments.js';
+import { classNamesFor } from '../../image/labels.js';
 import { checkWritable, writeFilesAtomic } from '../../io/files.js';
 import { acquireLock } from '../../io/lock.js';
 import { PRUNE_SHARDS, shardName } from '../../io/shards.js';
@@ -22,6 +23,8 @@ import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { standardizationOf } from '../../saliency/standardize.js';
+import { targetText } from '../../saliency/target.js';
+import { statsForTarget } from '../../stats/file.js';
 import { resolveStats } from '../../stats/resolve.js';
 import { withStandardization } from '../../stats/tails.js';
 import {
@@ -33,6 +36,8 @@ import {
   runtimeArgs,
   standardizeArgs,
   standardizeFlags,
+  targetArg,
+  targetFlag,
 } from '../args.js';
 import { dataArg, phases, seconds } from '../experiments.js';
 import { intFlag } from '../parse.js';
@@ -106,6 +111,7 @@ const command = defineCommand({
     stats: statsFlag,
     rank: rankFlag,
     ...standardizeArgs,
+    ...targetArg,
     ...aggregationArg,
     k: { type: 'string', default: '10', description: 'Turn off up to K filters (k = 1..K)', valueHint: 'K' },
     seed: { type: 'string', default: '0', description: 'Seed of the random-filter control', valueHint: 'n' },
@@ -154,8 +160,13 @@ const command = defineCommand({
       );
     const data = await openDataset(args.data, model, limit);
     const standardize = standardizeFlags(args);
+    const target = targetFlag(args.target, model, classNamesFor(model.numClasses, model.arch.classNames));
     const stats = withStandardization(
-      await resolveStats(args.stats, model, aggregation),
+      statsForTarget(
+        await resolveStats(args.stats, model, aggregation),
+        targetText(target),
+        args.stats !== undefined,
+      ),
       standardize.method,
       standardize.q,
     );
@@ -171,6 +182,8 @@ const command = defineCommand({
       aggregation,
       statistics: stats ? `${stats.path} (${stats.stats.acc.count} images)` : null,
       ...(pot && { standardize: `pot q=${pot.q}` }),
+      // Only when not the default, so that run.json of earlier runs still resumes.
+      ...(target !== 'true' && { target: targetText(target) }),
       rank: rankBy,
       k,
       seed,
@@ -208,6 +221,7 @@ const command = defineCommand({
       aggregation,
       standardized: stats !== undefined,
       standardization: standardizationOf(stats?.reference),
+      target: targetText(target),
       pot: pot ? { quantile: pot.q } : null,
       statistics,
       rankBy,

@@ -8,7 +8,7 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { saliencyReport } from '../../saliency/report.js';
 import { targetText } from '../../saliency/target.js';
-import { checkStatsTarget } from '../../stats/file.js';
+import { statsForTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import { withStandardization } from '../../stats/tails.js';
 import {
@@ -57,9 +57,16 @@ const command = defineCommand({
     const label = labelArg(args.label, model, names);
     const target = targetFlag(args.target, model, names);
     const how = standardizeFlags(args);
-    const stats = withStandardization(await resolveStats(args.stats, model, aggregation), how.method, how.q);
+    const stats = withStandardization(
+      statsForTarget(
+        await resolveStats(args.stats, model, aggregation),
+        targetText(target),
+        args.stats !== undefined,
+      ),
+      how.method,
+      how.q,
+    );
     checkInputSize(stats, image.shape);
-    checkStatsTarget(stats, targetText(target));
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const [result] = await engine.compute(image, [label], aggregation, target);
