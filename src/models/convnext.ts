@@ -90,9 +90,10 @@ export const convnext_tiny: Architecture = {
       }
     });
     const last = TINY[TINY.length - 1][0];
-    const norm = layerNorm2d(net, 'classifier.0', last);
+    const norm = layerNorm(net, 'classifier.0', last);
     const fc = net.linear('classifier.2', last, numClasses);
-    // classifier: LayerNorm2d on the pooled [N, C, 1, 1], Flatten, Linear
-    return (x) => fc(op.flatten(norm(op.globalAveragePool(features.reduce((v, f) => f(v), x))), 1));
+    // classifier: LayerNorm2d on the pooled [N, C, 1, 1], Flatten, Linear — normalised after the
+    // flatten (the same over C), so no 4-D value follows the pool and Grad-CAM takes the pool's input
+    return (x) => fc(norm(op.flatten(op.globalAveragePool(features.reduce((v, f) => f(v), x)), 1)));
   },
 };

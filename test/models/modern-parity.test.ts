@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forwardRunner } from '../../src/jobs/forward.js';
 import type { Architecture } from '../../src/models/architecture.js';
-import { deterministicInput } from '../../src/models/deterministic.js';
+import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
 import { Model } from '../../src/models/model.js';
 import { PRESETS } from '../../src/models/preprocessing-config.js';
@@ -17,7 +17,8 @@ import { TORCHVISION_WEIGHTS } from '../../src/models/torchvision-weights.js';
 import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
+import { explain } from '../../src/saliency/explain.js';
+import { assertParity, INPUT_COSINE, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 import { zeroFilters } from '../helpers/zero-by-hand.js';
 
 const SIZE = 64;
@@ -77,7 +78,11 @@ for (const name of MODERN) {
         },
         t,
       );
-      assert.deepEqual(arch.preprocessing, { resize: t.resize[0], mean: t.mean, std: t.std });
+      const { resize, mean, std, resample } = arch.preprocessing as typeof arch.preprocessing & {
+        resample?: number;
+      };
+      assert.deepEqual({ resize, mean, std }, { resize: t.resize[0], mean: t.mean, std: t.std });
+      if (resample !== undefined) assert.equal(resample, preset.resample ?? 2);
     });
     it('input matches', () => {
       const sum = data.reduce((a, b) => a + b, 0);
@@ -109,6 +114,38 @@ for (const name of MODERN) {
       const plain = await forwardRunner(engine, 1).logits(data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
+    });
+  });
+}
+
+const stats = (n: number) => ({
+  mean: Float64Array.from({ length: n }, (_, i) => Math.fround(1e-3 * (hashUniform('stats-mean', i) + 1))),
+  std: Float64Array.from({ length: n }, (_, i) => Math.fround(1e-3 * (hashUniform('stats-std', i) + 1.5))),
+});
+
+// scripts/reference/make_modern_input_saliency.py: as test/saliency/explain.test.ts, at 64×64
+for (const name of MODERN) {
+  describe(`explain ${name}: input gradient and Grad-CAM against PyTorch double backprop (${SIZE}x${SIZE})`, () => {
+    const fx = loadFixture(`modern/input_saliency_${name}`);
+    const model = Model.deterministic(at64(ARCHITECTURES[name]));
+    const shape = [1, 3, SIZE, SIZE] as const;
+    const image = { data: deterministicInput('input', shape), shape };
+
+    it('input gradient (second order), Grad-CAM and the chosen filters', async (t) => {
+      await using engine = new SaliencyEngine(model);
+      const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.filterCount) });
+      assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 filters by z');
+      assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
+      assertParity(
+        t,
+        'Grad-CAM (predicted)',
+        r.gradcam.predicted,
+        fx.reference('gradcam_pred'),
+        INPUT_COSINE,
+      );
+      assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
+      assert.equal(r.result.predicted, Number(fx.metadata.predicted));
+      assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
     });
   });
 }
