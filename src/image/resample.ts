@@ -108,16 +108,6 @@ export function resizeBilinear<T extends Pixels>(img: T, width: number, height: 
   return resizePillow(img, width, height, 2);
 }
 
-/** The Image.Resampling codes resizePillow takes, by name (as reports say them). */
-export const RESAMPLE_NAMES: Readonly<Record<number, string>> = {
-  0: 'nearest',
-  1: 'lanczos',
-  2: 'bilinear',
-  3: 'bicubic',
-  4: 'box',
-  5: 'hamming',
-};
-
 /**
  * `img.resize((width, height), resample)` as Pillow 9.4 computes it: `resample` 0 (NEAREST,
  * Pillow's ImagingScaleAffine) or one of the antialiased filters 1..5 (ImagingResample).

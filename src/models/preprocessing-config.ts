@@ -1,8 +1,10 @@
 /**
  * Preprocessing as data: how images become a model's input, from a description — pss's own
  * fields (`{"resize": 36, "mean": [0.5], "std": [0.5]}`), the fields of a Hugging Face
- * preprocessor_config.json (`size`, `crop_size`, `image_mean`, `image_std`, `do_resize`,
- * `crop_pct`, `do_center_crop`, `do_normalize`, `do_rescale`, `rescale_factor`, `resample`),
+ * preprocessor_config.json (`size` as a shortest edge, an exact {height, width}, a longest edge
+ * or a {max_height, max_width} box; `crop_size`, `image_mean`, `image_std`, `do_resize`,
+ * `crop_pct`, `do_center_crop`, `do_normalize`, `do_rescale`, `rescale_factor`, `resample` (any
+ * of Pillow's filters), `do_pad` and `pad_size`, with pss's `pad_value` and `pad_position`),
  * or the name of a preset (torchvision's transforms, entries of PRESETS, the same table) — or,
  * with no description, from the input shape alone (said to be assumed):
  * a 3×224×224 input gets torchvision's ImageNet transform; any other size is resized to cover
@@ -13,6 +15,18 @@
  */
 import { PssError } from '../errors.js';
 import { IMAGENET, type Preprocessing } from './architecture.js';
+
+/** Pillow's filters by their Image.Resampling codes (src/image/resample.ts implements them). */
+const RESAMPLE_NAMES: Readonly<Record<number, string>> = {
+  0: 'nearest',
+  1: 'lanczos',
+  2: 'bilinear',
+  3: 'bicubic',
+  4: 'box',
+  5: 'hamming',
+};
+type Fit = NonNullable<Preprocessing['box']>['fit'];
+type Mutable = { -readonly [K in keyof Preprocessing]: Preprocessing[K] };
 
 export interface PreprocessingChoice {
   preprocessing: Preprocessing;
@@ -26,9 +40,25 @@ export interface PreprocessingChoice {
 type Shape = readonly [number, number, number];
 
 const list = (v: readonly number[]) => `[${v.map((x) => Number(x.toPrecision(4))).join(', ')}]`;
-/** "resize 256 → crop 224×224, mean […], std […]": what a preprocessing does, for outputs. */
-export const describePreprocessing = (p: Preprocessing, [, h, w]: Shape) =>
-  `resize ${p.resize} → crop ${h}×${w}, mean ${list(p.mean)}, std ${list(p.std)}`;
+/**
+ * "resize 256 → crop 224×224, mean […], std […]": what a preprocessing does, for outputs; every
+ * choice that is not torchvision's default (bilinear, pixels / 255, its crop offsets) is said.
+ */
+export function describePreprocessing(p: Preprocessing, [, h, w]: Shape): string {
+  let resize = `resize ${p.resize}`;
+  if (p.noResize) resize = 'no resize';
+  else if (p.box?.fit === 'exact')
+    resize = `resize to ${p.box.height}×${p.box.width} (aspect ratio not kept)`;
+  else if (p.box)
+    resize = `resize to fit ${p.box.height}×${p.box.width}${p.box.fit === 'contain-trunc' ? ' (sides rounded down)' : ''}`;
+  if (p.resample !== undefined && !p.noResize) resize += ` ${RESAMPLE_NAMES[p.resample] ?? p.resample}`;
+  const fit = p.pad
+    ? `crop or pad to ${h}×${w} (padding ${list(p.pad.value)} ${p.pad.position === 'center' ? 'around the image' : 'after the bottom and right'})`
+    : `crop ${h}×${w}`;
+  const scale = p.rescale === undefined ? '' : `pixels × ${Number(p.rescale.toPrecision(6))}, `;
+  const offsets = p.hfCrop ? ", HF's centre-crop offsets" : '';
+  return `${resize} → ${fit}, ${scale}mean ${list(p.mean)}, std ${list(p.std)}${offsets}`;
+}
 
 function checkChannels(shape: Shape, source: string): void {
   const c = shape[0];
@@ -76,7 +106,7 @@ export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>
   convnext_tiny: tv(236),
 };
 
-/** A preset's resize, mean and std (a built-in architecture's preprocessing), or undefined. */
+/** A preset's resize, mean, std and filter (a built-in architecture's preprocessing), or undefined. */
 export function presetPreprocessing(name: string): Preprocessing | undefined {
   const d = PRESETS[name];
   if (!d) return undefined;
@@ -84,6 +114,7 @@ export function presetPreprocessing(name: string): Preprocessing | undefined {
     resize: (d.size as { shortest_edge: number }).shortest_edge,
     mean: d.image_mean as number[],
     std: d.image_std as number[],
+    ...(typeof d.resample === 'number' ? { resample: d.resample } : {}),
   };
 }
 
@@ -104,7 +135,6 @@ export function preset(name: string, shape: Shape, source: string): Preprocessin
     h === crop && w === crop
       ? []
       : [`the ${name} preset crops ${crop}×${crop}; ${source} takes ${h}×${w}, so it is cropped to that`];
-  if (d.resample === 3) notes.push(`the ${name} preset resizes bicubically; pss resizes bilinearly`);
   return choice(p, shape, false, notes);
 }
 
@@ -127,15 +157,93 @@ export function choosePreprocessing(
 const isNumbers = (v: unknown): v is number[] =>
   Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number' && Number.isFinite(x));
 
-/** A side from HF's `size` / `crop_size`: a number, {shortest_edge}, or {height, width}. */
-function side(v: unknown, key: string, what: string): { short?: number; h?: number; w?: number } {
+type Side = { short?: number; long?: number; h?: number; w?: number; maxH?: number; maxW?: number };
+/** A side from HF's `size` / `crop_size` / `pad_size`: a number, {shortest_edge}, {longest_edge}, {height, width} or {max_height, max_width}. */
+function side(v: unknown, key: string, what: string): Side {
   if (typeof v === 'number') return { short: v, h: v, w: v };
   if (v && typeof v === 'object') {
     const o = v as Record<string, unknown>;
-    if (typeof o.shortest_edge === 'number') return { short: o.shortest_edge };
-    if (typeof o.height === 'number' && typeof o.width === 'number') return { h: o.height, w: o.width };
+    const n = (k: string) => (typeof o[k] === 'number' ? (o[k] as number) : undefined);
+    if (n('shortest_edge') !== undefined || n('longest_edge') !== undefined)
+      return { short: n('shortest_edge'), long: n('longest_edge') };
+    if (n('height') !== undefined && n('width') !== undefined) return { h: n('height'), w: n('width') };
+    if (n('max_height') !== undefined && n('max_width') !== undefined)
+      return { maxH: n('max_height'), maxW: n('max_width') };
   }
-  throw new PssError(`${what}: "${key}" must be a number, {"shortest_edge": n} or {"height": h, "width": w}`);
+  throw new PssError(
+    `${what}: "${key}" must be a number, {"shortest_edge": n}, {"longest_edge": n}, {"height": h, "width": w} or {"max_height": h, "max_width": w}`,
+  );
+}
+
+/** Fields of HF processors that change pixels in ways pss does not reproduce: refused when set. */
+const UNSUPPORTED = [
+  'do_flip_channel_order',
+  'do_thumbnail',
+  'do_align_long_axis',
+  'do_color_quantize',
+  'do_image_splitting',
+  'keep_aspect_ratio',
+  'ensure_multiple_of',
+  'size_divisor',
+  'size_divisibility',
+];
+
+/** The resize a description asks for (HF's size rules; ConvNeXt's crop_pct). */
+function resizeOf(d: Record<string, unknown>, p: Mutable, [, h, w]: Shape, what: string, notes: string[]) {
+  if (d.resize !== undefined) {
+    p.resize = Number(d.resize);
+    return;
+  }
+  if (d.do_resize === false) {
+    p.noResize = true;
+    return;
+  }
+  if (d.size === undefined) return;
+  const s = side(d.size, 'size', what);
+  const box = (height: number | undefined, width: number | undefined, fit: Fit) => {
+    for (const v of [height, width])
+      if (!(Number.isInteger(v) && v! >= 1 && v! <= 4096))
+        throw new PssError(`${what}: the sides of "size" must be integers from 1 to 4096`);
+    p.box = { height: height!, width: width!, fit };
+  };
+  if (s.short !== undefined && s.long !== undefined)
+    throw new PssError(
+      `${what}: "size" with both shortest_edge and longest_edge (DETR's resize) is not supported; give one of them`,
+    );
+  if (s.long !== undefined) return box(s.long, s.long, 'contain');
+  if (s.maxH !== undefined) return box(s.maxH, s.maxW, 'contain-trunc');
+  if (s.short === undefined) return box(s.h, s.w, 'exact');
+  if (typeof d.size === 'number')
+    notes.push(
+      `${what} gives "size" ${d.size} as a number: read as the shortest edge (CLIP's reading); ViT-style processors read it as {"height": ${d.size}, "width": ${d.size}}: write that if it is meant`,
+    );
+  p.resize = s.short;
+  if (typeof d.crop_pct === 'number') {
+    // ConvNeXt's processor: below 384, the shortest edge is resized to size / crop_pct, then
+    // cropped to size; from 384 on, the image is resized to size × size (warped, not cropped)
+    if (s.short !== h || s.short !== w)
+      throw new PssError(`${what}: "size" ${s.short} is not the model's input ${h}×${w}`);
+    if (s.short < 384) p.resize = Math.trunc(s.short / d.crop_pct);
+    else box(s.short, s.short, 'exact');
+  }
+}
+
+/** HF's do_pad / pad_size, with pss's pad_value (the tensor value, per channel) and pad_position. */
+function padOf(d: Record<string, unknown>, p: Mutable, [c, h, w]: Shape, what: string) {
+  if (d.do_pad !== true) return;
+  if (d.pad_size !== undefined) {
+    const s = side(d.pad_size, 'pad_size', what);
+    if ((s.h ?? s.short) !== h || (s.w ?? s.short) !== w)
+      throw new PssError(`${what}: "pad_size" is not the model's input ${h}×${w}`);
+  }
+  const v = d.pad_value ?? 0;
+  const value = typeof v === 'number' ? Array(c).fill(v) : v;
+  if (!isNumbers(value) || value.length !== c)
+    throw new PssError(`${what}: "pad_value" must be a number or ${c} numbers (the tensor's value)`);
+  const position = d.pad_position ?? 'top-left';
+  if (position !== 'top-left' && position !== 'center')
+    throw new PssError(`${what}: "pad_position" must be "top-left" (HF's) or "center"`);
+  p.pad = { value, position };
 }
 
 /** A preprocessing description (pss's fields, or a preprocessor_config.json's) for a model of input `shape`. */
@@ -151,59 +259,55 @@ export function fromDescription(
   const d = json as Record<string, unknown>;
   const [c, h, w] = shape;
   const notes: string[] = [];
-  let resize: number;
+  for (const k of UNSUPPORTED)
+    if (d[k] !== undefined && d[k] !== false && d[k] !== null)
+      throw new PssError(`${what}: "${k}" is not supported (pss cannot reproduce it)`);
   let mean: unknown = d.mean ?? d.image_mean;
   let std: unknown = d.std ?? d.image_std;
   if (d.do_normalize === false) [mean, std] = [Array(c).fill(0), Array(c).fill(1)];
-  if (
-    d.do_rescale === false ||
-    (d.rescale_factor !== undefined && Math.abs(Number(d.rescale_factor) - 1 / 255) > 1e-9)
-  )
-    throw new PssError(`${what}: pss scales pixels by 1/255 only (do_rescale true, rescale_factor 1/255)`);
-  if (d.resample !== undefined && d.resample !== 2)
-    notes.push(
-      `${what} asks for resample ${JSON.stringify(d.resample)}; pss resizes bilinearly (resample 2)`,
+  if (!isNumbers(mean) || !isNumbers(std))
+    throw new PssError(
+      `${what}: "mean" and "std" (or "image_mean" and "image_std") must be lists of numbers`,
     );
-  if (d.resize !== undefined) {
-    resize = Number(d.resize);
-  } else if (d.size !== undefined && d.do_resize !== false) {
-    const s = side(d.size, 'size', what);
-    if (s.short === undefined) {
-      if (s.h !== h || s.w !== w)
-        throw new PssError(`${what}: "size" ${s.h}×${s.w} is not the model's input ${h}×${w}`);
-      notes.push(`${what} resizes to exactly ${h}×${w}; pss keeps the aspect ratio and centre-crops`);
-    }
-    resize = s.short ?? Math.max(h, w);
-    // ConvNeXt's processor: below 384, the shortest edge is resized to size / crop_pct, then cropped to size
-    if (s.short !== undefined && typeof d.crop_pct === 'number' && s.short < 384) {
-      if (s.short !== h || s.short !== w)
-        throw new PssError(`${what}: "size" ${s.short} is not the model's input ${h}×${w}`);
-      resize = Math.trunc(s.short / d.crop_pct);
-    }
-  } else resize = Math.max(h, w);
-  if (d.do_center_crop === false && resize > Math.min(h, w))
+  // pss's own fields keep torchvision's crop; HF's take HF's centre crop
+  const own = d.resize !== undefined || d.mean !== undefined || d.std !== undefined;
+  const p: Mutable = { resize: Math.max(h, w), mean, std, ...(own ? {} : { hfCrop: true }) };
+  if (d.resample !== undefined) {
+    if (!(typeof d.resample === 'number' && d.resample in RESAMPLE_NAMES))
+      throw new PssError(
+        `${what}: "resample" ${JSON.stringify(d.resample)} is not one of Pillow's filters (0 nearest, 1 lanczos, 2 bilinear, 3 bicubic, 4 box, 5 hamming)`,
+      );
+    if (d.resample !== 2) p.resample = d.resample;
+  }
+  if (d.do_rescale === false) p.rescale = 1;
+  else if (d.rescale_factor !== undefined) {
+    const f = d.rescale_factor;
+    if (!(typeof f === 'number' && Number.isFinite(f) && f > 0))
+      throw new PssError(`${what}: "rescale_factor" must be a positive number`);
+    if (f !== 1 / 255) p.rescale = f;
+  }
+  resizeOf(d, p, shape, what, notes);
+  padOf(d, p, shape, what);
+  const larger = p.box ? p.box.height > h || p.box.width > w : p.noResize || p.resize > Math.min(h, w);
+  if (d.do_center_crop === false && larger)
     notes.push(
-      `${what} asks for no centre crop; the model takes ${h}×${w}, so pss crops the middle of the resized image to it`,
+      `${what} asks for no centre crop; the model takes ${h}×${w}, so pss crops the middle of the resized image to it where it is larger`,
     );
   if (d.crop_size !== undefined && d.do_center_crop !== false) {
     const s = side(d.crop_size, 'crop_size', what);
     if ((s.h ?? s.short) !== h || (s.w ?? s.short) !== w)
       throw new PssError(`${what}: "crop_size" is not the model's input ${h}×${w}`);
   }
-  if (!Number.isInteger(resize) || resize < Math.min(h, w) || resize > 4096)
+  if (!p.box && !p.noResize && (!Number.isInteger(p.resize) || p.resize < Math.min(h, w) || p.resize > 4096))
     throw new PssError(
       `${what}: the resize must be an integer from ${Math.min(h, w)} to 4096, got ${JSON.stringify(d.resize ?? d.size)}`,
-    );
-  if (!isNumbers(mean) || !isNumbers(std))
-    throw new PssError(
-      `${what}: "mean" and "std" (or "image_mean" and "image_std") must be lists of numbers`,
     );
   if (mean.length !== c || std.length !== c)
     throw new PssError(
       `${what} has ${mean.length} mean and ${std.length} std values; ${source} takes ${c} channel${c === 1 ? '' : 's'}`,
     );
   if (std.some((s) => s <= 0)) throw new PssError(`${what}: every std must be positive`);
-  return choice({ resize, mean, std }, shape, false, notes);
+  return choice(p, shape, false, notes);
 }
 
 /** The text of a description (typed or uploaded) as JSON. */

@@ -33,8 +33,13 @@ describe('preprocessing descriptions', () => {
       image_mean: IMAGENET.mean,
       image_std: IMAGENET.std,
     });
-    assert.deepEqual(vit.preprocessing, IMAGENET);
+    // HF's fields take HF's centre-crop offsets (floor, not Python's round)
+    assert.deepEqual(vit.preprocessing, { ...IMAGENET, hfCrop: true });
     assert.equal(vit.assumed, false);
+    assert.equal(
+      vit.summary,
+      "resize 256 → crop 224×224, mean [0.485, 0.456, 0.406], std [0.229, 0.224, 0.225], HF's centre-crop offsets",
+    );
     // ConvNeXt below 384: the shortest edge is resized to size / crop_pct (224 / 0.875 = 256)
     const convnext = pick({
       size: { shortest_edge: 224 },
@@ -47,14 +52,15 @@ describe('preprocessing descriptions', () => {
       { size: { height: 32, width: 32 }, image_mean: [0.5], image_std: [0.25] },
       [1, 32, 32],
     );
-    assert.deepEqual(exact.preprocessing, { resize: 32, mean: [0.5], std: [0.25] });
-    assert.match(exact.notes[0], /resizes to exactly 32×32; pss keeps the aspect ratio and centre-crops/);
+    assert.deepEqual(exact.preprocessing.box, { height: 32, width: 32, fit: 'exact' });
+    assert.deepEqual(exact.notes, []);
+    assert.match(exact.summary, /^resize to 32×32 \(aspect ratio not kept\) → crop 32×32, mean \[0\.5\]/);
     const plain = pick({ resize: 36, do_normalize: false }, [1, 32, 32]);
     assert.deepEqual(plain.preprocessing, { resize: 36, mean: [0], std: [1] });
-    assert.match(
-      pick({ resize: 256, mean: IMAGENET.mean, std: IMAGENET.std, resample: 3 }).notes[0],
-      /resample 3; pss resizes bilinearly/,
-    );
+    const bicubic = pick({ resize: 256, mean: IMAGENET.mean, std: IMAGENET.std, resample: 3 });
+    assert.deepEqual(bicubic.preprocessing, { ...IMAGENET, resample: 3 });
+    assert.match(bicubic.summary, /^resize 256 bicubic → crop 224×224, mean/);
+    assert.deepEqual(bicubic.notes, []);
     const uncropped = pick({
       size: { shortest_edge: 256 },
       do_center_crop: false,
@@ -65,17 +71,99 @@ describe('preprocessing descriptions', () => {
       uncropped.notes[0],
       /asks for no centre crop; the model takes 224×224, so pss crops the middle/,
     );
+    // ConvNeXt from 384 on: warped to size × size, not cropped
+    const c384 = pick(
+      { size: { shortest_edge: 384 }, crop_pct: 0.875, image_mean: IMAGENET.mean, image_std: IMAGENET.std },
+      [3, 384, 384],
+    );
+    assert.deepEqual(c384.preprocessing.box, { height: 384, width: 384, fit: 'exact' });
+    // a number is read as the shortest edge, and the note says how ViT-style processors read it
+    assert.match(
+      pick({ size: 224, image_mean: IMAGENET.mean, image_std: IMAGENET.std }).notes[0],
+      /"size" 224 as a number: read as the shortest edge .* \{"height": 224, "width": 224\}/,
+    );
+  });
+
+  it("HF's other fields: longest edge, max size, no resize, rescale, padding to a fixed canvas", () => {
+    const half = { image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] };
+    const sam = pick({
+      size: { longest_edge: 224 },
+      do_pad: true,
+      pad_size: { height: 224, width: 224 },
+      ...half,
+    });
+    assert.deepEqual(sam.preprocessing.box, { height: 224, width: 224, fit: 'contain' });
+    assert.deepEqual(sam.preprocessing.pad, { value: [0, 0, 0], position: 'top-left' });
+    const line = pick(
+      {
+        size: { max_height: 48, max_width: 192 },
+        do_pad: true,
+        pad_value: -1,
+        pad_position: 'center',
+        resample: 0,
+        do_rescale: false,
+        ...half,
+      },
+      [3, 48, 192],
+    );
+    assert.deepEqual(line.preprocessing, {
+      resize: 192,
+      mean: half.image_mean,
+      std: half.image_std,
+      hfCrop: true,
+      resample: 0,
+      rescale: 1,
+      box: { height: 48, width: 192, fit: 'contain-trunc' },
+      pad: { value: [-1, -1, -1], position: 'center' },
+    });
+    assert.equal(
+      line.summary,
+      "resize to fit 48×192 (sides rounded down) nearest → crop or pad to 48×192 (padding [-1, -1, -1] around the image), pixels × 1, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5], HF's centre-crop offsets",
+    );
+    const raw = pick({ do_resize: false, rescale_factor: 1 / 127.5, ...half });
+    assert.equal(raw.preprocessing.noResize, true);
+    assert.equal(raw.preprocessing.rescale, 1 / 127.5);
+    assert.match(raw.summary, /^no resize → crop 224×224, pixels × 0\.00784314, mean/);
+    // the default factor is no choice to report
+    assert.equal(pick({ rescale_factor: 1 / 255, ...half }).preprocessing.rescale, undefined);
   });
 
   it('what cannot be honoured is refused with the reason', () => {
     const cases: [unknown, RegExp][] = [
       [{ image_mean: [0.5], image_std: [0.5] }, /has 1 mean and 1 std values; m\.onnx takes 3 channels/],
       [{ resize: 256, mean: [0, 0, 0], std: [1, 0, 1] }, /every std must be positive/],
-      [{ do_rescale: false, mean: [0, 0, 0], std: [1, 1, 1] }, /scales pixels by 1\/255 only/],
-      [{ rescale_factor: 1, mean: [0, 0, 0], std: [1, 1, 1] }, /scales pixels by 1\/255 only/],
+      [{ rescale_factor: 0, mean: [0, 0, 0], std: [1, 1, 1] }, /"rescale_factor" must be a positive number/],
       [
-        { size: { height: 300, width: 300 }, mean: [0, 0, 0], std: [1, 1, 1] },
-        /"size" 300×300 is not the model's input 224×224/,
+        { resample: 'bicubic', mean: [0, 0, 0], std: [1, 1, 1] },
+        /"resample" "bicubic" is not one of Pillow's filters/,
+      ],
+      [
+        { resample: 6, mean: [0, 0, 0], std: [1, 1, 1] },
+        /"resample" 6 is not one of Pillow's filters \(0 nearest/,
+      ],
+      [
+        { size: { shortest_edge: 800, longest_edge: 1333 }, mean: [0, 0, 0], std: [1, 1, 1] },
+        /both shortest_edge and longest_edge \(DETR's resize\) is not supported/,
+      ],
+      [
+        { size: { height: 0, width: 9 }, mean: [0, 0, 0], std: [1, 1, 1] },
+        /sides of "size" must be integers from 1/,
+      ],
+      [
+        { do_pad: true, pad_size: { height: 256, width: 256 }, mean: [0, 0, 0], std: [1, 1, 1] },
+        /"pad_size" is not the model's input 224×224/,
+      ],
+      [
+        { do_pad: true, pad_value: [0, 0], mean: [0, 0, 0], std: [1, 1, 1] },
+        /"pad_value" must be a number or 3 numbers/,
+      ],
+      [
+        { do_pad: true, pad_position: 'bottom', mean: [0, 0, 0], std: [1, 1, 1] },
+        /"pad_position" must be "top-left"/,
+      ],
+      [
+        { do_flip_channel_order: true, mean: [0, 0, 0], std: [1, 1, 1] },
+        /"do_flip_channel_order" is not supported/,
       ],
       [{ crop_size: 256, mean: [0, 0, 0], std: [1, 1, 1] }, /"crop_size" is not the model's input 224×224/],
       [{ resize: 100, mean: [0, 0, 0], std: [1, 1, 1] }, /the resize must be an integer from 224 to 4096/],
