@@ -91,7 +91,10 @@ describe('pss serve in a browser: other models', { skip }, () => {
     await page.locator('#model-select option', { hasText: 'grey32.onnx' }).waitFor({ state: 'attached' });
     const info = await s.text('#model-info');
     assert.match(info, /input 1×32×32, 10 classes/);
-    assert.match(info, /Preprocessing: resize 32 → crop 32×32, mean \[0\.5\], std \[0\.25\]\./);
+    assert.match(
+      info,
+      /Preprocessing: resize to 32×32 \(aspect ratio not kept\) → crop 32×32, mean \[0\.5\], std \[0\.25\], HF's centre-crop offsets\./,
+    );
     assert.doesNotMatch(info, /assumed/);
 
     await page.locator('#image-file').setInputFiles(PHOTO);
