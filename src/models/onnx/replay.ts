@@ -30,6 +30,13 @@ export interface ReplayInputs {
   source: string;
 }
 
+/** A builder's message with long value lists cut (a file's tensor used as a shape can hold millions). */
+const brief = (message: string) =>
+  message.replace(/\[([^[\]]{120,})\]/g, (_, inner: string) => {
+    const parts = inner.split(', ');
+    return `[${parts.slice(0, 6).join(', ')}, … (${parts.length} values)]`;
+  });
+
 /** A constant as a graph constant of its kind (float32, int64 or bool). */
 function graphConstant(x: Value, c: Const): Value {
   if (c.kind === 'bool') return x.graph.constant(Uint8Array.from(c.data), c.shape, 'bool');
@@ -74,7 +81,7 @@ export function replay(r: ReplayInputs): Value {
     const outs = n.output ?? [];
     const t = n.opType!;
     const nodeFail = (message: string): never =>
-      fail(`node ${quoted(n.name || outs[0] || t)} (${t}): ${message}`);
+      fail(`node ${quoted(n.name || outs[0] || t)} (${t}): ${brief(message)}`);
     const allStatic = ins.filter(Boolean).every((i) => !params.has(i) && konst(i));
     const evaluate = staticRule(t);
     const build = replayRule(t);
