@@ -6,6 +6,8 @@ import { type PreprocessedImage, preprocess } from './preprocess.js';
 export async function loadInput(path: string | Uint8Array, model: Model): Promise<PreprocessedImage> {
   const [, h, w] = model.arch.inputShape;
   const p = model.arch.preprocessing;
-  // the resize is known: an image it would blow up is refused from its header
-  return preprocess(await loadImage(path, { resize: p.resize }), p, [h, w]);
+  // a shorter-side resize is known: an image it would blow up is refused from its header (a
+  // box resize cannot blow up)
+  const resize = p.box || p.noResize ? undefined : p.resize;
+  return preprocess(await loadImage(path, { resize }), p, [h, w]);
 }

@@ -9,9 +9,11 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { loadInput } from '../../src/image/input.js';
 import { loadImage, type RgbImage } from '../../src/image/load.js';
 import { grayscale, preprocess } from '../../src/image/preprocess.js';
 import { resizePillow } from '../../src/image/resample.js';
+import type { Model } from '../../src/models/model.js';
 import { choosePreprocessing } from '../../src/models/preprocessing-config.js';
 import { IMAGES } from './reference.js';
 
@@ -73,4 +75,25 @@ describe("Hugging Face's image processors, as descriptions", () => {
         `tensor differs: sums ${sums.map((v) => v.toFixed(4))} vs ${r.sum.map((v) => v.toFixed(4))}`,
       );
     });
+});
+
+describe('the pixel budget of a box resize', () => {
+  it('a 16000×1 strip fits a 256×256 box; resizing its shorter side to 256 would not fit the budget', async () => {
+    const sharp = (await import('sharp')).default;
+    const png = await sharp({ create: { width: 16000, height: 1, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
+    const model = (preprocessing: object) =>
+      ({ arch: { inputShape: [3, 256, 256], preprocessing } }) as unknown as Model;
+    const half = { mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] };
+    await assert.rejects(loadInput(png, model({ resize: 256, ...half })), /would make it 4096000×256/);
+    const box = { resize: 256, ...half, box: { height: 256, width: 256, fit: 'contain' } };
+    const x = await loadInput(png, model({ ...box, pad: { value: [0, 0, 0], position: 'center' } }));
+    // 256×1 in the middle row: grey 128 → (128/255 − 0.5)/0.5; the rest is padding
+    const n = 256 * 256;
+    const row = 127 * 256; // floor((256 − 1) / 2)
+    assert.equal(x.data[row], Math.fround(Math.fround(Math.fround(128 / 255) - 0.5) / 0.5));
+    assert.equal(x.data[row + 256], 0);
+    assert.equal(x.data.subarray(0, n).filter((v) => v !== 0).length, 256);
+  });
 });
