@@ -15,7 +15,7 @@ import type { SaliencyEngine } from '../saliency/engine.js';
 import { DEFAULT_TARGET, type Target, targetText } from '../saliency/target.js';
 import { preprocessingOf } from '../stats/check.js';
 import { readStats, type Statistics, type StatsMeta, writeStats } from '../stats/file.js';
-import { DEFAULT_TAIL_QUANTILE, TailKeeper, type Tails, tailCapacity } from '../stats/tails.js';
+import { DEFAULT_TAIL_QUANTILE, TailKeeper, type Tails, tailCapacity, withFits } from '../stats/tails.js';
 import { RunningStats } from '../stats/welford.js';
 
 export interface CollectOptions {
@@ -38,6 +38,8 @@ export interface CollectOptions {
   /** Stop at the first unreadable image instead of skipping it. */
   strict?: boolean;
   onProgress?: (p: { done: number; total: number; skipped: number }) => void;
+  /** Progress of the POT fits done once the images are (units fitted at quantile q). */
+  onFit?: (q: number, done: number, total: number) => void;
   /** Called for each skipped item. */
   onSkip?: (id: string, reason: string) => void;
 }
@@ -162,7 +164,8 @@ export async function collectStats(
   return {
     meta: { ...meta, coverage: covering(total), batch: undefined },
     acc,
-    tails: tails?.tails(),
+    // The fits POT needs, once: fitting is its slow part (stats/tails.ts).
+    tails: tails && withFits(tails.tails(), o.onFit),
     skippedItems,
     resumedFrom,
   };

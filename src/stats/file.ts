@@ -19,7 +19,7 @@ import {
 } from '../io/safetensors.js';
 import { AGGREGATIONS, type Aggregation, isAggregation } from '../saliency/aggregation.js';
 import { type Coverage, coveredItems, formatCoverage, parseCoverage } from './coverage.js';
-import { checkTailRows, type Tails } from './tails.js';
+import { checkTailRows, fitsTensor, readFits, type Tails } from './tails.js';
 import { RunningStats } from './welford.js';
 
 export const STATS_FORMAT = 'pss-stats/1';
@@ -60,6 +60,8 @@ export interface Statistics {
 /** Metadata fields of the quantile the tails were sized for and of their capacity. */
 const TAIL_QUANTILE = 'tailQuantile';
 const TAIL_CAPACITY = 'tailCapacity';
+/** Metadata field of the quantiles of the tensor "pot_fits" (JSON list). */
+const POT_QUANTILES = 'potQuantiles';
 
 export function serializeStats({ meta, acc, tails }: Statistics): Uint8Array {
   const metadata: Record<string, string> = { format: STATS_FORMAT, count: String(acc.count) };
@@ -78,6 +80,14 @@ export function serializeStats({ meta, acc, tails }: Statistics): Uint8Array {
     metadata[TAIL_QUANTILE] = String(tails.quantile);
     metadata[TAIL_CAPACITY] = String(tails.capacity);
     tensors.tails = { dtype: 'F32', shape: [tails.units, tails.width], data: tails.values };
+    if (tails.fits?.length) {
+      metadata[POT_QUANTILES] = JSON.stringify(tails.fits.map((f) => f.q));
+      tensors.pot_fits = {
+        dtype: 'F64',
+        shape: [tails.fits.length, 4, tails.units],
+        data: fitsTensor(tails.fits, tails.units),
+      };
+    }
   }
   return serializeSafeTensors(tensors, metadata);
 }
@@ -183,12 +193,17 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
   }
   return {
     acc: RunningStats.adopt(count, mean, m2),
-    tails: readTails(
-      st.tensors.get('tails'),
-      field(TAIL_QUANTILE, false),
-      field(TAIL_CAPACITY, false),
-      filters,
-      count,
+    tails: withStoredFits(
+      readTails(
+        st.tensors.get('tails'),
+        field(TAIL_QUANTILE, false),
+        field(TAIL_CAPACITY, false),
+        filters,
+        count,
+        fail,
+      ),
+      st.tensors.get('pot_fits'),
+      field(POT_QUANTILES, false),
       fail,
     ),
     meta: {
@@ -275,6 +290,33 @@ function readTails(
   const tails: Tails = { values: toFloat32(t), units, width, count, quantile, capacity };
   checkTailRows(tails, fail);
   return tails;
+}
+
+/** The tails with the fits the file kept ("pot_fits" and its quantiles: both or neither, and only with tails). */
+function withStoredFits(
+  tails: Tails | undefined,
+  t: StTensor | undefined,
+  quantilesText: string | undefined,
+  fail: (why: string) => never,
+): Tails | undefined {
+  if (!t && quantilesText === undefined) return tails;
+  if (!t || quantilesText === undefined)
+    return fail(
+      `the "pot_fits" tensor and metadata field "${POT_QUANTILES}" come together; this file has one of them`,
+    );
+  if (!tails) return fail('a "pot_fits" tensor without "tails"');
+  let qs: unknown;
+  try {
+    qs = JSON.parse(quantilesText);
+  } catch {
+    qs = undefined;
+  }
+  if (!Array.isArray(qs) || !qs.every((q) => typeof q === 'number' && q > 0 && q < 1))
+    return fail(
+      `metadata field "${POT_QUANTILES}" is "${quantilesText}", not a JSON list of numbers in (0, 1)`,
+    );
+  if (t.dtype !== 'F64') fail(`tensor "pot_fits" is ${t.dtype}; pss keeps fits as F64`);
+  return { ...tails, fits: readFits(toFloat64(t), t.shape, qs as number[], tails, fail) };
 }
 
 /** pss writes its preprocessing as JSON: {resize, mean, std, input}; each checked. */

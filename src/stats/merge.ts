@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { PssError } from '../errors.js';
 import { type Coverage, describeRanges, overlap, unionCoverage } from './coverage.js';
 import type { Statistics, StatsMeta } from './file.js';
-import { mergeTails } from './tails.js';
+import { mergeTails, withFits } from './tails.js';
 import { RunningStats } from './welford.js';
 
 export interface MergePart {
@@ -67,7 +67,7 @@ export function mergeStats(parts: readonly MergePart[], o: MergeOptions = {}): S
     o.onNote?.(`${untailed.join(', ')} keep no tails, so the merge keeps none (POT needs them)`);
   return {
     acc,
-    ...(!untailed.length && { tails: mergeTails(tails.map((t) => t!)) }),
+    ...(!untailed.length && { tails: withFits(mergeTails(tails.map((t) => t!))) }),
     meta: {
       ...first,
       dataset: [...new Set(parts.map((p) => p.stats.meta.dataset))].join(' + '),

@@ -17,7 +17,7 @@
  * the parts' kept values, cut to the top K, is exactly the merged run's top K.
  */
 import { PssError } from '../errors.js';
-import { fitPot } from '../saliency/pot.js';
+import { DEFAULT_POT_QUANTILE, fitPot, type PotModel } from '../saliency/pot.js';
 import type { Reference, Standardization } from '../saliency/standardize.js';
 
 /** The q the tails are sized for by default: enough for POT at q = 0.85 and 0.95. */
@@ -45,6 +45,77 @@ export interface Tails {
   quantile: number;
   /** Values kept per unit at most (tailCapacity of the dataset's size): width = min(count, capacity). */
   capacity: number;
+  /**
+   * The GPD fits of every unit at some quantiles (POT_FIT_QUANTILES), computed once when the
+   * statistics are finished — fitting is the slow part of POT — and used when a run asks for
+   * one of those q. Derived from the tails; checked against them on reading.
+   */
+  fits?: PotModel[];
+}
+
+/** The quantiles whose fits a finished statistics file keeps: the paper's two. */
+export const POT_FIT_QUANTILES = [DEFAULT_POT_QUANTILE, 0.95] as const;
+
+/** The tails with their fits at the POT_FIT_QUANTILES they serve. */
+export function withFits(t: Tails, onProgress?: (q: number, done: number, total: number) => void): Tails {
+  const qs = POT_FIT_QUANTILES.filter((q) => tailIndex(t, q) !== undefined);
+  return { ...t, fits: qs.map((q) => fitPot(t, q, (d, n) => onProgress?.(q, d, n))) };
+}
+
+/** The POT model at q: the file's own fit when it kept one, else fitted now. */
+export function potModelOf(t: Tails, q: number): PotModel {
+  return t.fits?.find((f) => f.q === q) ?? fitPot(t, q);
+}
+
+/** The fits as one F64 tensor [quantiles, 4 (threshold, N_t, γ, σ), units]. */
+export function fitsTensor(fits: readonly PotModel[], units: number): Float64Array {
+  const out = new Float64Array(fits.length * 4 * units);
+  fits.forEach((f, i) => {
+    for (const [j, v] of [f.threshold, f.peaks, f.gamma, f.sigma].entries()) out.set(v, (4 * i + j) * units);
+  });
+  return out;
+}
+
+/** Reads fits back, checked against the tails: thresholds exactly, N_t within the kept values, σ > 0. */
+export function readFits(
+  data: Float64Array,
+  shape: readonly number[],
+  quantiles: readonly number[],
+  t: Tails,
+  fail: (why: string) => never,
+): PotModel[] {
+  const { units } = t;
+  if (shape.length !== 3 || shape[0] !== quantiles.length || shape[1] !== 4 || shape[2] !== units)
+    fail(
+      `tensor "pot_fits" has shape [${shape.join(', ')}]; it should be [${quantiles.length}, 4, ${units}]`,
+    );
+  return quantiles.map((q, i) => {
+    const j = tailIndex(t, q);
+    if (j === undefined) fail(`the POT fit at q = ${q} needs more tail values than the file keeps`);
+    const row = (r: number) => data.slice((4 * i + r) * units, (4 * i + r + 1) * units);
+    const m: PotModel = {
+      q,
+      count: t.count,
+      threshold: row(0),
+      peaks: Int32Array.from(row(1)),
+      gamma: row(2),
+      sigma: row(3),
+    };
+    for (let u = 0; u < units; u++) {
+      if (m.threshold[u] !== t.values[u * t.width + j!])
+        fail(
+          `pot_fits[${i}, 0, ${u}] (threshold) is ${m.threshold[u]}, not the tails' value ${t.values[u * t.width + j!]}`,
+        );
+      const nt = data[(4 * i + 1) * units + u];
+      if (!(Number.isInteger(nt) && nt >= 0 && nt < t.width - j!))
+        fail(`pot_fits[${i}, 1, ${u}] (N_t) is ${nt}, not a count of kept values above the threshold`);
+      if (nt > 0 && !(Number.isFinite(m.gamma[u]) && m.sigma[u] > 0 && Number.isFinite(m.sigma[u])))
+        fail(
+          `pot_fits[${i}, 2..3, ${u}] is γ = ${m.gamma[u]}, σ = ${m.sigma[u]}; a fit needs a finite γ and σ > 0`,
+        );
+    }
+    return m;
+  });
 }
 
 /**
@@ -215,5 +286,5 @@ export function withStandardization<
     throw new PssError(
       `${resolved.path} keeps no tails (computed with --no-tails, by an earlier pss, or by the original authors), so --standardize pot cannot fit them; recompute the statistics with pss stats`,
     );
-  return { ...resolved, reference: { ...resolved.reference, pot: fitPot(tails, q) } };
+  return { ...resolved, reference: { ...resolved.reference, pot: potModelOf(tails, q) } };
 }

@@ -7,8 +7,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PssError } from '../../src/errors.js';
+import { fitPot } from '../../src/saliency/pot.js';
 import { parseStats, type Statistics, serializeStats } from '../../src/stats/file.js';
-import { mergeTails, TailKeeper, type Tails, tailCapacity, tailIndex } from '../../src/stats/tails.js';
+import {
+  mergeTails,
+  potModelOf,
+  TailKeeper,
+  type Tails,
+  tailCapacity,
+  tailIndex,
+  withFits,
+} from '../../src/stats/tails.js';
 import { RunningStats } from '../../src/stats/welford.js';
 import { seededRandom } from '../../src/util/random.js';
 
@@ -163,6 +172,46 @@ describe('tails', () => {
         meta.target = 'mine';
       }),
       /"target" is "mine"/,
+    );
+
+    // The fits kept with finished statistics: read back bit for bit, used for their q, checked.
+    const fitted = withFits(tails);
+    assert.deepEqual(
+      fitted.fits!.map((f) => f.q),
+      [0.85, 0.95],
+    );
+    assert.deepEqual(fitted.fits![1], fitPot(tails, 0.95));
+    const again = parseStats(serializeStats({ ...stats, tails: fitted }), 's.safetensors');
+    assert.deepEqual(again.tails!.fits, fitted.fits);
+    assert.equal(potModelOf(again.tails!, 0.95), again.tails!.fits![1]);
+    assert.deepEqual(potModelOf(again.tails!, 0.9), fitPot(tails, 0.9));
+    const badFit = (edit: (f: NonNullable<Tails['fits']>[number]) => void) => {
+      const fits = fitted.fits!.map((f) => ({
+        ...f,
+        threshold: f.threshold.slice(),
+        peaks: f.peaks.slice(),
+        sigma: f.sigma.slice(),
+      }));
+      edit(fits[0]);
+      return serializeStats({ ...stats, tails: { ...fitted, fits } });
+    };
+    refused(
+      badFit((f) => {
+        f.threshold[3] += 1;
+      }),
+      /pot_fits\[0, 0, 3\] \(threshold\) is .*, not the tails' value/,
+    );
+    refused(
+      badFit((f) => {
+        f.peaks[2] = cap;
+      }),
+      /pot_fits\[0, 1, 2\] \(N_t\) is/,
+    );
+    refused(
+      badFit((f) => {
+        f.sigma[6] = -1;
+      }),
+      /pot_fits\[0, 2..3, 6\] is γ = .*, σ = -1/,
     );
   });
 });

@@ -179,6 +179,7 @@ const command = defineCommand({
       );
     await using engine = new SaliencyEngine(model, engineOptions(args));
     let bar: Progress | undefined;
+    let fitting: { q: number; bar: Progress } | undefined;
     const result = await collectStats(engine, data, {
       aggregation,
       target,
@@ -201,7 +202,16 @@ const command = defineCommand({
         bar ??= progressBar('stats', total);
         bar.update(done, { note: skipped ? `| ${skipped} skipped` : '' });
       },
+      onFit: (q, done, total) => {
+        if (fitting?.q !== q) {
+          bar?.stop();
+          fitting?.bar.stop();
+          fitting = { q, bar: progressBar(`POT fit q=${q}`, total, 'filters') };
+        }
+        fitting.bar.update(done);
+      },
     });
+    fitting?.bar.stop();
     bar?.stop();
     if (result.acc.count < 2) {
       const first = result.skippedItems[0];
