@@ -7,6 +7,8 @@ Writes test/fixtures/images/hf_preprocess.json:
   "resample": Pillow 9.4's img.resize((w, h), f) of two committed PNGs (RGB, and RGB then
               convert("L")) for every filter f in 0..5 and sizes down, up, one axis, odd:
               SHA-256 and per-channel sum of the uint8 result.
+  "presets":  torchvision 0.14's transforms of the presets that are not bilinear (EfficientNet-B0's
+              Resize(256, BICUBIC) -> CenterCrop(224) -> ToTensor -> Normalize): tensor SHA-256, sums.
   "cases":    a preprocessor_config.json-style description, the model's input shape and the
               float32 tensor (C x H x W) Hugging Face's slow image processors make of the image:
               its SHA-256 (little-endian bytes) and per-channel math.fsum.
@@ -171,9 +173,23 @@ def main() -> None:
             "sha256": hashlib.sha256(t.astype("<f4").tobytes()).hexdigest(),
             "sum": [math.fsum(t[c].astype(np.float64).ravel()) for c in range(shape[0])],
         }
+    import torchvision.transforms as T
+
+    presets = {}
+    for key, (resize, crop, interpolation) in {"efficientnet_b0": (256, 224, T.InterpolationMode.BICUBIC)}.items():
+        tf = T.Compose([T.Resize(resize, interpolation), T.CenterCrop(crop), T.ToTensor(),
+                        T.Normalize(IMAGENET["image_mean"], IMAGENET["image_std"])])
+        t = tf(load(RGB, False)).numpy()
+        presets[key] = {
+            "file": RGB,
+            "shape": list(t.shape),
+            "sha256": hashlib.sha256(t.astype("<f4").tobytes()).hexdigest(),
+            "sum": [math.fsum(t[c].astype(np.float64).ravel()) for c in range(t.shape[0])],
+        }
     out = os.path.join(IMAGES, "hf_preprocess.json")
     with open(out, "w") as f:
-        json.dump({"pillow": Image.__version__, "resample": resample, "cases": cases}, f, indent=1)
+        json.dump({"pillow": Image.__version__, "resample": resample, "presets": presets, "cases": cases}, f,
+                  indent=1)
         f.write("\n")
     print(out, os.path.getsize(out), "bytes")
 

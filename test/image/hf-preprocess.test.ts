@@ -14,7 +14,7 @@ import { loadImage, type RgbImage } from '../../src/image/load.js';
 import { grayscale, preprocess } from '../../src/image/preprocess.js';
 import { resizePillow } from '../../src/image/resample.js';
 import type { Model } from '../../src/models/model.js';
-import { choosePreprocessing } from '../../src/models/preprocessing-config.js';
+import { choosePreprocessing, preset, presetPreprocessing } from '../../src/models/preprocessing-config.js';
 import { IMAGES } from './reference.js';
 
 interface U8Ref {
@@ -28,9 +28,12 @@ interface CaseRef {
   sha256: string;
   sum: number[];
 }
-const ref: { pillow: string; resample: Record<string, U8Ref>; cases: Record<string, CaseRef> } = JSON.parse(
-  readFileSync(`${IMAGES}/hf_preprocess.json`, 'utf8'),
-);
+const ref: {
+  pillow: string;
+  resample: Record<string, U8Ref>;
+  presets: Record<string, Omit<CaseRef, 'description'>>;
+  cases: Record<string, CaseRef>;
+} = JSON.parse(readFileSync(`${IMAGES}/hf_preprocess.json`, 'utf8'));
 const sha256 = (u: Uint8Array) => createHash('sha256').update(u).digest('hex');
 const images = new Map<string, Promise<RgbImage>>();
 const image = (file: string) => {
@@ -58,6 +61,18 @@ describe(`Pillow ${ref.pillow}'s resize, every filter`, () => {
     assert.deepEqual(worst, []);
     assert.equal(n, 2 * 6 * 6);
   });
+});
+
+describe("torchvision's transforms that are not bilinear, as presets", () => {
+  for (const [name, r] of Object.entries(ref.presets))
+    it(`${name}: the preset, and the built-in architecture's preprocessing`, async () => {
+      const choice = preset(name, r.shape, 'm');
+      assert.deepEqual(choice.notes, []);
+      assert.match(choice.summary, / bicubic → crop 224×224, mean/);
+      assert.deepEqual(presetPreprocessing(name), choice.preprocessing);
+      const x = preprocess(await image(r.file), choice.preprocessing, [r.shape[1], r.shape[2]]);
+      assert.equal(sha256(new Uint8Array(x.data.buffer)), r.sha256);
+    });
 });
 
 describe("Hugging Face's image processors, as descriptions", () => {
