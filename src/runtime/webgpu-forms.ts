@@ -6,8 +6,9 @@
  *    width comes from the total output channel count (4 when it divides by 4, else 2 when
  *    even), and a vector that straddles two groups reads the first group's input
  *    (grouped_conv / conv.cc: `GetMaxComponents(output_channels)`);
- *  - ConvTranspose with groups, one output channel and 4 or more input channels per group
- *    (conv_backprop.cc's `pack_input_as4` path).
+ *  - ConvTranspose with groups, one output channel and an even number, 4 or more, of input
+ *    channels per group (conv_backprop.cc's `pack_input_as4` path with vectors of 2 or 4;
+ *    an odd count is read as scalars and is right).
  * pss's patch extraction (im2col, MaxPool's rule: a Conv with one group per channel and
  * kh*kw outputs per group) and its adjoint hit both. Before a graph goes to that provider,
  * each such node is rewritten into the same map with every group padded by zero filters to
@@ -36,7 +37,8 @@ export function convTransposePadding(
   outPerGroup: number,
   group: number,
 ): number | undefined {
-  return group > 1 && outPerGroup === 1 && inChannels / group >= 4 ? 2 : undefined;
+  const cg = inChannels / group;
+  return group > 1 && outPerGroup === 1 && cg >= 4 && components(cg) > 1 ? 2 : undefined;
 }
 
 /** `outputs` with every node the WebGPU provider gets wrong rewritten (the same graph, new nodes). */

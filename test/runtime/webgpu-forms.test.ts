@@ -28,9 +28,11 @@ describe('which nodes the WebGPU provider gets wrong', () => {
     ])
       assert.equal(convPadding(m, g), undefined, `${m} channels in ${g} groups`);
   });
-  it('ConvTranspose: one output and 4 or more input channels per group', () => {
-    assert.equal(convTransposePadding(32, 1, 8), 2);
-    assert.equal(convTransposePadding(288, 1, 32), 2); // the adjoint of 3x3 patch extraction
+  it('ConvTranspose: one output and an even number, 4 or more, of input channels per group', () => {
+    assert.equal(convTransposePadding(32, 1, 8), 2); // the adjoint of 2x2 patch extraction
+    assert.equal(convTransposePadding(48, 1, 8), 2);
+    assert.equal(convTransposePadding(288, 1, 32), undefined); // 9 per group: read as scalars
+    assert.equal(convTransposePadding(40, 1, 8), undefined);
     assert.equal(convTransposePadding(4, 1, 1), undefined);
     assert.equal(convTransposePadding(8, 1, 8), undefined);
     assert.equal(convTransposePadding(32, 4, 8), undefined);

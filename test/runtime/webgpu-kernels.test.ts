@@ -59,9 +59,13 @@ describe('ONNX Runtime WebGPU kernels against the CPU, in minimal graphs', { ski
   const bugs: Case[] = [
     // 9 output channels per group, vectors of 4: TinyCNN's 3x3 patch extraction (im2col).
     conv(36, 4, 4, { dilations: [2, 2], pads: [2, 2, 2, 2] }),
+    // 9 per group in vectors of 2 (18 channels).
+    conv(18, 2, 2),
     // 4 input channels and 1 output channel per group: the adjoint of 2x2 patch extraction
     // (MaxPool's rule on the embedded model).
     convT(32, 1, 8),
+    // 6 input channels per group, vectors of 2.
+    convT(48, 1, 8),
   ];
   for (const c of bugs) {
     it(`${c.name}: the provider's kernel is wrong (ONNX Runtime 1.30)`, async () => {
@@ -85,6 +89,8 @@ describe('ONNX Runtime WebGPU kernels against the CPU, in minimal graphs', { ski
     convT(4, 1, 1),
     convT(8, 1, 8),
     convT(32, 4, 8),
+    convT(40, 1, 8), // 5 input channels per group: scalar reads
+    convT(288, 1, 32), // 9 per group: the adjoint of 3x3 patch extraction (TinyCNN's MaxPool)
   ];
   for (const c of fine)
     it(`${c.name}: right without a rewrite`, async () => {
