@@ -7,6 +7,7 @@ import { hasTorchvisionHubWeights } from './download/spec.js';
 import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { applyDescription } from './preprocessing-file.js';
+import { TORCHVISION_WEIGHTS } from './torchvision-weights.js';
 import { loadWeights } from './weights.js';
 import { architecture } from './zoo.js';
 
@@ -46,10 +47,12 @@ export async function loadModel(spec: ModelSpec): Promise<Model> {
     );
   const arch = architecture(spec.model);
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
-  if (!weights)
+  if (!weights) {
+    const tv = Object.hasOwn(TORCHVISION_WEIGHTS, arch.name) ? TORCHVISION_WEIGHTS[arch.name].url : undefined;
     throw new PssError(
-      `--weights is required for ${arch.name}: a .safetensors or .pth file or an https URL${hasTorchvisionHubWeights(arch.name) ? `, or tv:${arch.name} for torchvision's ImageNet weights` : ''}`,
+      `--weights is required for ${arch.name}: a .safetensors or .pth file or an https URL${hasTorchvisionHubWeights(arch.name) ? `, or tv:${arch.name} for torchvision's ImageNet weights` : tv ? ` (torchvision's ImageNet weights: ${tv})` : ''}`,
     );
+  }
   const model = await loadWeights(arch, weights, { onProgress: spec.onProgress });
   return spec.preprocessing === undefined ? model : applyDescription(model, spec.model, spec.preprocessing);
 }

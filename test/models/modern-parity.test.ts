@@ -11,6 +11,7 @@ import { forwardRunner } from '../../src/jobs/forward.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
+import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { PRESETS } from '../../src/models/preprocessing-config.js';
 import { TORCHVISION_WEIGHTS } from '../../src/models/torchvision-weights.js';
@@ -60,8 +61,11 @@ for (const name of MODERN) {
         params,
       );
     });
-    it("torchvision's DEFAULT weights: URL, SHA-256 prefix, eval transform", () => {
+    it("torchvision's DEFAULT weights: URL, SHA-256 prefix, eval transform", async () => {
       const w = TORCHVISION_WEIGHTS[name];
+      await assert.rejects(loadModel({ model: name }), {
+        message: `--weights is required for ${name}: a .safetensors or .pth file or an https URL (torchvision's ImageNet weights: ${w.url})`,
+      });
       assert.equal(w.weights, fx.metadata.weights);
       assert.equal(w.url, fx.metadata.weights_url);
       assert.equal(torchHubNameProblem(w.url, `${w.sha256Prefix}${'0'.repeat(56)}`), undefined);
