@@ -126,6 +126,9 @@ CASES = {
     "sam longest edge + pad": (RGB, [3, 64, 64], {"size": {"longest_edge": 64}, "do_pad": True,
                                                   "pad_size": {"height": 64, "width": 64}, "do_center_crop": False,
                                                   **IMAGENET}),
+    # BEiT-style: an exact resize, then HF's centre crop (margins 15 and 5: floor 7 and 2, not 8 and 2)
+    "exact then crop": (RGB, [3, 45, 45], {"size": {"height": 60, "width": 50}, "do_center_crop": True,
+                                          "crop_size": {"height": 45, "width": 45}, **HALF}),
     "nearest, raw pixels": (RGB, [3, 33, 47], {"size": {"height": 33, "width": 47}, "resample": 0,
                                                "do_rescale": False, "do_normalize": False}),
     "lanczos": (RGB, [3, 40, 40], {"size": {"shortest_edge": 40}, "resample": 1,

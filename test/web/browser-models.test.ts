@@ -93,7 +93,7 @@ describe('pss serve in a browser: other models', { skip }, () => {
     assert.match(info, /input 1×32×32, 10 classes/);
     assert.match(
       info,
-      /Preprocessing: resize to 32×32 \(aspect ratio not kept\) → crop 32×32, mean \[0\.5\], std \[0\.25\], HF's centre-crop offsets\./,
+      /Preprocessing: resize to 32×32 \(aspect ratio not kept\) → crop 32×32, mean \[0\.5\], std \[0\.25\]\./,
     );
     assert.doesNotMatch(info, /assumed/);
 
