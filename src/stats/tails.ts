@@ -271,10 +271,10 @@ export function checkTailRows(t: Tails, fail: (why: string) => never): void {
 
 /**
  * --standardize: z leaves the statistics as they are; pot fits every unit's tail at quantile q
- * from the file's tails (once per run), so that profiles become −log10 P.
+ * from the file's tails (or takes the fits the file kept), so that profiles become −log10 P.
  */
 export function withStandardization<
-  T extends { path: string; stats: { tails?: Tails }; reference: Reference },
+  T extends { path: string; stats: { tails?: Tails; meta?: { aggregation?: string } }; reference: Reference },
 >(resolved: T | undefined, method: Standardization, q: number): T | undefined {
   if (method === 'z') return resolved;
   if (!resolved)
@@ -282,6 +282,10 @@ export function withStandardization<
       '--standardize pot needs validation statistics with tails: give --stats FILE from pss stats',
     );
   const { tails } = resolved.stats;
+  if (!tails && resolved.stats.meta?.aggregation === 'parameter')
+    throw new PssError(
+      '--standardize pot ranks units (filters, neurons, heads); per-parameter statistics keep no tails: use --standardize z with --aggregation parameter',
+    );
   if (!tails)
     throw new PssError(
       `${resolved.path} keeps no tails (computed with --no-tails, by an earlier pss, or by the original authors), so --standardize pot cannot fit them; recompute the statistics with pss stats`,
