@@ -3,7 +3,7 @@
  * same models, inputs and PyTorch fixtures as test/saliency, through ONNX Runtime's WebGPU
  * provider, against PyTorch float64 with assertParity's tolerance and against the CPU.
  * Measured on SwiftShader (2 cores): cosine to the CPU 1 - 4e-14 (TinyCNN filter saliency),
- * 1 - 8e-14 (the embedded model's input gradient), 1 - 1.4e-9 (ResNet-18); about 3 minutes,
+ * 1 - 8e-14 (the embedded model's input gradient), 1 - 1.4e-9 (ResNet-18); about 4 minutes,
  * most of it ResNet-18's one 224x224 run.
  */
 import assert from 'node:assert/strict';
@@ -75,15 +75,24 @@ describe('webgpu parity', { skip }, () => {
     assertNear('input gradient', gpu.inputGradient, cpu.inputGradient, INPUT_COSINE);
   });
 
-  it('the embedded model: filter saliency and explain on its shipped shirt (the CPU)', async () => {
+  it('the embedded model: filter saliency of its 12 examples (PyTorch and the CPU), explain on its shirt (the CPU)', async (t) => {
     const model = await loadModel({ model: 'fashion-cnn' });
+    const fx = loadFixture('fashion-cnn');
+    const labels = Array.from(fx.get('labels').data);
+    const batch = {
+      data: Float32Array.from(fx.get('input').data),
+      shape: [labels.length, 1, 28, 28] as const,
+    };
+    const gpuFilter = await saliency(model, batch, labels, 'webgpu');
+    const cpuFilter = await saliency(model, batch, labels, 'cpu');
+    gpuFilter.forEach((r, i) => {
+      assertParity(t, `filter sample ${i}`, r.saliency, fx.reference('filter', i));
+      assertNear(`filter sample ${i}`, r.saliency, cpuFilter[i].saliency, FILTER_COSINE);
+    });
     const x = await loadInput('examples/fashion/shirt-as-tshirt-5806.png', model);
     const image = { data: x.data, shape: [1, 1, 28, 28] as const };
     const st = await readStats('models/fashion-cnn.stats.safetensors');
     const o = { stats: { mean: st.acc.mean, std: st.acc.std() } };
-    const [gpuFilter] = await saliency(model, image, [6], 'webgpu');
-    const [cpuFilter] = await saliency(model, image, [6], 'cpu');
-    assertNear('filter saliency', gpuFilter.saliency, cpuFilter.saliency, FILTER_COSINE);
     const gpu = await explained(model, image, 6, o, 'webgpu');
     const cpu = await explained(model, image, 6, o, 'cpu');
     assert.deepEqual(gpu.boosted, cpu.boosted, 'the same top filters');
