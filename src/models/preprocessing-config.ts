@@ -4,7 +4,8 @@
  * preprocessor_config.json (`size` as a shortest edge, an exact {height, width}, a longest edge
  * or a {max_height, max_width} box; `crop_size`, `image_mean`, `image_std`, `do_resize`,
  * `crop_pct`, `do_center_crop`, `do_normalize`, `do_rescale`, `rescale_factor`, `resample` (any
- * of Pillow's filters), `do_pad` and `pad_size`, with pss's `pad_value` and `pad_position`),
+ * of Pillow's filters), `do_pad` and `pad_size`, with pss's `pad_value`, `pad_position` and
+ * `crop_offsets`: "torchvision" (Python's round; pss's fields) or "hf" (floor; HF's fields)),
  * or the name of a preset (torchvision's transforms, entries of PRESETS, the same table) — or,
  * with no description, from the input shape alone (said to be assumed):
  * a 3×224×224 input gets torchvision's ImageNet transform; any other size is resized to cover
@@ -88,6 +89,7 @@ export function fromInputShape(shape: Shape, source: string): PreprocessingChoic
 const tv = (resize: number, crop = 224, resample = 2) => ({
   size: { shortest_edge: resize },
   crop_size: crop,
+  crop_offsets: 'torchvision',
   image_mean: IMAGENET.mean,
   image_std: IMAGENET.std,
   ...(resample === 2 ? {} : { resample }),
@@ -271,9 +273,12 @@ export function fromDescription(
     throw new PssError(
       `${what}: "mean" and "std" (or "image_mean" and "image_std") must be lists of numbers`,
     );
-  // pss's own fields keep torchvision's crop; HF's take HF's centre crop
+  // pss's own fields keep torchvision's crop offsets, HF's take HF's, unless crop_offsets says
   const own = d.resize !== undefined || d.mean !== undefined || d.std !== undefined;
-  const p: Mutable = { resize: Math.max(h, w), mean, std, ...(own ? {} : { hfCrop: true }) };
+  const offsets = d.crop_offsets ?? (own ? 'torchvision' : 'hf');
+  if (offsets !== 'torchvision' && offsets !== 'hf')
+    throw new PssError(`${what}: "crop_offsets" must be "torchvision" or "hf"`);
+  const p: Mutable = { resize: Math.max(h, w), mean, std, ...(offsets === 'hf' ? { hfCrop: true } : {}) };
   if (d.resample !== undefined) {
     if (!(typeof d.resample === 'number' && d.resample in RESAMPLE_NAMES))
       throw new PssError(

@@ -23,6 +23,15 @@ describe('preprocessing descriptions', () => {
       /unknown preprocessing preset "vgg"; the presets are imagenet, inception/,
     );
     assert.throws(() => preset('imagenet', [1, 224, 224], 'm'), /makes RGB inputs; m takes 1 channel/);
+    // each entry, read as a description, is the preset (torchvision's crop offsets included)
+    for (const [name, d] of Object.entries(PRESETS)) {
+      const shape = [3, d.crop_size, d.crop_size] as [number, number, number];
+      assert.deepEqual(pick(d, shape).preprocessing, preset(name, shape, 'm').preprocessing, name);
+    }
+    assert.throws(
+      () => pick({ ...PRESETS.imagenet, crop_offsets: 'numpy' }),
+      /"crop_offsets" must be "torchvision" or "hf"/,
+    );
   });
 
   it("Hugging Face's fields: shortest edge and crop, ConvNeXt's crop_pct, exact sizes, no normalisation", () => {
