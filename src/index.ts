@@ -51,10 +51,28 @@ export {
   type SaliencyResult,
 } from './saliency/engine.js';
 export { EXPLAIN_DEFAULTS, type ExplainOptions, type ExplainResult, explain } from './saliency/explain.js';
+export { fitGpd, type GpdFit, gpdLogLik } from './saliency/gpd.js';
 export { buildForward, buildSaliencyGraph, crossEntropy } from './saliency/graph.js';
+export {
+  DEFAULT_POT_QUANTILE,
+  fitPot,
+  type PotModel,
+  potLogP,
+  potProfile,
+  potRanking,
+  potScore,
+  type TailsLike,
+} from './saliency/pot.js';
 export { type RankBy, type RankedFilter, topFilters, topK } from './saliency/rank.js';
 export { type SaliencyReport, saliencyReport } from './saliency/report.js';
-export { type Reference, SIGMA_FLOOR, standardize } from './saliency/standardize.js';
+export {
+  profileOf,
+  type Reference,
+  SIGMA_FLOOR,
+  type Standardization,
+  standardize,
+} from './saliency/standardize.js';
+export { DEFAULT_TARGET, parseTarget, type Target, targetText } from './saliency/target.js';
 export {
   type LayerSpan,
   locate,
@@ -72,4 +90,12 @@ export { checkStatsFor } from './stats/check.js';
 export { readStats, type Statistics, writeStats } from './stats/file.js';
 export { mergeStats } from './stats/merge.js';
 export { type ResolvedStats, resolveStats } from './stats/resolve.js';
+export {
+  mergeTails,
+  potModelOf,
+  TailKeeper,
+  type Tails,
+  tailCapacity,
+  withStandardization,
+} from './stats/tails.js';
 export { RunningStats } from './stats/welford.js';
