@@ -18,6 +18,8 @@ export interface MergePart {
 export interface MergeOptions {
   /** Told what could not be checked (files without a record of their items). */
   onNote?: (note: string) => void;
+  /** Progress of refitting POT on the merged tails (units fitted at quantile q). */
+  onFit?: (q: number, done: number, total: number) => void;
 }
 
 /**
@@ -67,7 +69,7 @@ export function mergeStats(parts: readonly MergePart[], o: MergeOptions = {}): S
     o.onNote?.(`${untailed.join(', ')} keep no tails, so the merge keeps none (POT needs them)`);
   return {
     acc,
-    ...(!untailed.length && { tails: withFits(mergeTails(tails.map((t) => t!))) }),
+    ...(!untailed.length && { tails: withFits(mergeTails(tails.map((t) => t!)), o.onFit) }),
     meta: {
       ...first,
       dataset: [...new Set(parts.map((p) => p.stats.meta.dataset))].join(' + '),

@@ -54,7 +54,18 @@ const merge = defineCommand({
     const parts: MergePart[] = dir
       ? await readStatsShards(dir)
       : await Promise.all(paths.map(async (path) => ({ path, stats: await readStats(path) })));
-    const merged = mergeStats(parts, { onNote: (note) => console.error(`pss: note: ${note}`) });
+    let fitting: { q: number; bar: Progress } | undefined;
+    const merged = mergeStats(parts, {
+      onNote: (note) => console.error(`pss: note: ${note}`),
+      onFit: (q, done, total) => {
+        if (fitting?.q !== q) {
+          fitting?.bar.stop();
+          fitting = { q, bar: progressBar(`POT fit q=${q}`, total, 'filters') };
+        }
+        fitting.bar.update(done);
+      },
+    });
+    fitting?.bar.stop();
     await writeStats(args.out, merged);
     const what = dir ? `the ${parts.length} shards in ${dir}` : `${paths.length} files`;
     console.log(`merged ${what}: ${merged.acc.count} images (${merged.meta.skipped} skipped) -> ${args.out}`);
