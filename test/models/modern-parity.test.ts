@@ -103,6 +103,23 @@ for (const name of MODERN) {
         assertParity(t, mode, r.saliency, fx.reference(key));
       }
     });
+    it('a batch of two keeps its samples apart (per-sample gradients through SE, LayerNorm, layer scale)', async () => {
+      const other = deterministicInput('input-2', shape);
+      const both = { data: Float32Array.from([...data, ...other]), shape: [2, 3, SIZE, SIZE] as const };
+      await using engine = new SaliencyEngine(model);
+      const pair = await engine.compute(both, [label, 7], 'signed');
+      const [first] = await engine.compute({ data, shape }, [label], 'signed');
+      const [second] = await engine.compute({ data: other, shape }, [7], 'signed');
+      assert.ok(
+        maxRelDiff(pair[0].saliency, first.saliency) < 1e-5,
+        `row 0: ${maxRelDiff(pair[0].saliency, first.saliency)}`,
+      );
+      assert.ok(
+        maxRelDiff(pair[1].saliency, second.saliency) < 1e-5,
+        `row 1: ${maxRelDiff(pair[1].saliency, second.saliency)}`,
+      );
+      assert.ok(maxRelDiff(first.saliency, second.saliency) > 1e-2, 'the two images differ');
+    });
     it('filters turn off through the conv-output mask as zeroed weights and biases do', async () => {
       // the first filter of the stem, of a depthwise conv, of each squeeze-excitation conv, of the last conv
       const pick = (re: RegExp) => model.layers.filter((l) => re.test(l.name)).map((l) => l.offset + 1);
