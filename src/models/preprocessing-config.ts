@@ -325,3 +325,36 @@ export function parseDescription(text: string, what: string): unknown {
     throw new PssError(`${what} is not valid JSON`);
   }
 }
+
+/**
+ * The [height, width] a description fixes — its pad_size (do_pad), crop_size, exact size, padded
+ * box, or ConvNeXt's crop_pct size — for a model whose input size is dynamic; undefined when it
+ * fixes none (a shortest edge alone, or no description). Not validated: fromDescription is.
+ */
+export function describedSize(description: string | undefined): [number, number] | undefined {
+  const t = description?.trim();
+  if (!t || t === 'auto') return undefined;
+  let d: Record<string, unknown>;
+  try {
+    d = (/^[\w-]+$/.test(t) ? PRESETS[t] : JSON.parse(t)) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (!d || typeof d !== 'object') return undefined;
+  const hw = (v: unknown, number = true): [number, number] | undefined => {
+    if (typeof v === 'number') return number ? [v, v] : undefined;
+    const o = (v ?? {}) as Record<string, unknown>;
+    if (typeof o.height === 'number' && typeof o.width === 'number') return [o.height, o.width];
+    if (d.do_pad === true && typeof o.max_height === 'number' && typeof o.max_width === 'number')
+      return [o.max_height, o.max_width];
+    if (d.do_pad === true && typeof o.longest_edge === 'number') return [o.longest_edge, o.longest_edge];
+    if (typeof d.crop_pct === 'number' && typeof o.shortest_edge === 'number')
+      return [o.shortest_edge, o.shortest_edge];
+    return undefined;
+  };
+  if (d.do_pad === true && d.pad_size !== undefined) return hw(d.pad_size);
+  if (d.crop_size !== undefined && d.do_center_crop !== false) return hw(d.crop_size);
+  // a number size is a shortest edge (fromDescription's reading)
+  if (d.resize === undefined && d.do_resize !== false && d.size !== undefined) return hw(d.size, false);
+  return undefined;
+}

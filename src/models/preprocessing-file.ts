@@ -11,6 +11,7 @@ import { readTextChecked } from '../io/files.js';
 import { Model } from './model.js';
 import {
   choosePreprocessing,
+  describedSize,
   fromInputShape,
   PRESETS,
   type PreprocessingChoice,
@@ -20,9 +21,21 @@ import {
 export const BESIDE = 'preprocessor_config.json';
 const MAX_DESCRIPTION_BYTES = 1 << 20;
 
-/** `model` with `choice`'s preprocessing (its arch copied, its weights shared), the choice noted. */
-export function withPreprocessing(model: Model, choice: PreprocessingChoice, from: string): Model {
+/**
+ * `model` with `choice`'s preprocessing (its arch copied, its weights shared), the choice noted;
+ * `inputShape`: the input size a description fixes for a model whose size is dynamic.
+ */
+export function withPreprocessing(
+  model: Model,
+  choice: PreprocessingChoice,
+  from: string,
+  inputShape?: readonly [number, number, number],
+): Model {
   const notes = [...(model.info.notes ?? [])];
+  if (inputShape)
+    notes.push(
+      `input size ${inputShape[1]}x${inputShape[2]}: the size ${from} fixes (the model's is dynamic)`,
+    );
   notes.push(
     choice.assumed
       ? `preprocessing assumed from the input shape ${model.arch.inputShape.join('×')} (${choice.summary}); give a preprocessor_config.json if the model was trained otherwise`
@@ -30,7 +43,7 @@ export function withPreprocessing(model: Model, choice: PreprocessingChoice, fro
     ...choice.notes,
   );
   const out = new Model(
-    { ...model.arch, preprocessing: choice.preprocessing },
+    { ...model.arch, preprocessing: choice.preprocessing, ...(inputShape ? { inputShape } : {}) },
     model.numClasses,
     model.weights,
     model.source,
@@ -85,11 +98,16 @@ export async function applyDescription(
     if (!/\.onnx$/i.test(modelPath) || (c === 3 && Math.max(h, w) >= 224)) return model;
     return withPreprocessing(model, fromInputShape(model.arch.inputShape, model.name), 'the input shape');
   }
+  // a dynamic input takes the size the description fixes (a canvas, a crop), if any
+  const [c, h, w] = model.arch.inputShape;
+  const size = model.arch.dynamicSize ? describedSize(d.text) : undefined;
+  const fits = size?.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096);
+  const shape = size && fits && (size[0] !== h || size[1] !== w) ? ([c, ...size] as const) : undefined;
   const choice = choosePreprocessing(
     d.text,
-    model.arch.inputShape,
+    shape ?? model.arch.inputShape,
     model.name,
     `the preprocessing description (${d.from})`,
   );
-  return withPreprocessing(model, choice, d.from);
+  return withPreprocessing(model, choice, d.from, shape);
 }

@@ -4,10 +4,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { loadInput } from '../../src/image/input.js';
 import { IMAGENET } from '../../src/models/architecture.js';
 import { inception_v3 } from '../../src/models/inception.js';
+import { onnxModel } from '../../src/models/onnx-import.js';
 import { choosePreprocessing, PRESETS, preset } from '../../src/models/preprocessing-config.js';
-import { findDescription } from '../../src/models/preprocessing-file.js';
+import { applyDescription, findDescription } from '../../src/models/preprocessing-file.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { loadSkeleton } from '../helpers/onnx.js';
 
 const RGB224 = [3, 224, 224] as const;
 const pick = (d: unknown, shape: readonly [number, number, number] = RGB224) =>
@@ -211,6 +215,59 @@ describe('preprocessing descriptions', () => {
       await assert.rejects(
         findDescription(model, join(dir, 'nope.json')),
         /--preprocessing: .*nope\.json not found/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a dynamic-size model (paddle2onnx-style) takes the canvas its description fixes: padded text line, 48×192', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pss-pre-dyn-'));
+    try {
+      const path = join(dir, 'cls.onnx');
+      const bytes = loadSkeleton('test/fixtures/onnx/mobilenet_v3_small-op9-dynamic.skeleton.onnx.gz');
+      const dynamic = onnxModel(bytes, path);
+      assert.equal(dynamic.arch.dynamicSize, true);
+      const desc = join(dir, 'cls.json');
+      const line = {
+        size: { max_height: 48, max_width: 192 },
+        do_pad: true,
+        image_mean: [0.5, 0.5, 0.5],
+        image_std: [0.5, 0.5, 0.5],
+      };
+      writeFileSync(desc, JSON.stringify(line));
+      const model = await applyDescription(dynamic, path, desc);
+      assert.deepEqual(model.arch.inputShape, [3, 48, 192]);
+      const notes = (model.info.notes ?? []).join('\n');
+      assert.match(notes, /input size 48x192: the size .*cls\.json fixes \(the model's is dynamic\)/);
+      assert.match(
+        notes,
+        /resize to fit 48×192 \(sides rounded down\) → crop or pad to 48×192 \(padding \[0, 0, 0\] after/,
+      );
+      // a 150×100 photo: 72×48, then 120 columns of padding (0, the normalised grey)
+      const x = await loadInput('test/fixtures/images/rgb_150x100.png', model);
+      assert.deepEqual(x.shape, [3, 48, 192]);
+      assert.equal(
+        x.data.subarray(72, 192).every((v) => v === 0),
+        true,
+      );
+      assert.notEqual(x.data[71], 0);
+      await using engine = new SaliencyEngine(model);
+      const [r] = await engine.compute({ data: x.data, shape: [1, ...x.shape] }, [0]);
+      assert.equal(r.logits.length, 1000);
+      assert.ok(r.logits.every(Number.isFinite));
+      // a description that fixes no size (a shortest edge alone) leaves the default
+      writeFileSync(
+        desc,
+        JSON.stringify({
+          size: { shortest_edge: 256 },
+          image_mean: line.image_mean,
+          image_std: line.image_std,
+        }),
+      );
+      assert.deepEqual(
+        (await applyDescription(dynamic, path, desc)).arch.inputShape,
+        dynamic.arch.inputShape,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
