@@ -61,7 +61,7 @@ describe('--preprocessing', () => {
       ['imagenet', /^pss: the imagenet transform makes RGB inputs; grey takes 1 channel \(greyscale\)\n$/],
       [
         join(dir, 'none.json'),
-        /^pss: --preprocessing: .*none\.json not found \(a preprocessor_config\.json file, or a preset: imagenet, inception\)\n$/,
+        /^pss: --preprocessing: .*none\.json not found \(a preprocessor_config\.json file, or a preset: imagenet, inception, [\w, ]+\)\n$/,
       ],
     ] as const) {
       const r = run('--preprocessing', value);
