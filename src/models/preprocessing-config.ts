@@ -57,9 +57,12 @@ export function describePreprocessing(p: Preprocessing, [, h, w]: Shape): string
     ? `crop or pad to ${h}×${w} (padding ${list(p.pad.value)} ${p.pad.position === 'center' ? 'around the image' : 'after the bottom and right'})`
     : `crop ${h}×${w}`;
   const scale = p.rescale === undefined ? '' : `pixels × ${Number(p.rescale.toPrecision(6))}, `;
-  // an exact resize to the input leaves nothing to crop
-  const exact = p.box?.fit === 'exact' && p.box.height === h && p.box.width === w;
-  const offsets = p.hfCrop && !exact ? ", HF's centre-crop offsets" : '';
+  // the offsets do not matter when a box within the input leaves nothing to crop, and padding
+  // (or an exact fit) places the image
+  const b = p.box;
+  const within = b !== undefined && b.height <= h && b.width <= w;
+  const placed = within && (p.pad !== undefined || (b.fit === 'exact' && b.height === h && b.width === w));
+  const offsets = p.hfCrop && !placed ? ", HF's centre-crop offsets" : '';
   return `${resize} → ${fit}, ${scale}mean ${list(p.mean)}, std ${list(p.std)}${offsets}`;
 }
 

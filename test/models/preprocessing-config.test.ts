@@ -131,7 +131,7 @@ describe('preprocessing descriptions', () => {
     });
     assert.equal(
       line.summary,
-      "resize to fit 48×192 (sides rounded down) nearest → crop or pad to 48×192 (padding [-1, -1, -1] around the image), pixels × 1, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5], HF's centre-crop offsets",
+      'resize to fit 48×192 (sides rounded down) nearest → crop or pad to 48×192 (padding [-1, -1, -1] around the image), pixels × 1, mean [0.5, 0.5, 0.5], std [0.5, 0.5, 0.5]',
     );
     const raw = pick({ do_resize: false, rescale_factor: 1 / 127.5, ...half });
     assert.equal(raw.preprocessing.noResize, true);
