@@ -54,6 +54,20 @@ export function withPreprocessing(
 }
 
 /**
+ * The input shape a model whose size is dynamic takes from `description` (the size its canvas
+ * or crop fixes), when that differs from the default; undefined otherwise.
+ */
+export function dynamicShape(
+  model: Model,
+  description: string | undefined,
+): readonly [number, number, number] | undefined {
+  const [c, h, w] = model.arch.inputShape;
+  const size = model.arch.dynamicSize ? describedSize(description) : undefined;
+  const fits = size?.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096);
+  return size && fits && (size[0] !== h || size[1] !== w) ? [c, ...size] : undefined;
+}
+
+/**
  * The description to use for a model file: `given` (a file, or a preset's name), else the
  * preprocessor_config.json beside an .onnx file; undefined when there is neither.
  */
@@ -98,11 +112,7 @@ export async function applyDescription(
     if (!/\.onnx$/i.test(modelPath) || (c === 3 && Math.max(h, w) >= 224)) return model;
     return withPreprocessing(model, fromInputShape(model.arch.inputShape, model.name), 'the input shape');
   }
-  // a dynamic input takes the size the description fixes (a canvas, a crop), if any
-  const [c, h, w] = model.arch.inputShape;
-  const size = model.arch.dynamicSize ? describedSize(d.text) : undefined;
-  const fits = size?.every((v) => Number.isInteger(v) && v >= 1 && v <= 4096);
-  const shape = size && fits && (size[0] !== h || size[1] !== w) ? ([c, ...size] as const) : undefined;
+  const shape = dynamicShape(model, d.text);
   const choice = choosePreprocessing(
     d.text,
     shape ?? model.arch.inputShape,

@@ -11,7 +11,7 @@ import { forwardRunner } from '../jobs/forward.js';
 import type { Model } from '../models/model.js';
 import { onnxModel } from '../models/onnx-import.js';
 import { choosePreprocessing, type PreprocessingChoice } from '../models/preprocessing-config.js';
-import { withPreprocessing } from '../models/preprocessing-file.js';
+import { dynamicShape, withPreprocessing } from '../models/preprocessing-file.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import type { Upload } from './uploads.js';
 
@@ -28,12 +28,12 @@ export async function importUploadedOnnx(
 ): Promise<{ model: Model; preprocessing: PreprocessingChoice }> {
   const bytes = await readFileChecked(upload.path, 'ONNX file', MAX_ONNX_BYTES);
   const imported = onnxModel(bytes, upload.name);
-  const shape = imported.arch.inputShape;
-  const preprocessing = choosePreprocessing(description, shape, upload.name);
+  const fixed = dynamicShape(imported, description);
+  const preprocessing = choosePreprocessing(description, fixed ?? imported.arch.inputShape, upload.name);
   const source =
     from ??
     (/^[\w-]+$/.test(description?.trim() ?? '') ? `the ${description} preset` : 'the description given');
-  const model = withPreprocessing(imported, preprocessing, source);
+  const model = withPreprocessing(imported, preprocessing, source, fixed);
   return { model, preprocessing };
 }
 

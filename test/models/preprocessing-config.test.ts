@@ -11,6 +11,7 @@ import { onnxModel } from '../../src/models/onnx-import.js';
 import { choosePreprocessing, PRESETS, preset } from '../../src/models/preprocessing-config.js';
 import { applyDescription, findDescription } from '../../src/models/preprocessing-file.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { importUploadedOnnx } from '../../src/web/onnx-upload.js';
 import { loadSkeleton } from '../helpers/onnx.js';
 
 const RGB224 = [3, 224, 224] as const;
@@ -256,6 +257,13 @@ describe('preprocessing descriptions', () => {
       const [r] = await engine.compute({ data: x.data, shape: [1, ...x.shape] }, [0]);
       assert.equal(r.logits.length, 1000);
       assert.ok(r.logits.every(Number.isFinite));
+      // the explorer's upload takes the same size
+      writeFileSync(path, bytes);
+      const uploaded = await importUploadedOnnx(
+        { path, name: 'cls.onnx', bytes: bytes.length, sha256: '' },
+        JSON.stringify(line),
+      );
+      assert.deepEqual(uploaded.model.arch.inputShape, [3, 48, 192]);
       // a description that fixes no size (a shortest edge alone) leaves the default
       writeFileSync(
         desc,
