@@ -296,6 +296,11 @@ export function fromDescription(
       throw new PssError(`${what}: "rescale_factor" must be a positive number`);
     if (f !== 1 / 255) p.rescale = f;
   }
+  const type = d.image_processor_type;
+  if (typeof type === 'string' && /Fast$/.test(type))
+    notes.push(
+      `${what} names ${type}; pss computes what the slow (Pillow) processor does, which the fast one (torchvision on tensors) does not reproduce bit for bit`,
+    );
   resizeOf(d, p, shape, what, notes);
   padOf(d, p, shape, what);
   const larger = p.box ? p.box.height > h || p.box.width > w : p.noResize || p.resize > Math.min(h, w);

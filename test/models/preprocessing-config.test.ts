@@ -138,6 +138,11 @@ describe('preprocessing descriptions', () => {
     assert.equal(raw.preprocessing.noResize, true);
     assert.equal(raw.preprocessing.rescale, 1 / 127.5);
     assert.match(raw.summary, /^no resize → crop 224×224, pixels × 0\.00784314, mean/);
+    assert.match(
+      pick({ image_processor_type: 'ViTImageProcessorFast', ...half }).notes[0],
+      /names ViTImageProcessorFast; pss computes what the slow \(Pillow\) processor does/,
+    );
+    assert.deepEqual(pick({ image_processor_type: 'ViTImageProcessor', ...half }).notes, []);
     // the default factor is no choice to report
     assert.equal(pick({ rescale_factor: 1 / 255, ...half }).preprocessing.rescale, undefined);
   });
