@@ -164,8 +164,9 @@ export async function collectStats(
   return {
     meta: { ...meta, coverage: covering(total), batch: undefined },
     acc,
-    // The fits POT needs, once: fitting is its slow part (stats/tails.ts).
-    tails: tails && withFits(tails.tails(), o.onFit),
+    // The fits POT needs, once: fitting is its slow part (stats/tails.ts). A shard's would be
+    // thrown away by the merge, which fits the merged tails.
+    tails: tails && (o.shard ? tails.tails() : withFits(tails.tails(), o.onFit)),
     skippedItems,
     resumedFrom,
   };
