@@ -88,6 +88,7 @@ export default Object.assign(command, {
     notes: [
       "--image gives the model what torchvision's eval transform gives it (PIL decoding, Resize with Pillow's antialiased bilinear filter, CenterCrop, Normalize; bit-exact on the test images), except that the EXIF orientation is applied.",
       'The loss is the cross-entropy with the TRUE label, also when the model gets the image wrong (--target predicted takes the model\'s own prediction, --target CLASS one class; the JSON records it). With --stats (from pss stats, same model and aggregation) filters are ranked by z = (s - mean) / std; without, by raw saliency, which favours some layers, and the JSON says "standardized": false.',
+      '--standardize pot ranks filters by the extreme-value tail probability P of their saliency instead (DESIGN §1.5, Wang & Sato 2023): per filter, a generalised Pareto distribution fitted to the validation values above its --pot-quantile threshold (the statistics keep them), P smallest first; the summary and the JSON show -log10 P (0 at or below the threshold) beside z, and the JSON says "standardization": "pot".',
     ],
     examples: [
       [
@@ -99,6 +100,10 @@ export default Object.assign(command, {
         'a preprocessed tensor; everything (logits, layer table, saliency vector, z) as JSON',
       ],
       ['pss saliency --model my-classifier.onnx --image x.png --label 3', 'any ONNX image classifier'],
+      [
+        'pss saliency --image shark.jpg --label 2 --stats val.safetensors --standardize pot --target predicted',
+        'POT ranking of the saliency of the predicted class (statistics computed with --target predicted)',
+      ],
     ],
   },
 });
