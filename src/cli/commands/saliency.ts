@@ -101,7 +101,7 @@ export default Object.assign(command, {
       ],
       ['pss saliency --model my-classifier.onnx --image x.png --label 3', 'any ONNX image classifier'],
       [
-        'pss saliency --image shark.jpg --label 2 --stats val.safetensors --standardize pot --target predicted',
+        'pss saliency --model resnet50 --weights tv:resnet50 --image shark.jpg --label 2 --stats val-predicted.safetensors --standardize pot --target predicted',
         'POT ranking of the saliency of the predicted class (statistics computed with --target predicted)',
       ],
     ],
