@@ -1,7 +1,7 @@
 /**
  * Exclusive use of an output (a statistics file, an experiment folder, a download): a file
- * `<path>.lock`, created with O_EXCL, says who holds it — pid, host, start time, command line
- * — so that a second run can say whom it is waiting for. A lock whose process is gone (same
+ * `<path>.lock`, created whole by a hard link (atomic and exclusive), says who holds it — pid,
+ * host, start time, command line — so that a second run can say whom it is waiting for. A lock whose process is gone (same
  * host, pid dead) is taken over. The holder releases it when done or on error; an 'exit'
  * handler releases whatever is still held, synchronously (the CLI leaves on Ctrl+C through
  * process.exit), and on SIGINT/SIGTERM with no other handler installed the locks are released
@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, unlinkSync } from 'node:fs';
-import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { PssError } from '../errors.js';
@@ -167,24 +167,42 @@ export async function withLock<T>(target: string, fn: () => Promise<T>, options?
   }
 }
 
-/** Creates the lock file with O_EXCL and writes the owner; false when it exists. */
+/**
+ * Creates the lock file whole: the owner is written to a file of its own, then hard-linked to
+ * `path` (link fails with EEXIST when the lock exists), so no reader ever sees it half written.
+ * False when it exists.
+ */
 async function create(path: string, owner: LockOwner): Promise<boolean> {
-  let handle: import('node:fs/promises').FileHandle;
+  const draft = `${path}.new-${process.pid}-${owner.token.slice(0, 8)}`;
   try {
-    handle = await open(path, 'wx');
+    await writeFile(draft, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
   } catch (e) {
-    if (errnoCode(e) === 'EEXIST') return false;
-    throw ioError(e, 'create lock file', path);
+    await rm(draft, { force: true });
+    throw ioError(e, 'write lock file', path);
   }
   try {
-    await handle.writeFile(`${JSON.stringify(owner)}\n`);
+    await link(draft, path);
+    return true;
   } catch (e) {
-    await handle.close().catch(() => {});
+    if (errnoCode(e) === 'EEXIST') return false;
+    // A file system without hard links (FAT, some network mounts): O_EXCL, then write
+    if (['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'].includes(errnoCode(e) ?? ''))
+      return createExclusive(path, owner);
+    throw ioError(e, 'create lock file', path);
+  } finally {
+    await rm(draft, { force: true });
+  }
+}
+
+async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
+  try {
+    await writeFile(path, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === 'EEXIST') return false;
     await rm(path, { force: true });
     throw ioError(e, 'write lock file', path);
   }
-  await handle.close();
-  return true;
 }
 
 interface FoundLock {
