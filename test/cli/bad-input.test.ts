@@ -83,6 +83,7 @@ function onnxFile(
   outDims: number[],
   inits: { name: string; dims: number[]; values?: number[]; raw?: Uint8Array }[] = [],
   channels = 1,
+  size = 8,
 ) {
   const { onnx } = onnxProto;
   const vi = (n: string, dims: number[]) => ({
@@ -95,7 +96,7 @@ function onnxFile(
     graph: {
       name: 'g',
       node: nodes,
-      input: [vi('x', [1, channels, 8, 8])],
+      input: [vi('x', [1, channels, size, size])],
       output: [vi('y', outDims)],
       initializer: inits.map((t) => ({
         name: t.name,
@@ -232,7 +233,7 @@ before(async () => {
     [1, 144],
     [{ name: 'w', dims: [4, 1, 3, 3], values: [Number.NaN, ...new Array(35).fill(0.1)] }],
   );
-  // An RGB classifier with ImageNet preprocessing (resize the shorter side to 256, crop).
+  // An RGB classifier at 224×224: ImageNet preprocessing assumed (resize the shorter side to 256, crop).
   onnxFile(
     'rgb-classifier.onnx',
     [
@@ -243,6 +244,7 @@ before(async () => {
     [1, 4],
     [{ name: 'w', dims: [4, 3, 3, 3] }],
     3,
+    224,
   );
   onnxFile(
     'pool-no-kernel.onnx',
