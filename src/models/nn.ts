@@ -14,6 +14,11 @@ export interface ParamSpec {
   role: ParamRole;
   /** Running statistics: state, not parameters (torch's buffers). */
   buffer: boolean;
+  /**
+   * An attention in-projection (nn.MultiheadAttention's in_proj_weight, Swin's qkv: rows
+   * q | k | v, [3E, E]): its head count. Its units are heads, 3 per head (DESIGN §1.3).
+   */
+  heads?: number;
 }
 
 export type Layer = (x: Value) => Value;
@@ -27,6 +32,11 @@ export interface NetContext {
    * per-sample mask over output channels, which equals zeroing those filters' weights and bias.
    */
   convOutput?(weight: string, y: Value): Value;
+  /**
+   * Applied to every linear layer's output (bias included; its units on the last axis), given
+   * its weight's name: the same per-sample masks, for neurons and attention heads.
+   */
+  linearOutput?(weight: string, y: Value): Value;
 }
 
 /** A size for both spatial axes, or [height, width]. */
@@ -51,14 +61,23 @@ export class Net {
   /** Without a context the Net only records its parameters (layer tables, weight checks). */
   constructor(readonly ctx?: NetContext) {}
 
-  private declare(name: string, shape: number[], role: ParamRole, buffer = false): void {
+  private declare(name: string, shape: number[], role: ParamRole, buffer = false, heads?: number): void {
     if (this.params.some((p) => p.name === name)) throw new Error(`parameter ${name} declared twice`);
-    this.params.push({ name, shape, role, buffer });
+    this.params.push({ name, shape, role, buffer, ...(heads ? { heads } : {}) });
   }
 
-  /** Declares a parameter of any layer kind (imported graphs); returns its graph value on demand. */
-  parameter(name: string, shape: readonly number[], role: ParamRole, buffer = false): () => Value {
-    this.declare(name, [...shape], role, buffer);
+  /**
+   * Declares a parameter of any layer kind (imported graphs, custom blocks); returns its graph
+   * value on demand. `heads`: see ParamSpec.heads.
+   */
+  parameter(
+    name: string,
+    shape: readonly number[],
+    role: ParamRole,
+    buffer = false,
+    heads?: number,
+  ): () => Value {
+    this.declare(name, [...shape], role, buffer, heads);
     return () => this.value(name);
   }
 
@@ -76,6 +95,11 @@ export class Net {
   /** A conv's output after the context's hook (layer kits that build convs themselves call this too). */
   convOutput(weight: string, y: Value): Value {
     return this.ctx?.convOutput ? this.ctx.convOutput(weight, y) : y;
+  }
+
+  /** A linear layer's output after the context's hook (layers that build their own MatMul call this too). */
+  linearOutput(weight: string, y: Value): Value {
+    return this.ctx?.linearOutput ? this.ctx.linearOutput(weight, y) : y;
   }
 
   conv2d(name: string, s: ConvSpec): Layer {
@@ -117,9 +141,12 @@ export class Net {
     this.declare(`${name}.weight`, [outFeatures, inFeatures], 'linear');
     if (bias) this.declare(`${name}.bias`, [outFeatures], 'bias');
     return (x) =>
-      op.gemm(x, this.value(`${name}.weight`), bias ? this.value(`${name}.bias`) : undefined, {
-        transB: true,
-      });
+      this.linearOutput(
+        `${name}.weight`,
+        op.gemm(x, this.value(`${name}.weight`), bias ? this.value(`${name}.bias`) : undefined, {
+          transB: true,
+        }),
+      );
   }
 }
 
