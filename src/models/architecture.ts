@@ -1,6 +1,7 @@
 /** What a built-in architecture is: data about it plus the function that declares its layers. */
 import type { Value } from '../graph/graph.js';
 import type { Net } from './nn.js';
+import type { UnitSet } from './units.js';
 
 export interface Preprocessing {
   /** Resize the shorter side to this, then centre-crop to the input size (torchvision's eval transform). */
@@ -44,6 +45,8 @@ export interface Architecture {
   readonly bundled?: { weights: URL; stats?: URL; examples?: URL };
   /** Class names, when the architecture is tied to a dataset (1000-class models get ImageNet's). */
   readonly classNames?: readonly string[];
+  /** The unit set saliency covers unless --units says otherwise; absent: 'filters'. */
+  readonly defaultUnits?: UnitSet;
   /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */
   define(net: Net, numClasses: number): (x: Value) => Value;
 }
