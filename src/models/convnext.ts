@@ -36,13 +36,6 @@ function layerNorm2d(net: Net, name: string, channels: number): Layer {
   return (x) => toNCHW(ln(toNHWC(x)));
 }
 
-/** nn.Linear on channels-last [N, H, W, C]: x Wᵀ + b as a MatMul (per-sample gradients reach it). */
-function linear(net: Net, name: string, inF: number, outF: number): Layer {
-  const w = net.parameter(`${name}.weight`, [outF, inF], 'linear');
-  const b = net.parameter(`${name}.bias`, [outF], 'bias');
-  return (x) => op.add(op.matmul(x, op.transpose(w(), [1, 0])), b());
-}
-
 /** CNBlock NAME: layer_scale · block(x) + x, block = dw 7×7 (block.0), LN (block.2), Linear (block.3), GELU, Linear (block.5). */
 function cnBlock(net: Net, name: string, dim: number): Layer {
   // The block's own parameter comes first in torchvision's state_dict.
@@ -56,8 +49,8 @@ function cnBlock(net: Net, name: string, dim: number): Layer {
     bias: true,
   });
   const ln = layerNorm(net, `${name}.block.2`, dim);
-  const fc1 = linear(net, `${name}.block.3`, dim, 4 * dim);
-  const fc2 = linear(net, `${name}.block.5`, 4 * dim, dim);
+  const fc1 = net.linear(`${name}.block.3`, dim, 4 * dim);
+  const fc2 = net.linear(`${name}.block.5`, 4 * dim, dim);
   return (x) => op.add(op.mul(scale(), toNCHW(fc2(op.gelu(fc1(ln(toNHWC(dw(x)))))))), x);
 }
 

@@ -137,16 +137,21 @@ export class Net {
       );
   }
 
+  /** nn.Linear on the last axis of x (rank 2 or more). */
   linear(name: string, inFeatures: number, outFeatures: number, bias = true): Layer {
     this.declare(`${name}.weight`, [outFeatures, inFeatures], 'linear');
     if (bias) this.declare(`${name}.bias`, [outFeatures], 'bias');
-    return (x) =>
-      this.linearOutput(
-        `${name}.weight`,
-        op.gemm(x, this.value(`${name}.weight`), bias ? this.value(`${name}.bias`) : undefined, {
-          transB: true,
-        }),
-      );
+    return (x) => {
+      const w = this.value(`${name}.weight`);
+      const b = bias ? this.value(`${name}.bias`) : undefined;
+      // [N, in] is one Gemm; tokens or channels-last pixels [N, ..., in] are x Wᵀ (+ b) as a
+      // MatMul, whose per-sample weight gradient sums over the middle axes.
+      const y =
+        x.rank === 2
+          ? op.gemm(x, w, b, { transB: true })
+          : ((v: Value) => (b ? op.add(v, b) : v))(op.matmul(x, op.transpose(w, [1, 0])));
+      return this.linearOutput(`${name}.weight`, y);
+    };
   }
 }
 
