@@ -32,7 +32,7 @@ const model = Model.deterministic(arch);
 const b = Number(args.batch);
 const [c, h, w] = arch.inputShape;
 const shape = [b, c, h, w];
-const f = model.filterCount;
+const f = model.unitCount;
 const outputs =
   args.graph === 'explain'
     ? [

@@ -32,9 +32,18 @@ export {
 } from './models/download/index.js';
 export { bundledExamples, type Example } from './models/examples.js';
 export { DEFAULT_MODEL, loadModel, type ModelSpec } from './models/load.js';
-export { type ConvLayer, Model, type ModelInfo } from './models/model.js';
+export { Model, type ModelInfo } from './models/model.js';
 export type { ParamSpec } from './models/nn.js';
 export { importOnnx, onnxModel } from './models/onnx-import.js';
+export {
+  DEFAULT_UNIT_SET,
+  describeUnitCounts,
+  isUnitSet,
+  UNIT_SETS,
+  type UnitKind,
+  type UnitLayer,
+  type UnitSet,
+} from './models/units.js';
 export { loadWeights } from './models/weights.js';
 export { ARCHITECTURES, architecture } from './models/zoo.js';
 // Op builders and the op table (new Graph(ops.OPS))
@@ -75,14 +84,12 @@ export {
 export { DEFAULT_TARGET, parseTarget, type Target, targetText } from './saliency/target.js';
 export {
   type LayerSpan,
+  layerSpans,
   locate,
   parseUnits,
   type Unit,
-  type UnitKind,
-  type UnitLayer,
   unitIndex,
   unitsOffMask,
-  unitTable,
 } from './saliency/units.js';
 // Statistics
 export { authorsStats, readAnyStats } from './stats/authors.js';

@@ -10,7 +10,7 @@ import { type ExplainOptions, type ExplainResult, explain } from '../saliency/ex
 import type { RankedFilter } from '../saliency/rank.js';
 import { type SaliencyReport, saliencyReport } from '../saliency/report.js';
 import type { Reference } from '../saliency/standardize.js';
-import { locate, type Unit, unitTable } from '../saliency/units.js';
+import { locate, type Unit } from '../saliency/units.js';
 import type { ActivationMap } from './gradcam.js';
 import { type InputHeatmap, inputHeatmap } from './heatmap.js';
 
@@ -51,7 +51,7 @@ export async function explainImage(
     top,
     classNames,
   });
-  const table = unitTable(model);
+  const table = model.layers;
   const [, h, w] = image.shape.slice(1);
   const [camH, camW] = ex.gradcam.shape;
   const cam = (data: Float32Array): ActivationMap => ({ data, width: camW, height: camH });

@@ -16,7 +16,7 @@ import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
 import { type PotModel, potRanking } from '../saliency/pot.js';
 import { topK } from '../saliency/rank.js';
 import { type Reference, standardize } from '../saliency/standardize.js';
-import { type LayerSpan, unitTable } from '../saliency/units.js';
+import { type LayerSpan, layerSpans } from '../saliency/units.js';
 import { seededRandom } from '../util/random.js';
 import { argmaxRow, forwardRunner, softmaxRows } from './forward.js';
 import { loadItems, predictDataset } from './scan.js';
@@ -89,8 +89,8 @@ export async function runCorrection(
   o: CorrectionOptions,
 ): Promise<CorrectionRun> {
   const model = engine.model;
-  const table = unitTable(model);
-  const f = model.filterCount;
+  const table = model.layers;
+  const f = model.unitCount;
   const nc = model.numClasses;
   if (!(Number.isInteger(o.k) && o.k >= 1 && o.k <= f))
     throw new PssError(`--k must be between 1 and ${f}, got ${o.k}`);
@@ -191,7 +191,7 @@ export async function runCorrection(
     misclassified: top.length,
     rows,
     top,
-    layers: table.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind })),
+    layers: layerSpans(table),
     lastStage: stage.map((l) => l.name),
     skipped: pred.skipped.map(({ id, reason }) => ({ id, reason })),
   };

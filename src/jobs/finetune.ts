@@ -10,7 +10,7 @@ import { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
-import { layerIndexOf, locate, type Unit, unitTable } from '../saliency/units.js';
+import { layerIndexOf, locate, type Unit } from '../saliency/units.js';
 import { argmaxRow, type ForwardRunner, forwardRunner, softmaxRows } from './forward.js';
 
 export interface StepRecord {
@@ -30,7 +30,7 @@ export interface FinetuneResult {
 
 /** The conv weight names holding the given filters, in model order. */
 export function layersOf(model: Model, filters: readonly number[]): string[] {
-  const table = unitTable(model);
+  const table = model.layers;
   const held = new Set(filters.map((f) => layerIndexOf(f, table)));
   return table.filter((_, i) => held.has(i)).map((l) => l.param);
 }
@@ -49,8 +49,8 @@ export async function finetuneFilters(
   const model = engine.model;
   if (image.shape[0] !== 1) throw new PssError('fine-tuning takes one image');
   for (const f of filters)
-    if (!Number.isInteger(f) || f < 0 || f >= model.filterCount)
-      throw new PssError(`filter index ${f} is out of range 0..${model.filterCount - 1}`);
+    if (!Number.isInteger(f) || f < 0 || f >= model.unitCount)
+      throw new PssError(`filter index ${f} is out of range 0..${model.unitCount - 1}`);
   if (!(Number.isInteger(o.steps) && o.steps >= 0))
     throw new PssError(`steps must be an integer >= 0, got ${o.steps}`);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new PssError(`learning rate must be > 0, got ${o.lr}`);
@@ -77,7 +77,7 @@ export async function finetuneFilters(
   );
   const onehot = oneHot([label], k);
   // Per layer: which output channels move, and the size of one channel's slice.
-  const table = unitTable(model);
+  const table = model.layers;
   const located = filters.map((f) => locate(f, table));
   const rows = names.map((n) => {
     const layer = model.layers.find((l) => l.param === n)!;

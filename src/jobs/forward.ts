@@ -14,7 +14,7 @@ export interface ForwardRunner {
   readonly batch: number;
   /**
    * Logits [n, classes] of n images (n·C·H·W values, any n), run `batch` rows at a time. With
-   * filterMask, `mask` holds n rows of model.filterCount (1 keeps a filter, 0 zeroes it); with
+   * unitMask, `mask` holds n rows of model.unitCount (1 keeps a filter, 0 zeroes it); with
    * paramInputs, `params` holds their current values.
    */
   logits(
@@ -32,9 +32,9 @@ export function forwardRunner(
   const model = engine.model;
   const shape = [batch, ...model.arch.inputShape];
   const per = model.arch.inputShape.reduce((a, b) => a * b, 1);
-  const f = model.filterCount;
+  const f = model.unitCount;
   const classes = model.numClasses;
-  const key = `forward:${options.filterMask ? 'mask' : ''}:${(options.paramInputs ?? []).join(',')}:${shape.join('x')}`;
+  const key = `forward:${options.unitMask ? 'mask' : ''}:${(options.paramInputs ?? []).join(',')}:${shape.join('x')}`;
   let runner: Promise<Runner> | undefined;
   return {
     batch,
@@ -45,11 +45,11 @@ export function forwardRunner(
       const r = await runner;
       if (images.length % per) throw new PssError(`${images.length} input values are not whole images`);
       const n = images.length / per;
-      if (options.filterMask && o.mask?.length !== n * f)
+      if (options.unitMask && o.mask?.length !== n * f)
         throw new Error(`filter mask needs ${n * f} values, got ${o.mask?.length}`);
       const out = new Float32Array(n * classes);
       const x = new Float32Array(batch * per);
-      const m = options.filterMask ? new Float32Array(batch * f) : undefined;
+      const m = options.unitMask ? new Float32Array(batch * f) : undefined;
       const params = Object.fromEntries(
         (options.paramInputs ?? []).map((name) => {
           const v = o.params?.get(name);
@@ -65,7 +65,7 @@ export function forwardRunner(
           m.fill(1);
           m.set(o.mask!.subarray(start * f, (start + count) * f));
         }
-        const res = await r.run({ [FEED.input]: x, ...(m && { filter_mask: m }), ...params });
+        const res = await r.run({ [FEED.input]: x, ...(m && { unit_mask: m }), ...params });
         out.set(res.logits.subarray(0, count * classes), start * classes);
       }
       return out;
@@ -84,10 +84,10 @@ export interface UnitsOffRunner {
  * image with its own choice: what `pss prune` and the explorer's "zero these filters" both run.
  */
 export function unitsOffRunner(engine: SaliencyEngine, batch: number): UnitsOffRunner {
-  const masked = forwardRunner(engine, batch, { filterMask: true });
+  const masked = forwardRunner(engine, batch, { unitMask: true });
   return {
     batch,
-    logits: (images, off) => masked.logits(images, { mask: unitsOffMask(engine.model.filterCount, off) }),
+    logits: (images, off) => masked.logits(images, { mask: unitsOffMask(engine.model.unitCount, off) }),
   };
 }
 

@@ -10,7 +10,7 @@ import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import { potProfile } from '../saliency/pot.js';
 import { type Reference, standardize } from '../saliency/standardize.js';
-import { unitTable } from '../saliency/units.js';
+import { layerSpans } from '../saliency/units.js';
 import { loadItems } from './scan.js';
 
 /** The groups averaged: every image, the correct ones, the incorrect ones by either target. */
@@ -85,8 +85,8 @@ export async function datasetProfile(
   o: ProfileOptions,
 ): Promise<DatasetProfile> {
   const model = engine.model;
-  const table = unitTable(model);
-  const size = model.filterCount;
+  const table = model.layers;
+  const size = model.unitCount;
   const ref = o.reference;
   const views: ProfileView[] = [
     'raw',
@@ -165,7 +165,7 @@ export async function datasetProfile(
     images: sums.all.images,
     correct: sums.correct.images,
     views,
-    layers: table.map(({ name, offset, filters }) => ({ name, offset, filters })),
+    layers: layerSpans(table),
     groups,
     skipped,
   };

@@ -19,7 +19,7 @@ import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import type { RankBy } from '../saliency/rank.js';
 import type { Target } from '../saliency/target.js';
-import { locate, unitTable } from '../saliency/units.js';
+import { locate } from '../saliency/units.js';
 import { argmaxRow, forwardRunner, softmaxRows, unitsOffRunner } from './forward.js';
 import { PRUNE_CSV_HEADER, type PruneRow, pruneRowLine, resumableRows } from './prune-csv.js';
 import { pruneOrders, randomOrder, STRATEGIES, type Strategy } from './prune-orders.js';
@@ -50,14 +50,14 @@ export async function pruneVariants(
 ): Promise<PruneRow[]> {
   const per = model.arch.inputShape.reduce((a, b) => a * b, 1);
   const classes = model.numClasses;
-  const table = unitTable(model);
+  const table = model.layers;
   const n = images.length * STRATEGIES.length * o.k;
   const x = new Float32Array(n * per);
   const off: number[][] = [];
   const meta: { img: PruneImage; strategy: Strategy; k: number; filter: number }[] = [];
   for (const img of images) {
     const orders = pruneOrders(img.z, o.k, o.rankBy, () =>
-      randomOrder(o.seed, img.index, model.filterCount, o.k),
+      randomOrder(o.seed, img.index, model.unitCount, o.k),
     );
     for (const strategy of STRATEGIES) {
       for (let k = 1; k <= o.k; k++) {
@@ -128,7 +128,7 @@ export interface PruneResult {
 
 export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOptions): Promise<PruneResult> {
   const model = engine.model;
-  const f = model.filterCount;
+  const f = model.unitCount;
   if (!Number.isInteger(o.k) || o.k < 1 || o.k > f)
     throw new PssError(`--k must be between 1 and ${f} (the filters of ${model.name}), got ${o.k}`);
   const csv = join(o.out, PRUNE_FILES.csv);

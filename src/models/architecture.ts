@@ -47,6 +47,11 @@ export interface Architecture {
   readonly classNames?: readonly string[];
   /** The unit set saliency covers unless --units says otherwise; absent: 'filters'. */
   readonly defaultUnits?: UnitSet;
+  /**
+   * The linear weights whose outputs reach Net.linearOutput, so their neurons can be turned
+   * off (an imported graph: a Gemm on [N, in] with its weight as [out, in]); absent: every linear.
+   */
+  readonly unitLinears?: ReadonlySet<string>;
   /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */
   define(net: Net, numClasses: number): (x: Value) => Value;
 }

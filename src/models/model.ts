@@ -1,22 +1,11 @@
-/** A built-in architecture with its weights: parameter list, conv layer table, values. */
+/** A built-in architecture with its weights: parameter list, unit table, values. */
 import { createHash } from 'node:crypto';
 import { PssError } from '../errors.js';
 import { describeNonFinite } from '../util/vector.js';
 import type { Architecture } from './architecture.js';
 import { deterministicParameter } from './deterministic.js';
 import { Net, type ParamSpec } from './nn.js';
-
-export interface ConvLayer {
-  /** Module name, e.g. "layer1.0.conv2". */
-  name: string;
-  /** Its weight's parameter name, e.g. "layer1.0.conv2.weight". */
-  param: string;
-  /** Index of its first filter in the saliency vector. */
-  offset: number;
-  filters: number;
-  /** Weight shape [Cout, Cin/groups, kh, kw]. */
-  shape: number[];
-}
+import { DEFAULT_UNIT_SET, type UnitLayer, type UnitSet, unitTable } from './units.js';
 
 /** Facts about a model that change how its results read. */
 export interface ModelInfo {
@@ -28,8 +17,12 @@ export interface ModelInfo {
 
 export class Model {
   readonly params: readonly ParamSpec[];
-  readonly layers: readonly ConvLayer[];
-  readonly filterCount: number;
+  /** The unit set the saliency vector covers (DESIGN §1.3). */
+  readonly units: UnitSet;
+  /** The unit table: each layer's run of positions in the saliency vector, in parameter order. */
+  readonly layers: readonly UnitLayer[];
+  /** How many units the saliency vector has (filters, and neurons or heads if the set has them). */
+  readonly unitCount: number;
   /** Notes on how the weights were loaded (e.g. tensors filled in); for the caller to show. */
   warnings: readonly string[] = [];
   private hash?: string;
@@ -41,26 +34,26 @@ export class Model {
     /** Where the weights came from (a path, a URL, "deterministic"). */
     readonly source: string,
     readonly info: ModelInfo = {},
+    /** Default: the architecture's (arch.defaultUnits), else filters. */
+    units?: UnitSet,
   ) {
     const net = new Net();
     arch.define(net, numClasses);
     this.params = net.params;
-    let offset = 0;
-    this.layers = this.params
-      .filter((p) => p.role === 'conv')
-      .map((p) => {
-        const layer = {
-          name: p.name.replace(/\.weight$/, ''),
-          param: p.name,
-          offset,
-          filters: p.shape[0],
-          shape: p.shape,
-        };
-        offset += p.shape[0];
-        return layer;
-      });
-    this.filterCount = offset;
+    this.units = units ?? arch.defaultUnits ?? DEFAULT_UNIT_SET;
+    this.layers = Object.freeze(unitTable(this.params, this.units, arch.unitLinears));
+    const last = this.layers[this.layers.length - 1];
+    this.unitCount = last ? last.offset + last.filters : 0;
     checkWeights(this.params, weights, source, arch.name);
+  }
+
+  /** The same model (weights, source, notes) with its saliency vector over another unit set. */
+  withUnits(units: UnitSet): Model {
+    if (units === this.units) return this;
+    const m = new Model(this.arch, this.numClasses, this.weights, this.source, this.info, units);
+    m.warnings = this.warnings;
+    m.hash = this.hash;
+    return m;
   }
 
   get name(): string {

@@ -137,21 +137,27 @@ export class Net {
       );
   }
 
-  /** nn.Linear on the last axis of x (rank 2 or more). */
-  linear(name: string, inFeatures: number, outFeatures: number, bias = true): Layer {
-    this.declare(`${name}.weight`, [outFeatures, inFeatures], 'linear');
+  /** nn.Linear on the last axis of x (rank 2 or more). `heads`: see ParamSpec.heads (Swin's qkv). */
+  linear(name: string, inFeatures: number, outFeatures: number, bias = true, heads?: number): Layer {
+    this.declare(`${name}.weight`, [outFeatures, inFeatures], 'linear', false, heads);
     if (bias) this.declare(`${name}.bias`, [outFeatures], 'bias');
-    return (x) => {
-      const w = this.value(`${name}.weight`);
-      const b = bias ? this.value(`${name}.bias`) : undefined;
-      // [N, in] is one Gemm; tokens or channels-last pixels [N, ..., in] are x Wᵀ (+ b) as a
-      // MatMul, whose per-sample weight gradient sums over the middle axes.
-      const y =
-        x.rank === 2
-          ? op.gemm(x, w, b, { transB: true })
-          : ((v: Value) => (b ? op.add(v, b) : v))(op.matmul(x, op.transpose(w, [1, 0])));
-      return this.linearOutput(`${name}.weight`, y);
-    };
+    return (x) => this.applyLinear(`${name}.weight`, bias ? `${name}.bias` : undefined, x);
+  }
+
+  /**
+   * nn.Linear's forward with declared parameters of any name (nn.MultiheadAttention's
+   * in_proj_weight, in_proj_bias), through the linearOutput hook.
+   */
+  applyLinear(weight: string, bias: string | undefined, x: Value): Value {
+    const w = this.value(weight);
+    const b = bias ? this.value(bias) : undefined;
+    // [N, in] is one Gemm; tokens or channels-last pixels [N, ..., in] are x Wᵀ (+ b) as a
+    // MatMul, whose per-sample weight gradient sums over the middle axes.
+    const y =
+      x.rank === 2
+        ? op.gemm(x, w, b, { transB: true })
+        : ((v: Value) => (b ? op.add(v, b) : v))(op.matmul(x, op.transpose(w, [1, 0])));
+    return this.linearOutput(weight, y);
   }
 }
 

@@ -31,10 +31,10 @@ export function perUnit(aggregation: Aggregation, command: string): Aggregation 
  * parameters: they get no gradient).
  */
 export function saliencyLength(
-  model: { filterCount: number; params: readonly { shape: readonly number[]; buffer?: boolean }[] },
+  model: { unitCount: number; params: readonly { shape: readonly number[]; buffer?: boolean }[] },
   mode: Aggregation,
 ): number {
-  if (mode !== 'parameter') return model.filterCount;
+  if (mode !== 'parameter') return model.unitCount;
   let n = 0;
   for (const p of model.params) if (!p.buffer) n += p.shape.reduce((a, b) => a * b, 1);
   return n;

@@ -55,7 +55,7 @@ export function buildExplainGraph(
   const batch = shape[0];
   const { graph, net, input, logits } = buildForward(model, shape);
   const k = model.numClasses;
-  const f = model.filterCount;
+  const f = model.unitCount;
   const onehot = graph.input(FEED.onehot, [batch, k]);
   const mean = graph.input('mean', [f]);
   const std = graph.input('std', [f]);

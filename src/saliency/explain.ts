@@ -66,7 +66,7 @@ export async function explain(
   const boost = o.boost ?? EXPLAIN_DEFAULTS.boost;
   const iters = o.noiseIters ?? EXPLAIN_DEFAULTS.noiseIters;
   const p = o.noisePercent ?? EXPLAIN_DEFAULTS.noisePercent;
-  const f = model.filterCount;
+  const f = model.unitCount;
   if (image.shape[0] !== 1) throw new PssError('explain takes one image');
   if (!Number.isInteger(k) || k < 1 || k > f) throw new PssError(`k must be between 1 and ${f}, got ${k}`);
   if (!Number.isInteger(iters) || iters < 1)

@@ -1,7 +1,8 @@
 /**
- * The filter-saliency graph: forward pass, per-sample cross-entropy with the target (the true
- * labels, a class, or the model's own prediction — saliency/target.ts), gradients w.r.t. the conv weights (per sample), and their aggregation to one number per
- * filter — all one ONNX graph.
+ * The saliency graph: forward pass, per-sample cross-entropy with the target (the true labels,
+ * a class, or the model's own prediction — saliency/target.ts), gradients w.r.t. the unit
+ * layers' weights (per sample), and their aggregation to one number per unit (filter, neuron,
+ * head's q/k/v) — all one ONNX graph.
  */
 import { grad } from '../autodiff/grad.js';
 import { PssError } from '../errors.js';
@@ -10,6 +11,7 @@ import type { Model } from '../models/model.js';
 import { Net } from '../models/nn.js';
 import * as op from '../ops/index.js';
 import type { Aggregation } from './aggregation.js';
+import { kindName } from './units.js';
 
 export interface SaliencyGraph {
   graph: Graph;
@@ -19,17 +21,18 @@ export interface SaliencyGraph {
   logits: Value;
   /** Per-sample cross-entropy, [B]. */
   loss: Value;
-  /** Saliency, [B, F] (filters) or [B, P] (parameters). */
+  /** Saliency, [B, U] (units) or [B, P] (parameters). */
   saliency: Value;
 }
 
 export interface ForwardOptions {
   /**
-   * Add a graph input "filter_mask" [B, F] (F = model.filterCount): output channel k of conv
-   * layer l is multiplied, for sample b, by filter_mask[b, l.offset + k] — the same as
-   * zeroing that filter's weights (and its bias) for that sample only.
+   * Add a graph input "unit_mask" [B, U] (U = model.unitCount): unit k of unit layer l — a conv's
+   * output channel, a linear's output feature, a head's rowsPerUnit output features — is
+   * multiplied, for sample b, by unit_mask[b, l.offset + k]: the same as zeroing that unit's
+   * weight rows (and bias) for that sample only.
    */
-  filterMask?: boolean;
+  unitMask?: boolean;
   /** Parameters that become graph inputs (named like the parameter) instead of constants. */
   paramInputs?: readonly string[];
 }
@@ -53,35 +56,46 @@ export function buildForward(model: Model, shape: readonly number[], o: ForwardO
   const inputs = new Set(o.paramInputs ?? []);
   for (const name of inputs)
     if (!model.weights.has(name)) throw new PssError(`${model.name} has no parameter "${name}"`);
-  const filterMask = o.filterMask ? graph.input('filter_mask', [shape[0], model.filterCount]) : undefined;
+  const unitMask = o.unitMask ? graph.input('unit_mask', [shape[0], model.unitCount]) : undefined;
   const layers = new Map(model.layers.map((l) => [l.param, l]));
   const masked = new Set<string>();
-  const convs = new Set<string>();
+  const used = new Set<string>();
+  /** y with its units (on `axis`, rowsPerUnit features each) times this sample's mask. */
+  const mask = (weight: string, y: Value, axis: 'channels' | 'last'): Value => {
+    const l = layers.get(weight);
+    if (!unitMask || !l) return y;
+    masked.add(weight);
+    const m = op.slice(unitMask, [l.offset], [l.offset + l.filters], [1]);
+    if (axis === 'channels')
+      return op.mul(y, op.reshape(m, [shape[0], l.filters, ...y.shape.slice(2).map(() => 1)]));
+    // [B, ..., units·rows] → [B, ..., units, rows] × [B, 1.., units, 1]
+    const lead = y.shape.slice(0, -1);
+    const split = op.reshape(y, [...lead, l.filters, l.rowsPerUnit]);
+    const ones = lead.slice(1).map(() => 1);
+    return op.reshape(op.mul(split, op.reshape(m, [shape[0], ...ones, l.filters, 1])), y.shape);
+  };
   const net = new Net({
     graph,
     param: (p) => {
-      if (p.role === 'conv') convs.add(p.name);
+      if (layers.has(p.name)) used.add(p.name);
       return inputs.has(p.name)
         ? graph.input(p.name, p.shape)
         : graph.constant(model.weights.get(p.name)!, p.shape);
     },
-    convOutput: filterMask
-      ? (weight, y) => {
-          const l = layers.get(weight)!;
-          masked.add(weight);
-          const m = op.slice(filterMask, [l.offset], [l.offset + l.filters], [1]);
-          return op.mul(y, op.reshape(m, [shape[0], l.filters, 1, 1]));
-        }
-      : undefined,
+    convOutput: unitMask ? (weight, y) => mask(weight, y, 'channels') : undefined,
+    linearOutput: unitMask ? (weight, y) => mask(weight, y, 'last') : undefined,
   });
   const logits = model.arch.define(net, model.numClasses)(input);
-  // Every conv the forward pass uses must be masked (convs it skips, like Inception's auxiliary head, need not).
-  const unmasked = [...convs].filter((c) => !masked.has(c));
-  if (filterMask && unmasked.length)
+  // Every unit layer the forward pass uses must be masked (layers it skips, like Inception's
+  // auxiliary head, need not): a unit the mask cannot reach cannot be turned off.
+  const unmasked = [...used].filter((c) => !masked.has(c));
+  if (unitMask && unmasked.length) {
+    const l = layers.get(unmasked[0])!;
     throw new PssError(
-      `filter masks do not reach ${unmasked.length} of ${model.name}'s conv layers (e.g. ${unmasked[0]}), so they cannot be turned off`,
+      `unit masks do not reach ${unmasked.length} of ${model.name}'s unit layers (e.g. ${l.name}, ${kindName(l.kind, 2)}), so their units cannot be turned off`,
     );
-  return { graph, net, input, logits, filterMask };
+  }
+  return { graph, net, input, logits, unitMask };
 }
 
 /** Per-sample cross-entropy from logits [B, K] and one-hot labels [B, K]. */
@@ -122,8 +136,9 @@ export function buildSaliencyGraph(
 }
 
 /**
- * Per-sample saliency [B, F] of a summed per-sample loss: the conv weights' gradients
- * aggregated per filter, or every parameter's |gradient|. Differentiable again.
+ * Per-sample saliency [B, U] of a summed per-sample loss: each unit layer's weight gradient
+ * aggregated per unit (its rows: a filter, a neuron, a head's q, k or v), or every parameter's
+ * |gradient|. Differentiable again.
  */
 export function saliencyOf(model: Model, net: Net, total: Value, batch: number, mode: Aggregation): Value {
   const perSample = { perSampleBatch: batch };
@@ -144,11 +159,11 @@ export function saliencyOf(model: Model, net: Net, total: Value, batch: number, 
     model.layers.map((l) => net.value(l.param)),
     perSample,
   );
-  const perFilter = grads.map((g, i) => {
+  const perUnit = grads.map((g, i) => {
     const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
     if (mode === 'filter') return op.mul(op.reduceL1(flat, [2]), 1 / flat.shape[2]);
     const mean = op.reduceMean(flat, [2]);
     return mode === 'signed' ? mean : op.abs(mean);
   });
-  return op.concat(perFilter, 1);
+  return op.concat(perUnit, 1);
 }

@@ -9,7 +9,7 @@ import { potRanking, potScore } from './pot.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
 import { type Reference, standardize } from './standardize.js';
 import { DEFAULT_TARGET, type Target, targetText } from './target.js';
-import { type LayerSpan, locate, unitTable } from './units.js';
+import { type LayerSpan, layerSpans, locate } from './units.js';
 
 export interface SaliencyReport {
   model: string;
@@ -81,7 +81,7 @@ export function saliencyReport(
   const ref = o.reference;
   const z = ref ? standardize(r.saliency, ref) : undefined;
   const perFilter = r.aggregation !== 'parameter';
-  const table = unitTable(model);
+  const table = model.layers;
   const pot = ref?.pot && perFilter ? ref.pot : undefined;
   const score = pot && potScore(r.saliency, pot);
   const finite = (v: number) => (Number.isFinite(v) ? v : null);
@@ -117,7 +117,7 @@ export function saliencyReport(
     loss: r.loss,
     probabilities: top5.map((c) => ({ class: c, ...(names && { name: names[c] }), probability: probs[c] })),
     logits: Array.from(r.logits),
-    layers: table.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind })),
+    layers: layerSpans(table),
     saliency: Array.from(r.saliency),
     z: z ? Array.from(z) : null,
     rankedBy: pot ? 'z' : rankBy,

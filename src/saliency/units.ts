@@ -1,35 +1,27 @@
 /**
  * Positions in the saliency vector, named once. A *unit* is the slice of one parameter tensor
- * a person can name and turn off; a position in the saliency vector is a unit, named
- * (layer, index within the layer, kind). Today every unit is a conv filter (an output channel
- * of a conv weight); issue 16 adds linear neurons and attention heads as further kinds.
+ * a person can name and turn off (a conv filter, a linear neuron, an attention head's q, k or
+ * v — DESIGN §1.3); a position in the saliency vector is a unit, named (layer, index within the
+ * layer, kind). The unit table itself is the model's (`model.layers`, models/units.ts).
  *
- * Here: a model's unit table (from `model.layers`, the one source), `locate` and its inverse
- * `unitIndex`, the one parser of `--filters "layer:index,..."`, and the one definition of
- * turning units off. Ranking is in rank.ts.
+ * Here: the span of a layer that reports carry, `locate` and its inverse `unitIndex`, the one
+ * parser of `--filters "layer:index,..."`, and the one definition of turning units off.
+ * Ranking is in rank.ts.
  */
 import { PssError } from '../errors.js';
-import type { ConvLayer } from '../models/model.js';
+import type { UnitKind, UnitLayer } from '../models/units.js';
 
-/** What a unit is: today a conv filter. */
-export type UnitKind = 'filter';
+export type { UnitKind, UnitLayer };
 
 /** A layer's run of positions in the saliency vector (what reports and figures carry). */
 export interface LayerSpan {
   name: string;
   /** Position of the layer's first unit. */
   offset: number;
-  /** How many units the layer has (a conv's output channels). */
+  /** How many units the layer has (a conv's output channels, a linear's rows, 3 per head). */
   filters: number;
   /** Absent in older reports: a filter. */
   kind?: UnitKind;
-}
-
-/** One layer of a model's unit table. */
-export interface UnitLayer extends LayerSpan {
-  kind: UnitKind;
-  /** The parameter whose output rows are the units, e.g. "layer1.0.conv2.weight". */
-  param: string;
 }
 
 /** A position in the saliency vector, located. */
@@ -37,35 +29,31 @@ export interface Unit {
   /** Position in the saliency vector. */
   index: number;
   layer: string;
-  /** Index within its layer (a conv filter: its output channel). */
+  /** Index within its layer (a conv filter: its output channel; a neuron: its row). */
   filter: number;
   kind: UnitKind;
 }
 
-const tables = new WeakMap<readonly ConvLayer[], readonly UnitLayer[]>();
-
-/** A model's unit table, in saliency-vector order. */
-export function unitTable(model: { layers: readonly ConvLayer[] }): readonly UnitLayer[] {
-  let table = tables.get(model.layers);
-  if (!table) {
-    table = Object.freeze(
-      model.layers.map(({ name, param, offset, filters }) => ({
-        name,
-        param,
-        offset,
-        filters,
-        kind: 'filter' as const,
-      })),
-    );
-    tables.set(model.layers, table);
-  }
-  return table;
+/** The spans of a unit table, as reports and the explorer carry them. */
+export function layerSpans(layers: readonly LayerSpan[]): LayerSpan[] {
+  return layers.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind: kind ?? 'filter' }));
 }
 
 /** How many positions the layers cover (the last layer's end). */
 export function unitCount(layers: readonly LayerSpan[]): number {
   const last = layers[layers.length - 1];
   return last ? last.offset + last.filters : 0;
+}
+
+/** A unit kind's name, plural with n ≠ 1: "filter", "neurons", "head units". */
+export function kindName(kind: UnitKind | undefined, n = 1): string {
+  const one = kind === 'head' ? 'head unit' : (kind ?? 'filter');
+  return n === 1 ? one : `${one}s`;
+}
+
+/** What the units of a set of layers are called: "filters" when all are filters, else "units". */
+export function unitsName(layers: readonly LayerSpan[]): string {
+  return layers.every((l) => (l.kind ?? 'filter') === 'filter') ? 'filters' : 'units';
 }
 
 /** The index into `layers` of the layer holding a position (layers in offset order), or -1. */
@@ -95,13 +83,27 @@ export function unitIndex(layers: readonly LayerSpan[], layer: string, filter: n
   const l = layers.find((x) => x.name === layer);
   if (!l) throw new PssError(`no layer "${layer}" (e.g. ${layers[0]?.name ?? 'none'})`);
   if (!Number.isInteger(filter) || filter < 0 || filter >= l.filters)
-    throw new PssError(`${l.name} has filters 0..${l.filters - 1}, not ${filter}`);
+    throw new PssError(`${l.name} has ${kindName(l.kind, 2)} 0..${l.filters - 1}, not ${filter}`);
   return l.offset + filter;
 }
 
 /**
+ * A head layer's unit index from "q3", "k3" or "v3" (head 3's q, k or v rows): its units are
+ * all heads' q, then all k, then all v, as the rows of the in-projection are.
+ */
+function headUnit(l: LayerSpan, text: string): number | undefined {
+  const m = /^([qkv])(\d+)$/.exec(text);
+  if (!m) return undefined;
+  const heads = l.filters / 3;
+  const head = Number(m[2]);
+  if (head >= heads) throw new PssError(`${l.name} has heads 0..${heads - 1}, not ${head}`);
+  return 'qkv'.indexOf(m[1]) * heads + head;
+}
+
+/**
  * `--filters "layer:index,layer:index"` → positions in the saliency vector, in the order given.
- * A unit named twice counts once (repeats are dropped).
+ * An attention layer's units can also be named `layer:q3`, `layer:k3`, `layer:v3`. A unit
+ * named twice counts once (repeats are dropped).
  */
 export function parseUnits(
   text: string,
@@ -114,13 +116,18 @@ export function parseUnits(
     .map((l) => l.name)
     .join(', ')}${layers.length > 3 ? ', ...' : ''}`;
   const out = text.split(',').map((item) => {
-    const m = /^\s*(.+):(\d+)\s*$/.exec(item);
-    if (!m || !layers.some((l) => l.name === m[1]))
+    const m = /^\s*(.+):(\d+|[qkv]\d+)\s*$/.exec(item);
+    const l = m && layers.find((x) => x.name === m[1]);
+    if (!m || !l)
       throw new PssError(
-        `${flag}: "${item}" is not layer:index with a conv layer of ${model.name} (${some})`,
+        `${flag}: "${item}" is not layer:index with a ${unitsName(layers) === 'filters' ? 'conv ' : 'unit '}layer of ${model.name} (${some})`,
       );
     try {
-      return unitIndex(layers, m[1], Number(m[2]));
+      if (/^\d+$/.test(m[2])) return unitIndex(layers, m[1], Number(m[2]));
+      const i = l.kind === 'head' ? headUnit(l, m[2]) : undefined;
+      if (i === undefined)
+        throw new PssError(`${l.name} has no heads: name its ${kindName(l.kind, 2)} by index`);
+      return l.offset + i;
     } catch (e) {
       throw new PssError(`${flag}: ${(e as Error).message}`);
     }
@@ -130,10 +137,11 @@ export function parseUnits(
 
 /**
  * Turning a unit off means: its whole output is zero — for a conv filter, its output channel at
- * every pixel, which is what zeroing its weights *and* its bias gives. The forward graph does
- * it with a per-sample mask on each conv's output (saliency/graph.ts, `filterMask`), so one
- * ONNX Runtime session answers any choice, image by image; `pss prune` and the explorer's
- * "zero these filters" both go through it (jobs/forward.ts, `unitsOffRunner`).
+ * every pixel, which is what zeroing its weights *and* its bias gives; for a neuron, its output
+ * feature; for a head's q, k or v, its headDim output features of the in-projection. The
+ * forward graph does it with a per-sample mask on each unit layer's output (saliency/graph.ts,
+ * `unitMask`), so one ONNX Runtime session answers any choice, image by image; `pss prune` and
+ * the explorer's "zero these filters" both go through it (jobs/forward.ts, `unitsOffRunner`).
  *
  * This builds that mask: one row of `count` values per image, 1 keeps a unit, 0 turns it off.
  */
@@ -142,7 +150,7 @@ export function unitsOffMask(count: number, off: readonly (readonly number[])[])
   off.forEach((row, r) => {
     for (const j of row) {
       if (!Number.isInteger(j) || j < 0 || j >= count)
-        throw new PssError(`filter index ${j} is out of range 0..${count - 1}`);
+        throw new PssError(`unit index ${j} is out of range 0..${count - 1}`);
       mask[r * count + j] = 0;
     }
   });

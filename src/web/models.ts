@@ -23,7 +23,7 @@ import { loadWeights } from '../models/weights.js';
 import { ARCHITECTURES, architecture } from '../models/zoo.js';
 import { DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import { SaliencyEngine, type SaliencyOptions } from '../saliency/engine.js';
-import { unitTable } from '../saliency/units.js';
+import { layerSpans } from '../saliency/units.js';
 import { readAnyStats } from '../stats/authors.js';
 import { type ResolvedStats, resolveStats } from '../stats/resolve.js';
 import { NotFound } from './errors.js';
@@ -280,9 +280,9 @@ export class ModelStore implements AsyncDisposable {
       numClasses: model.numClasses,
       classNames: m.classNames ?? null,
       inputShape: model.arch.inputShape,
-      filterCount: model.filterCount,
+      unitCount: model.unitCount,
       layerCount: model.layers.length,
-      units: unitTable(model).map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind })),
+      units: layerSpans(model.layers),
       standardized: stats !== undefined,
       statistics: stats
         ? { file: basename(stats.path), count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }

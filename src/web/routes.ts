@@ -182,7 +182,7 @@ export function apiRoutes(
         const body = await readJson(c.req);
         const m = models.get(stringField(body, 'model'));
         const image = stringField(body, 'image');
-        const zero = indexList(body, 'zero', m.model.filterCount) ?? [];
+        const zero = indexList(body, 'zero', m.model.unitCount) ?? [];
         const t0 = Date.now();
         const what = zero.length ? `predicting with ${zero.length} filters zeroed` : 'predicting';
         const { logits: _, ...p } = await queue.run(
@@ -202,9 +202,9 @@ export function apiRoutes(
         const image = stringField(body, 'image');
         const request = {
           label: numberField(body, 'label', { min: 0, max: m.model.numClasses - 1, integer: true }),
-          k: numberField(body, 'k', { min: 1, max: m.model.filterCount, integer: true, fallback: 10 }),
+          k: numberField(body, 'k', { min: 1, max: m.model.unitCount, integer: true, fallback: 10 }),
           boost: numberField(body, 'boost', { min: 0, max: 1e6, fallback: 100 }),
-          filters: indexList(body, 'filters', m.model.filterCount),
+          filters: indexList(body, 'filters', m.model.unitCount),
           profile: body.profile !== false,
         };
         if (request.filters?.length === 0) throw new HttpError(400, '"filters" is empty');

@@ -170,13 +170,13 @@ describe('pss stats refusals', () => {
   it('a checkpoint of another run: which flag differs, and what to do', async () => {
     const out = path('resumed.safetensors');
     const data = await openDataset(idx, tinyModel);
-    const acc = new RunningStats(tinyModel.filterCount);
-    for (let i = 0; i < 4; i++) acc.push(new Float64Array(tinyModel.filterCount).fill(i));
+    const acc = new RunningStats(tinyModel.unitCount);
+    for (let i = 0; i < 4; i++) acc.push(new Float64Array(tinyModel.unitCount).fill(i));
     const meta = {
       model: 'tinycnn',
       weightsHash: tinyModel.weightsHash(),
       aggregation: 'filter' as const,
-      filters: tinyModel.filterCount,
+      filters: tinyModel.unitCount,
       preprocessing: preprocessingOf(tinyModel),
       dataset: data.description,
       skipped: 0,

@@ -462,7 +462,7 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
     const vggLike = (name: string) =>
       ({
         name,
-        filterCount: 5504,
+        unitCount: 5504,
         arch: architecture('vgg19'),
         weightsHash: () => 'f'.repeat(64),
       }) as unknown as Model;
@@ -471,7 +471,7 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
       const model = Model.deterministic(architecture('resnet50'));
       const r = await resolveStats(resnetStats, model, 'filter-abs-mean');
       assert.equal(r!.stats.meta.model, 'resnet50');
-      assert.equal(r!.stats.acc.mean.length, model.filterCount);
+      assert.equal(r!.stats.acc.mean.length, model.unitCount);
       await rejectsUser(
         resolveStats(resnetStats, model, 'filter'),
         /holds filter-abs-mean statistics; this run uses --aggregation filter$/,

@@ -23,7 +23,7 @@ import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
-import { zeroFilters } from '../helpers/zero-by-hand.js';
+import { zeroUnits } from '../helpers/zero-by-hand.js';
 
 const tiny = Model.deterministic(tinycnn);
 
@@ -40,14 +40,14 @@ describe('filter masks', () => {
     const sets = [[0], [16 + 3, 16 + 30], [48 + 5, 80 + 0, 80 + 47], [128 + 63, 2, 16 + 31], []];
     const n = sets.length;
     const x = deterministicInput('masks', [n, 3, 29, 29]);
-    const mask = new Float32Array(n * tiny.filterCount).fill(1);
+    const mask = new Float32Array(n * tiny.unitCount).fill(1);
     sets.forEach((s, i) => {
-      for (const f of s) mask[i * tiny.filterCount + f] = 0;
+      for (const f of s) mask[i * tiny.unitCount + f] = 0;
     });
     await using engine = new SaliencyEngine(tiny);
-    const masked = await forwardRunner(engine, 2, { filterMask: true }).logits(x, { mask });
+    const masked = await forwardRunner(engine, 2, { unitMask: true }).logits(x, { mask });
     for (const [i, s] of sets.entries()) {
-      const byHand = await plainLogits(zeroFilters(tiny, s), x.subarray(i * per, (i + 1) * per));
+      const byHand = await plainLogits(zeroUnits(tiny, s), x.subarray(i * per, (i + 1) * per));
       const ours = masked.subarray(i * 10, (i + 1) * 10);
       assert.ok(maxRelDiff(ours, byHand) < 1e-5, `set ${i}: ${maxRelDiff(ours, byHand)}`);
     }
@@ -59,7 +59,7 @@ describe('filter masks', () => {
   it('on the bundled model too, and a batch mixes masks freely', async () => {
     const model = await loadModel({ model: 'fashion-cnn' });
     const x = deterministicInput('fashion', [3, 1, 28, 28]);
-    const f = model.filterCount;
+    const f = model.unitCount;
     const mask = new Float32Array(3 * f).fill(1);
     const off = [
       [130, 131, 200],
@@ -69,28 +69,76 @@ describe('filter masks', () => {
       for (const j of s) mask[i * f + j] = 0;
     });
     await using engine = new SaliencyEngine(model);
-    const masked = await forwardRunner(engine, 3, { filterMask: true }).logits(x, { mask });
+    const masked = await forwardRunner(engine, 3, { unitMask: true }).logits(x, { mask });
     for (const [i, s] of [...off, []].entries()) {
-      const byHand = await plainLogits(zeroFilters(model, s), x.subarray(i * 784, (i + 1) * 784));
+      const byHand = await plainLogits(zeroUnits(model, s), x.subarray(i * 784, (i + 1) * 784));
       assert.ok(maxRelDiff(masked.subarray(i * 10, (i + 1) * 10), byHand) < 1e-5, `row ${i}`);
     }
   });
 
+  it("turns a neuron off as zeroing its weight row and bias does (tinycnn's fc, filters+neurons)", async () => {
+    const model = tiny.withUnits('filters+neurons');
+    const per = 3 * 29 * 29;
+    const fc = model.layers.find((l) => l.name === 'fc')!;
+    assert.deepEqual([fc.offset, fc.filters, fc.kind], [192, 10, 'neuron']);
+    const sets = [[192 + 3], [192 + 0, 192 + 9, 16 + 3], []];
+    const x = deterministicInput('neuron-masks', [sets.length, 3, 29, 29]);
+    const mask = new Float32Array(sets.length * model.unitCount).fill(1);
+    sets.forEach((s, i) => {
+      for (const f of s) mask[i * model.unitCount + f] = 0;
+    });
+    await using engine = new SaliencyEngine(model);
+    const masked = await forwardRunner(engine, 3, { unitMask: true }).logits(x, { mask });
+    for (const [i, s] of sets.entries()) {
+      const byHand = await plainLogits(zeroUnits(model, s), x.subarray(i * per, (i + 1) * per));
+      const ours = masked.subarray(i * 10, (i + 1) * 10);
+      assert.ok(maxRelDiff(ours, byHand) < 1e-5, `set ${i}: ${maxRelDiff(ours, byHand)}`);
+    }
+    // a neuron off: its logit is exactly 0, the others unchanged
+    const plain = await plainLogits(model, x.subarray(0, per));
+    assert.equal(masked[3], 0);
+    assert.ok(plain[3] !== 0);
+    for (const j of [0, 1, 2, 4, 9])
+      assert.ok(Math.abs(masked[j] - plain[j]) < 1e-6 * Math.abs(plain[j]) + 1e-7);
+  });
+
   it('reach every conv the forward pass uses (Inception-v3: its auxiliary head is not used)', () => {
     const inception = Model.deterministic(architecture('inception_v3'));
-    const g = buildForward(inception, [1, 3, 299, 299], { filterMask: true });
-    assert.deepEqual(g.filterMask?.shape, [1, 18112]);
+    const g = buildForward(inception, [1, 3, 299, 299], { unitMask: true });
+    assert.deepEqual(g.unitMask?.shape, [1, 18112]);
+  });
+
+  it('turns neurons of an imported ONNX graph off (a Gemm with transB) as it does the built-in model’s', async () => {
+    const { logits } = buildForward(tiny, [1, 3, 29, 29]);
+    const imported = onnxModel(toOnnxModel([{ name: 'logits', value: logits }]), 't.onnx').withUnits(
+      'filters+neurons',
+    );
+    const builtin = tiny.withUnits('filters+neurons');
+    assert.deepEqual(
+      imported.layers.map((l) => [l.offset, l.filters, l.kind]),
+      builtin.layers.map((l) => [l.offset, l.filters, l.kind]),
+    );
+    const x = deterministicInput('onnx-neuron-mask', [1, 3, 29, 29]);
+    const mask = new Float32Array(builtin.unitCount).fill(1);
+    for (const i of [5, 192 + 2, 192 + 7]) mask[i] = 0;
+    const masked = async (m: Model) => {
+      await using engine = new SaliencyEngine(m);
+      return await forwardRunner(engine, 1, { unitMask: true }).logits(x, { mask });
+    };
+    const [a, b] = [await masked(builtin), await masked(imported)];
+    assert.ok(maxRelDiff(b, a) < 1e-6, `imported vs built-in: ${maxRelDiff(b, a)}`);
+    assert.deepEqual([b[2], b[7]], [0, 0]);
   });
 
   it('turns filters of an imported ONNX graph off as it does the built-in model’s', async () => {
     const { logits } = buildForward(tiny, [1, 3, 29, 29]);
     const imported = onnxModel(toOnnxModel([{ name: 'logits', value: logits }]), 't.onnx');
     const x = deterministicInput('onnx-mask', [1, 3, 29, 29]);
-    const mask = new Float32Array(tiny.filterCount).fill(1);
+    const mask = new Float32Array(tiny.unitCount).fill(1);
     for (const i of [0, 17, 100, 191]) mask[i] = 0;
     const masked = async (m: typeof tiny) => {
       await using engine = new SaliencyEngine(m);
-      return await forwardRunner(engine, 1, { filterMask: true }).logits(x, { mask });
+      return await forwardRunner(engine, 1, { unitMask: true }).logits(x, { mask });
     };
     const [a, b] = [await masked(tiny), await masked(imported)];
     assert.ok(maxRelDiff(b, a) < 1e-6, `imported vs built-in: ${maxRelDiff(b, a)}`);

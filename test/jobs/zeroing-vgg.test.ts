@@ -27,7 +27,7 @@ import { softmax } from '../../src/saliency/report.js';
 import { parseUnits } from '../../src/saliency/units.js';
 import { Explorer } from '../../src/web/explorer.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
-import { zeroFilters } from '../helpers/zero-by-hand.js';
+import { zeroUnits } from '../helpers/zero-by-hand.js';
 
 const K = 3;
 
@@ -101,8 +101,8 @@ describe('turning filters off on VGG-11 (convs with biases)', () => {
       await using engine = new SaliencyEngine(copy);
       return await forwardRunner(engine, 1).logits(batch.data);
     };
-    const whole = maxRelDiff(logits, await byHand(zeroFilters(model, off)));
-    const weightsOnly = maxRelDiff(logits, await byHand(zeroFilters(model, off, { keepBias: true })));
+    const whole = maxRelDiff(logits, await byHand(zeroUnits(model, off)));
+    const weightsOnly = maxRelDiff(logits, await byHand(zeroUnits(model, off, { keepBias: true })));
     const moved = maxRelDiff(logits, plain.logits);
     t.diagnostic(
       `logits with ${off.length} filters off, max relative difference: vs weights and biases zeroed ${whole.toExponential(2)}, vs weights alone ${weightsOnly.toExponential(2)}, vs nothing off ${moved.toExponential(2)}`,

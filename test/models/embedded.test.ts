@@ -68,7 +68,7 @@ describe('embedded model (fashion-cnn) on the Fashion-MNIST test set', {
     const sub = await collectStats(engine, { ...data, length: n }, { aggregation: 'filter', batch: 50 });
     const std = shipped.acc.std();
     let worst = 0;
-    for (let i = 0; i < model.filterCount; i++) {
+    for (let i = 0; i < model.unitCount; i++) {
       if (std[i] === 0) continue;
       // The subset mean lies within a few standard errors of the full-set mean.
       worst = Math.max(worst, Math.abs(sub.acc.mean[i] - shipped.acc.mean[i]) / (std[i] / Math.sqrt(n)));

@@ -142,7 +142,7 @@ describe('fashion-cnn parity with PyTorch float64 (trained weights, 12 example i
   it('logits, loss and filter saliency', async (t) => {
     const model = await loadWeights(fashionCnn, WEIGHTS);
     assert.deepEqual(model.warnings, []);
-    assert.equal(model.filterCount, Number(fx.metadata.num_filters));
+    assert.equal(model.unitCount, Number(fx.metadata.num_filters));
     await using engine = new SaliencyEngine(model);
     const results = await engine.compute(input, labels, 'filter');
     results.forEach((r, b) => {

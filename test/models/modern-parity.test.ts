@@ -20,7 +20,7 @@ import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { explain } from '../../src/saliency/explain.js';
 import { assertParity, INPUT_COSINE, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-import { zeroFilters } from '../helpers/zero-by-hand.js';
+import { zeroUnits } from '../helpers/zero-by-hand.js';
 
 const SIZE = 64;
 const MODES: [Aggregation, string][] = [
@@ -54,7 +54,7 @@ for (const name of MODERN) {
         model.layers.map((l) => [`${l.name}.weight`, l.filters]),
         convs,
       );
-      assert.equal(model.filterCount, Number(fx.metadata.num_filters));
+      assert.equal(model.unitCount, Number(fx.metadata.num_filters));
       const params = JSON.parse(fx.metadata.param_names) as [string, number][];
       assert.deepEqual(
         model.params.filter((p) => !p.buffer).map((p) => [p.name, p.shape.reduce((a, b) => a * b, 1)]),
@@ -126,11 +126,11 @@ for (const name of MODERN) {
       const off = [
         ...new Set([0, ...pick(/\.fc[12]$/).slice(0, 2), ...pick(/./).slice(-1), model.layers[2].offset + 3]),
       ];
-      const mask = new Float32Array(model.filterCount).fill(1);
+      const mask = new Float32Array(model.unitCount).fill(1);
       for (const f of off) mask[f] = 0;
       await using engine = new SaliencyEngine(model);
-      const masked = await forwardRunner(engine, 1, { filterMask: true }).logits(data, { mask });
-      await using zeroedEngine = new SaliencyEngine(zeroFilters(model, off));
+      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
+      await using zeroedEngine = new SaliencyEngine(zeroUnits(model, off));
       const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
       const plain = await forwardRunner(engine, 1).logits(data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
@@ -154,7 +154,7 @@ for (const name of MODERN) {
 
     it('input gradient (second order), Grad-CAM and the chosen filters', async (t) => {
       await using engine = new SaliencyEngine(model);
-      const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.filterCount) });
+      const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.unitCount) });
       assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 filters by z');
       assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
       assertParity(

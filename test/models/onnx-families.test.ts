@@ -82,7 +82,7 @@ for (const family of FAMILIES) {
 
       it('reads the opset and finds every conv PyTorch runs', () => {
         assert.equal(model.layers.length, convSources(path).length);
-        assert.equal(model.filterCount, order.length);
+        assert.equal(model.unitCount, order.length);
         const used = new Set(convSources(path));
         // convs missing from the export are the ones eval mode never runs (zero saliency)
         const filter = fx.get('filter').data;

@@ -23,7 +23,7 @@ import { loadSkeleton, tinyOnnx } from '../helpers/onnx.js';
 /** Statistics over n deterministic inputs, then z of `input`. */
 async function zScores(model: Model, input: Float32Array, label: number, n: number) {
   await using engine = new SaliencyEngine(model);
-  const stats = new RunningStats(model.filterCount);
+  const stats = new RunningStats(model.unitCount);
   const shape = [n, 3, 224, 224] as const;
   const batch = await engine.compute(
     { data: deterministicInput('stats', shape), shape },
@@ -78,7 +78,7 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
     const bytes = toOnnxModel([{ name: 'logits', value: logits }]);
     const imported = onnxModel(bytes, 'tinycnn.onnx');
     assert.equal(imported.info.batchNormFolded, false);
-    assert.equal(imported.filterCount, builtin.filterCount);
+    assert.equal(imported.unitCount, builtin.unitCount);
     const fx = loadFixture('tinycnn');
     const input = {
       data: Float32Array.from(fx.get('input').data.subarray(0, 3 * 29 * 29)),

@@ -93,7 +93,7 @@ for (const arch of [vgg19, densenet121, inception_v3, mobilenet_v2]) {
         model.layers.map((l) => [`${l.name}.weight`, l.filters]),
         convs,
       );
-      assert.equal(model.filterCount, Number(fx.metadata.num_filters));
+      assert.equal(model.unitCount, Number(fx.metadata.num_filters));
     });
     it('input matches', () => {
       const sum = data.reduce((a, b) => a + b, 0);

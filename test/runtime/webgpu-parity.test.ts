@@ -58,7 +58,7 @@ describe('webgpu parity', { skip }, () => {
     const model = Model.deterministic(tinycnn);
     const shape = [1, 3, 29, 29] as const;
     const image = { data: deterministicInput('input', shape), shape };
-    const n = model.filterCount;
+    const n = model.unitCount;
     const stats = {
       mean: Float64Array.from({ length: n }, (_, i) =>
         Math.fround(1e-3 * (hashUniform('stats-mean', i) + 1)),

@@ -32,7 +32,7 @@ for (const [arch, shape] of [
 
     it('input gradient, Grad-CAM and the chosen filters', async (t) => {
       await using engine = new SaliencyEngine(model);
-      const r = await explain(engine, image, label, { stats: stats(model.filterCount) });
+      const r = await explain(engine, image, label, { stats: stats(model.unitCount) });
       const refTop = Array.from(fx.get('top').data);
       assert.deepEqual(r.boosted, refTop, 'same top-10 filters by z');
       assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);

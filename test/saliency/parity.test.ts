@@ -89,8 +89,8 @@ for (const [arch, fixture] of [
         model.layers.map((l) => [l.name + '.weight', l.filters]),
         convs,
       );
-      assert.equal(model.filterCount, Number(fx.metadata.num_filters));
-      if (arch === resnet50) assert.deepEqual([model.layers.length, model.filterCount], [53, 26560]);
+      assert.equal(model.unitCount, Number(fx.metadata.num_filters));
+      if (arch === resnet50) assert.deepEqual([model.layers.length, model.unitCount], [53, 26560]);
     });
     it('input matches', () => {
       const sum = data.reduce((a, b) => a + b, 0);

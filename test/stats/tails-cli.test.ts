@@ -68,7 +68,7 @@ describe('pss stats: tails and target', () => {
     assert.equal(a.meta.target, 'predicted');
     assert.equal(b.meta.target, 'predicted');
     assert.equal(a.tails!.width, tailCapacity(90, 0.85));
-    assert.equal(a.tails!.units, model.filterCount);
+    assert.equal(a.tails!.units, model.unitCount);
     assert.deepEqual(b.tails, a.tails);
     // Shards of another target are not merged with these.
     const other = path('part-true.safetensors');

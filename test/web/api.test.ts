@@ -127,7 +127,7 @@ describe('pss serve: the API', () => {
     assert.equal(state.initial, m.id);
     assert.equal(m.name, 'fashion-cnn');
     assert.equal(m.standardized, true);
-    assert.equal(m.filterCount, 224);
+    assert.equal(m.unitCount, 224);
     assert.equal(m.examples.length, 12);
     assert.equal(m.examples.filter((e: { default: boolean }) => e.default).length, 1);
     const resnet = state.architectures.find((a: { name: string }) => a.name === 'resnet50');
@@ -326,7 +326,7 @@ describe('pss serve: the API', () => {
     const r = await post('/api/explain', { model: tiny.json.id, image: img.json.id, label: 3 });
     assert.equal(r.status, 200, r.json.error);
     assert.equal(r.json.standardized, false);
-    assert.equal(r.json.profile.values.length, tiny.json.filterCount);
+    assert.equal(r.json.profile.values.length, tiny.json.unitCount);
   });
 
   it('bad requests get {error} with a 4xx status', async () => {

@@ -119,8 +119,8 @@ const command = defineCommand({
       query,
       stats: plain,
     } = await queryContext(args, aggregation, (m) => {
-      if (k > m.filterCount)
-        throw new PssError(`--k must be between 1 and ${m.filterCount} (the filters of ${m.name}), got ${k}`);
+      if (k > m.unitCount)
+        throw new PssError(`--k must be between 1 and ${m.unitCount} (the filters of ${m.name}), got ${k}`);
       if (args.filters !== undefined && parseUnits(args.filters, m) && args.random)
         throw new PssError('--filters and --random are alternatives: give only one');
     });
@@ -167,7 +167,7 @@ const command = defineCommand({
     const filters = chosen
       ? chosen
       : args.random
-        ? rand.sample(model.filterCount, k)
+        ? rand.sample(model.unitCount, k)
         : topK(q.z, k, args.rank as RankBy);
 
     // Fine-tune, then evaluate everything with the new weights.

@@ -154,9 +154,9 @@ const command = defineCommand({
     await checkWritable(join(out, PRUNE_FILES.csv));
     if (shard?.from) console.error(`pss prune: shard ${shardText(shard)} (${shard.from}) -> ${out}`);
     const model = await loadModel(modelSpec(args));
-    if (k > model.filterCount)
+    if (k > model.unitCount)
       throw new PssError(
-        `--k must be between 1 and ${model.filterCount} (the filters of ${model.name}), got ${k}`,
+        `--k must be between 1 and ${model.unitCount} (the filters of ${model.name}), got ${k}`,
       );
     const data = await openDataset(args.data, model, limit);
     const standardize = standardizeFlags(args);

@@ -20,6 +20,7 @@ import {
   endingNote,
   type ImageInput,
   imageInput,
+  neuronWeights,
   opsetOf,
   parameters,
   readInitializers,
@@ -123,6 +124,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
       initializers: constants,
       params: getters,
       convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
+      linearOutput: (k, y) => net.linearOutput(params.get(k)!.name, y),
       source,
     });
   };
@@ -147,6 +149,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     dynamicSize: dynamic,
     classifier: '',
     preprocessing,
+    unitLinears: new Set(neuronWeights(nodes, initializers).map((k) => params.get(k)!.name)),
     define,
   };
   return {

@@ -9,6 +9,7 @@ import type { ParamRole } from '../nn.js';
 import {
   type Const,
   type GraphProto,
+  int,
   isDefaultDomain,
   type ModelProto,
   type NodeProto,
@@ -250,6 +251,30 @@ export function parameters(
   const unique = new Set(named).size === named.length;
   const params = new Map([...roles].map(([k, r], i) => [k, { ...r, name: unique ? named[i] : k }]));
   return { params, convs };
+}
+
+/**
+ * The linear weights whose rows are output features, so that a neuron is a row and masking the
+ * op's output turns it off (DESIGN §1.3): initializers read only as a Gemm's B with transB=1
+ * ([out, in], torch.onnx's nn.Linear on [N, in]). A MatMul's [in, out] weight holds its neurons
+ * in columns, and is left out.
+ */
+export function neuronWeights(
+  nodes: readonly NodeProto[],
+  initializers: ReadonlyMap<string, Const>,
+): string[] {
+  const ok = new Map<string, boolean>();
+  for (const n of nodes)
+    (n.input ?? []).forEach((name, k) => {
+      if (!initializers.has(name)) return;
+      const rows =
+        n.opType === 'Gemm' &&
+        k === 1 &&
+        initializers.get(name)!.shape.length === 2 &&
+        int(n, 'transB', 0) === 1;
+      ok.set(name, (ok.get(name) ?? true) && !!rows);
+    });
+  return [...ok].filter(([, v]) => v).map(([k]) => k);
 }
 
 /**

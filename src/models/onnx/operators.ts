@@ -136,13 +136,17 @@ const NN_RULES: ReplayRules = {
   AveragePool: pool('AveragePool'),
   GlobalAveragePool: unary(op.globalAveragePool),
   GlobalMaxPool: unary(op.globalMaxPool),
+  // Through the hook: a Gemm whose weight rows are its outputs holds neurons (inspect.ts, unitLinears).
   Gemm: (c) =>
-    op.gemm(c.value(0), c.value(1), c.has(2) ? c.value(2) : undefined, {
-      alpha: float(c.node, 'alpha', 1),
-      beta: float(c.node, 'beta', 1),
-      transA: int(c.node, 'transA', 0) === 1,
-      transB: int(c.node, 'transB', 0) === 1,
-    }),
+    c.linearOutput(
+      1,
+      op.gemm(c.value(0), c.value(1), c.has(2) ? c.value(2) : undefined, {
+        alpha: float(c.node, 'alpha', 1),
+        beta: float(c.node, 'beta', 1),
+        transA: int(c.node, 'transA', 0) === 1,
+        transB: int(c.node, 'transB', 0) === 1,
+      }),
+    ),
   MatMul: binary(op.matmul),
   Einsum: (c) => op.einsum(string(c.node, 'equation', ''), ...c.values()),
 

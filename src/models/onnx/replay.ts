@@ -27,6 +27,8 @@ export interface ReplayInputs {
   params: ReadonlyMap<string, () => Value>;
   /** The model's hook on a conv's output (turning filters off), by its weight initializer. */
   convOutput?: (weight: string, y: Value) => Value;
+  /** The same on a linear op's output (turning neurons off). */
+  linearOutput?: (weight: string, y: Value) => Value;
   source: string;
 }
 
@@ -118,6 +120,7 @@ export function replay(r: ReplayInputs): Value {
             return v && (v.data.length || v.shape.length > 1) ? v : undefined;
           },
           convOutput: (k, y) => (r.convOutput && params.has(ins[k]) ? r.convOutput(ins[k], y) : y),
+          linearOutput: (k, y) => (r.linearOutput && params.has(ins[k]) ? r.linearOutput(ins[k], y) : y),
           fail: nodeFail,
         };
         const out = build(c);

@@ -17,6 +17,8 @@ export interface ReplayContext {
   konst(k: number): Const | undefined;
   /** A conv's output through the model's hook, given the input k that holds its weight. */
   convOutput(k: number, y: Value): Value;
+  /** A linear op's output (features on the last axis) through the model's hook, given its weight's input k. */
+  linearOutput(k: number, y: Value): Value;
   /** Throws a PssError naming the model. */
   fail(message: string): never;
 }

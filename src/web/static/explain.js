@@ -39,7 +39,7 @@ export function readSettings() {
   const boostText = $('boost').value.trim();
   const k = Number(kText);
   const boost = Number(boostText);
-  const max = state.model?.filterCount ?? 1;
+  const max = state.model?.unitCount ?? 1;
   const kOk = check(
     'k',
     kText !== '' && Number.isInteger(k) && k >= 1 && k <= max,

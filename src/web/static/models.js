@@ -44,10 +44,10 @@ export function setModel(info) {
     ? ` Preprocessing: ${info.preprocessing.summary}${info.preprocessing.assumed ? ' (assumed from the input shape)' : ''}.`
     : '';
   $('model-info').textContent =
-    `${info.name}: ${info.layerCount} conv layers, ${fmtCount(info.filterCount)} filters, ` +
+    `${info.name}: ${info.layerCount} conv layers, ${fmtCount(info.unitCount)} filters, ` +
     `input ${info.inputShape.join('×')}, ${info.numClasses} classes; ${stats}.${pre}`;
   $('model-notes').replaceChildren(...info.notes.map((n) => node('li', {}, n)));
-  $('k').max = String(info.filterCount);
+  $('k').max = String(info.unitCount);
   const labels = $('label');
   const names = info.classNames ?? Array.from({ length: info.numClasses }, (_, i) => `class ${i}`);
   labels.replaceChildren(

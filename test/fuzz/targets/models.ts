@@ -161,8 +161,8 @@ const onnx: Target = {
   ],
   async run(bytes) {
     const m = onnxModel(bytes, 'model x.onnx');
-    assert.ok(m.filterCount >= 0);
-    return m.filterCount;
+    assert.ok(m.unitCount >= 0);
+    return m.unitCount;
   },
   memoryBound: (n) => 64 * MiB + 48 * n,
 };
