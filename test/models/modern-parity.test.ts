@@ -3,7 +3,8 @@
  * (fixtures: scripts/reference/make_modern_fixtures.py, test/fixtures/modern/): the layer
  * table, logits and saliency in every filter mode within assertParity's noise-floor tolerance;
  * and every conv of theirs (squeeze-excitation and depthwise ones too) turns off through the
- * conv-output mask exactly as zeroing its weights and bias does.
+ * conv-output mask exactly as zeroing its weights and bias does, as their linear neurons do
+ * through the linear-output mask.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -135,6 +136,26 @@ for (const name of MODERN) {
       const plain = await forwardRunner(engine, 1).logits(data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
+    });
+    it('with filters+neurons, neurons turn off through the linear-output mask as zeroed rows and biases do', async () => {
+      const units = model.withUnits('filters+neurons');
+      const neurons = units.layers.filter((l) => l.kind === 'neuron');
+      assert.ok(neurons.length > 0, 'the model has linear layers');
+      // the same filter layers, in order (ConvNeXt interleaves its linears with them)
+      assert.deepEqual(
+        units.layers.filter((l) => l.kind === 'filter').map((l) => [l.param, l.filters]),
+        model.layers.map((l) => [l.param, l.filters]),
+      );
+      // a neuron of the first linear (ConvNeXt: an MLP on channels-last pixels), of the last, and a filter
+      const off = [neurons[0].offset + 2, neurons[neurons.length - 1].offset + 5, 1];
+      const mask = new Float32Array(units.unitCount).fill(1);
+      for (const f of off) mask[f] = 0;
+      await using engine = new SaliencyEngine(units);
+      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
+      await using zeroedEngine = new SaliencyEngine(zeroUnits(units, off));
+      const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
+      assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
+      assert.ok(masked[5] === 0, 'the last linear is the classifier: logit 5 is off');
     });
   });
 }
