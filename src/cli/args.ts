@@ -3,6 +3,7 @@ import type { ArgsDef } from 'citty';
 import { PssError } from '../errors.js';
 import { DEFAULT_MODEL, type ModelSpec } from '../models/load.js';
 import type { Model } from '../models/model.js';
+import { PRESETS } from '../models/preprocessing-config.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
@@ -29,8 +30,7 @@ export const modelArgs = {
   },
   preprocessing: {
     type: 'string',
-    description:
-      "How images become the model's input: a preprocessor_config.json (Hugging Face's fields: size, crop_size, image_mean, image_std, ...) or a preset (imagenet, inception). An .onnx file's preprocessor_config.json beside it is used when this is not given; the choice is reported in the notes",
+    description: `How images become the model's input: a preprocessor_config.json (Hugging Face's fields: size, crop_size, resample, rescale_factor, image_mean, image_std, ...) or a preset (${Object.keys(PRESETS).join(', ')}). An .onnx file's preprocessor_config.json beside it is used when this is not given; the choice is reported in the notes`,
     valueHint: 'file|preset',
   },
   'input-name': {
