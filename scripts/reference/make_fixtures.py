@@ -15,6 +15,7 @@ gives the saliency:
   filter_abs_mean = |g.mean(1,2,3)|
   signed          = g.mean(1,2,3)
   parameter       = |g|.flatten() of every parameter (named_parameters order), concatenated
+  neuron          = |g|.mean(1)          per output row of every 2-D parameter (linear neurons)
 The same run in float32 (the float32 weights and input as they are) gives every stored
 quantity's noise floor, `noise_floor` in the metadata (noise_floor.py).
 """
@@ -95,7 +96,10 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
     names = [n for n, _ in model.named_parameters()]
     params = [p for _, p in model.named_parameters()]
     conv_idx = [i for i, p in enumerate(params) if p.dim() == 4]
+    linear_idx = [i for i, p in enumerate(params) if p.dim() == 2]
     out = {"logits": [], "loss": [], "filter": [], "filter_abs_mean": [], "signed": []}
+    if linear_idx:
+        out["neuron"] = []
     if want_parameter:
         out["parameter"] = []
     for b in range(x64.shape[0]):
@@ -110,6 +114,8 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
         out["filter"].append(torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in gc]))
         out["filter_abs_mean"].append(torch.cat([g.mean(dim=(1, 2, 3)).abs() for g in gc]))
         out["signed"].append(torch.cat([g.mean(dim=(1, 2, 3)) for g in gc]))
+        if linear_idx:
+            out["neuron"].append(torch.cat([grads[i].abs().mean(dim=1) for i in linear_idx]))
         if want_parameter:
             out["parameter"].append(torch.cat([g.abs().flatten() for g in grads]))
     res = {k: torch.stack(v).numpy().astype(np.float64) for k, v in out.items()}
@@ -233,6 +239,8 @@ def make_resnet(arch: str, with_parameter: bool):
         "filter_abs_mean": res["filter_abs_mean"],
         "signed": res["signed"],
     }
+    if arch == "resnet18":  # the fc's neurons (--units filters+neurons)
+        tensors["neuron"] = res["neuron"]
     if with_parameter:
         full = res["parameter"][0]
         idx = np.arange(0, full.shape[0], 997, dtype=np.int64)

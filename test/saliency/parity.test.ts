@@ -58,6 +58,31 @@ describe('TinyCNN parity with PyTorch (batch of 3, per sample)', () => {
     });
   }
 
+  it("filters+neurons: the filters as before, then the fc's neurons = mean |∇W row| (from the parameter reference)", async (t) => {
+    const units = model.withUnits('filters+neurons');
+    const trained = model.params.filter((p) => !p.buffer);
+    const at = trained.findIndex((p) => p.name === 'fc.weight');
+    const start = trained
+      .slice(0, at)
+      .reduce((n, p) => n + p.shape[0] * p.shape.slice(1).reduce((a, b) => a * b, 1), 0);
+    const [rows, cols] = trained[at].shape;
+    await using engine = new SaliencyEngine(units);
+    const results = await engine.compute(input, labels, 'filter');
+    results.forEach((r, i) => {
+      assert.equal(r.saliency.length, 192 + rows);
+      const param = fx.reference('parameter', i);
+      const neuron = Float64Array.from({ length: rows }, (_, row) => {
+        let sum = 0;
+        for (let c = 0; c < cols; c++) sum += param.data[start + row * cols + c];
+        return sum / cols;
+      });
+      assertParity(t, `filters of sample ${i}`, r.saliency.subarray(0, 192), fx.reference('filter', i));
+      // the row means of the parameter reference, at its float32 noise floor
+      const ref = { key: `neuron[${i}] (from parameter)`, data: neuron, floor: param.floor };
+      assertParity(t, `neurons of sample ${i}`, r.saliency.subarray(192), ref);
+    });
+  });
+
   it('a batch gives the same saliency as single images', async () => {
     await using engine = new SaliencyEngine(model);
     const batched = await engine.compute(input, labels);
@@ -96,6 +121,19 @@ for (const [arch, fixture] of [
       const sum = data.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - Number(fx.metadata.input_sum)) < 1e-6 * Number(fx.metadata.input_abs_sum));
     });
+    if (fx.has('neuron'))
+      it("filters+neurons: the filter vector unchanged, then the fc's neurons (mean |∇W row|)", async (t) => {
+        const units = model.withUnits('filters+neurons');
+        assert.deepEqual(units.layers.slice(0, -1), model.layers);
+        assert.deepEqual(
+          units.layers.slice(-1).map((l) => [l.name, l.offset, l.filters, l.kind]),
+          [['fc', model.unitCount, 1000, 'neuron']],
+        );
+        await using engine = new SaliencyEngine(units);
+        const [r] = await engine.compute(input, [label], 'filter');
+        assertParity(t, 'filters', r.saliency.subarray(0, model.unitCount), fx.reference('filter'));
+        assertParity(t, 'neurons', r.saliency.subarray(model.unitCount), fx.reference('neuron'));
+      });
     const modes = (Object.keys(AGGREGATIONS) as Aggregation[]).filter(
       (m) => m !== 'parameter' || fx.has('parameter_sub'),
     );
