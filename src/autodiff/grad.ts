@@ -3,8 +3,8 @@
  * ordinary nodes built by the ops' backward rules, so grad() can be applied again to a
  * function of gradients (second order).
  */
-import { GraphError, type Node, type Value } from '../graph/graph.js';
-import { add, expand, opDef } from '../ops/index.js';
+import { type Graph, GraphError, type Node, type Value } from '../graph/graph.js';
+import { add, expand, opDef, UnsupportedOpError } from '../ops/index.js';
 
 const isFloat = (v: Value) => v.dtype === 'float32' || v.dtype === 'float64';
 
@@ -14,9 +14,36 @@ export interface GradOptions {
   /**
    * Per-sample gradients for a batch of this size: each wrt value (a parameter) gets a
    * cotangent [batch, ...shape] whose row b is the gradient of sample b's part of y,
-   * instead of their sum. Requires y to be a sum of per-sample terms.
+   * instead of their sum. Requires y to be a sum of per-sample terms, the samples on axis 0
+   * of the data (the graph inputs other than wrt) and of what is computed from it.
    */
   perSampleBatch?: number;
+}
+
+/** An Expand that copies a value into each sample (a class token): the samples begin there, as at the data. */
+const spansBatch = (n: Node, batch: number) =>
+  n.op === 'Expand' &&
+  n.output.shape[0] === batch &&
+  (n.inputs[0].rank < n.output.rank || n.inputs[0].shape[0] === 1);
+
+/**
+ * The values whose cotangents are per sample, [B, ...shape]: the wrt parameters and what is
+ * computed from them and constants alone, before the data (a transposed weight, a scaled
+ * bias). Each sample has its own part of their cotangent, as it has of the parameters'.
+ */
+function sharedValues(
+  graph: Graph,
+  nodes: readonly Node[],
+  wrt: readonly Value[],
+  batch: number,
+): Set<Value> {
+  const shared = new Set(wrt.filter(isFloat));
+  const varying = new Set(graph.inputs.filter((v) => !shared.has(v)));
+  for (const n of nodes) {
+    if (n.inputs.some((v) => varying.has(v)) || spansBatch(n, batch)) varying.add(n.output);
+    else if (isFloat(n.output) && n.inputs.some((v) => shared.has(v))) shared.add(n.output);
+  }
+  return shared;
 }
 
 /**
@@ -26,7 +53,6 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
   let seed = opts.seed;
   const batch = opts.perSampleBatch;
   const leafShape = (v: Value) => (batch === undefined ? v.shape : [batch, ...v.shape]);
-  const perSampleLeaf = new Set(batch === undefined ? [] : wrt);
   const graph = y.graph;
   if (!seed) {
     if (y.size !== 1) throw new GraphError(`grad of a non-scalar ${y} needs a seed cotangent`);
@@ -40,6 +66,8 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
   // Constants folded at build time depend on their source (Graph.foldConstant).
   for (const [c, { source }] of graph.folded) if (active.has(source)) active.add(c);
   for (const n of nodes) if (isFloat(n.output) && n.inputs.some((v) => active.has(v))) active.add(n.output);
+  const shared = batch === undefined ? new Set<Value>() : sharedValues(graph, nodes, wrt, batch);
+  if (shared.has(y)) throw new GraphError(`per-sample gradients of ${y}, which does not depend on the data`);
 
   const cotangent = new Map<Value, Value>([[y, seed]]);
   const accumulate = (v: Value, g: Value) => {
@@ -51,14 +79,23 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
     const node = nodes[i];
     const g = cotangent.get(node.output);
     if (!g || !node.inputs.some((v) => active.has(v))) continue;
-    const rule = opDef(node.op)!.grad;
-    const perSample = node.inputs.map((v) => perSampleLeaf.has(v));
+    const def = opDef(node.op)!;
+    // A node of shared values only has a per-sample g: its op's batched rule. At one where the
+    // data meets them, the op's rule keeps their cotangents per sample (perSample).
+    let rule = def.grad;
+    if (shared.has(node.output)) {
+      if (!def.batchedGrad) throw perSampleRefused(node.op, 'a parameter passing through it before the data');
+      if (def.batchedGrad !== 'grad') rule = def.batchedGrad;
+    }
+    const perSample = node.inputs.map((v) => shared.has(v));
     const grads = rule({ node, x: node.inputs, y: node.output, g, attrs: node.attrs, perSample });
     node.inputs.forEach((v, k) => {
       const gv = grads[k];
       if (!gv || !active.has(v)) return;
       const want = perSample[k] ? leafShape(v) : v.shape;
       if (gv.shape.join() !== want.join()) {
+        if (perSample[k] && !shared.has(node.output) && gv.shape.join() === v.shape.join())
+          throw perSampleRefused(node.op, `a parameter as its input ${k}`);
         const what = perSample[k] ? 'per-sample cotangent' : 'cotangent';
         throw new GraphError(
           `${node.op} rule gave a [${gv.shape}] ${what} for input ${k}; expected [${want}]`,
@@ -71,9 +108,13 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
   for (const [c, { source, vjp }] of graph.folded) {
     const g = cotangent.get(c);
     if (!g || !active.has(source)) continue;
-    if (perSampleLeaf.has(source))
+    if (shared.has(source))
       throw new GraphError(`per-sample gradients of ${source} through a folded copy are not supported`);
     accumulate(source, vjp(g));
   }
   return wrt.map((v) => cotangent.get(v) ?? expand(graph.scalar(0, v.dtype), leafShape(v)));
 }
+
+/** Per-sample gradients through an op (configuration) no rule keeps apart: a model's structure, so a user's error. */
+const perSampleRefused = (op: string, what: string) =>
+  new UnsupportedOpError(`${op}: per-sample gradients of ${what} are not supported`);

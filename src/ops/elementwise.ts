@@ -48,25 +48,36 @@ const sameType = ([x]: readonly Value[]) => ({ shape: x.shape, dtype: x.dtype })
 
 export const elementwiseOps = {
   // An operand may be a parameter with per-sample cotangents (a bias, a layer scale, a
-  // position embedding of an imported model): paramCotangent keeps the samples apart.
-  Add: arith(({ x: [a, b], g, perSample }) => [
-    paramCotangent(g, a.shape, perSample[0]),
-    paramCotangent(g, b.shape, perSample[1]),
-  ]),
-  Sub: arith(({ x: [a, b], g, perSample }) => [
-    paramCotangent(g, a.shape, perSample[0]),
-    paramCotangent(neg(g), b.shape, perSample[1]),
-  ]),
+  // position embedding of an imported model): paramCotangent keeps the samples apart, also
+  // where g is already per sample (a parameter scaled by a constant: batchedGrad).
+  Add: arith(
+    ({ x: [a, b], g, perSample }) => [
+      paramCotangent(g, a.shape, perSample[0]),
+      paramCotangent(g, b.shape, perSample[1]),
+    ],
+    'grad',
+  ),
+  Sub: arith(
+    ({ x: [a, b], g, perSample }) => [
+      paramCotangent(g, a.shape, perSample[0]),
+      paramCotangent(neg(g), b.shape, perSample[1]),
+    ],
+    'grad',
+  ),
   Mul: arith(
     bilinear(
       (g, b, a, { perSample }) => paramCotangent(mul(g, b), a, perSample[0]),
       (g, a, b, { perSample }) => paramCotangent(mul(g, a), b, perSample[1]),
     ),
+    'grad',
   ),
-  Div: arith(({ x: [a, b], y, g, perSample }) => [
-    paramCotangent(div(g, b), a.shape, perSample[0]),
-    paramCotangent(neg(div(mul(g, y), b)), b.shape, perSample[1]),
-  ]),
+  Div: arith(
+    ({ x: [a, b], y, g, perSample }) => [
+      paramCotangent(div(g, b), a.shape, perSample[0]),
+      paramCotangent(neg(div(mul(g, y), b)), b.shape, perSample[1]),
+    ],
+    'grad',
+  ),
   Neg: pointwise(linear((g) => [neg(g)])),
   Abs: pointwise(({ x: [x], g }) => [mul(g, fastSign(x))]),
   Sqrt: pointwise(({ y, g }) => [div(g, mul(y, 2))]),
@@ -88,10 +99,10 @@ export const elementwiseOps = {
     ],
   },
   Sign: pointwise(zeroGrad),
-  Identity: { infer: sameType, grad: linear((g) => [g]) },
+  Identity: { infer: sameType, grad: linear((g) => [g]), batchedGrad: 'grad' },
   StopGradient: { infer: sameType, onnxOp: 'Identity', grad: zeroGrad },
   // Inference mode: Dropout is the identity.
-  Dropout: { infer: sameType, grad: linear((g) => [g]) },
+  Dropout: { infer: sameType, grad: linear((g) => [g]), batchedGrad: 'grad' },
   Cast: {
     infer: ([x], { to }) => ({
       shape: x.shape,
@@ -101,6 +112,7 @@ export const elementwiseOps = {
     grad: ({ x: [x], y, g }) => [
       FLOATS.includes(x.dtype) && FLOATS.includes(y.dtype) ? cast(g, x.dtype) : null,
     ],
+    batchedGrad: 'grad',
   },
   Equal: compare('any'),
   Greater: compare('number'),

@@ -38,6 +38,8 @@ export const OPS: OpTable = {
  */
 export interface StoredOpDef extends OpSignature {
   grad(ctx: GradContext): Cotangents;
+  /** grad's type: a method's, so that it compares bivariantly too. */
+  readonly batchedGrad?: 'grad' | StoredOpDef['grad'];
 }
 
 const stored: Readonly<Record<string, StoredOpDef>> = OPS;

@@ -5,6 +5,11 @@ import { broadcastShapes, fail, linear, noGradient, type OpTable } from './types
 
 const int64 = 'int64' as const;
 
+const inverse = (perm: readonly number[]) => perm.map((_, i) => perm.indexOf(i));
+/** A reshape's rule, and its per-sample form: g back to x's shape (after the samples' axis). */
+const unreshape = linear((g, [x]) => [reshape(g, x)]);
+const unreshapeBatched = linear((g, [x]) => [reshape(g, [g.shape[0], ...x])]);
+
 export const shapeOps = {
   Reshape: {
     infer: ([x], { shape }) => {
@@ -12,7 +17,8 @@ export const shapeOps = {
       return { shape, dtype: x.dtype };
     },
     inputAttrs: [{ name: 'shape', dtype: int64 }],
-    grad: linear((g, [x]) => [reshape(g, x)]),
+    grad: unreshape,
+    batchedGrad: unreshapeBatched,
   },
   Flatten: {
     infer: ([x], { axis }) => ({
@@ -20,7 +26,8 @@ export const shapeOps = {
       dtype: x.dtype,
     }),
     attrs: { axis: 'int' },
-    grad: linear((g, [x]) => [reshape(g, x)]),
+    grad: unreshape,
+    batchedGrad: unreshapeBatched,
   },
   Transpose: {
     infer: ([x], { perm }) => {
@@ -29,18 +36,17 @@ export const shapeOps = {
       return { shape: perm.map((i) => x.shape[i]), dtype: x.dtype };
     },
     attrs: { perm: 'ints' },
-    grad: linear((g, _, { perm }) => [
-      transpose(
-        g,
-        perm.map((_, i) => perm.indexOf(i)),
-      ),
-    ]),
+    grad: linear((g, _, { perm }) => [transpose(g, inverse(perm))]),
+    // Per sample: the samples' axis stays first.
+    batchedGrad: linear((g, _, { perm }) => [transpose(g, [0, ...inverse(perm).map((p) => p + 1)])]),
   },
   Expand: {
     infer: ([x], { shape }) => ({ shape: broadcastShapes(x.shape, shape), dtype: x.dtype }),
     inputAttrs: [{ name: 'shape', dtype: int64 }],
-    // A parameter expanded over the batch (ViT's class token) may want per-sample cotangents.
+    // A parameter expanded over the batch (ViT's class token) may want per-sample cotangents;
+    // one expanded without the data has them already (batchedGrad), paramCotangent keeps them.
     grad: ({ x: [x], g, perSample }) => [paramCotangent(g, x.shape, perSample[0])],
+    batchedGrad: 'grad',
   },
   Concat: {
     infer: (xs, { axis }) => {

@@ -48,6 +48,14 @@ export interface OpDef<K extends OpType> {
   /** ONNX outputs the op declares besides the one pss uses (e.g. TopK's indices); written unused. */
   readonly extraOutputs?: number;
   readonly grad: GradRule<K>;
+  /**
+   * The rule at a node computed from per-sample parameters without the data (a transposed
+   * or reshaped weight, a scaled bias: grad() with perSampleBatch): g is [B, ...y.shape], one
+   * row per sample, and each input marked perSample wants [B, ...x.shape]. 'grad': the
+   * ordinary rule does this as it is (an elementwise rule broadcasts g's extra axis, and
+   * paramCotangent keeps it). Absent: grad() refuses such a node.
+   */
+  readonly batchedGrad?: 'grad' | GradRule<K>;
 }
 
 /** The op table: a definition for every op, with a rule (registry.ts). */
@@ -164,11 +172,17 @@ export function sameFloat(xs: readonly Value[]): DType {
 
 export const broadcastAll = (xs: readonly Value[]) => xs.map((x) => x.shape).reduce(broadcastShapes);
 
-/** An elementwise op on floats with numpy broadcasting. */
-export function broadcasting<K extends OpType>(grad: GradRule<K>): OpDef<K> {
-  return { infer: (xs) => ({ shape: broadcastAll(xs), dtype: sameFloat(xs) }), grad };
+/**
+ * An elementwise op on floats with numpy broadcasting; `batchedGrad` when its rule keeps
+ * per-sample cotangents apart (paramCotangent) and so also serves parameter-only nodes.
+ */
+export function broadcasting<K extends OpType>(grad: GradRule<K>, batchedGrad?: 'grad'): OpDef<K> {
+  return { infer: (xs) => ({ shape: broadcastAll(xs), dtype: sameFloat(xs) }), grad, batchedGrad };
 }
-/** An op on one float tensor whose output has its shape. */
+/**
+ * An op on one float tensor whose output has its shape. Its rule is elementwise in g, so a
+ * g with an extra leading (sample) axis broadcasts through it: it serves as batchedGrad too.
+ */
 export function pointwise<K extends OpType>(grad: GradRule<K>): OpDef<K> {
-  return { infer: ([x]) => ({ shape: x.shape, dtype: sameFloat([x]) }), grad };
+  return { infer: ([x]) => ({ shape: x.shape, dtype: sameFloat([x]) }), grad, batchedGrad: 'grad' };
 }

@@ -90,7 +90,8 @@ export interface PerSampleCase {
 /**
  * Per-sample cotangents (grad with perSampleBatch) must equal the gradients of each
  * sample alone — to first order, and through a second differentiation (the per-sample
- * rules must be differentiable too). Single-sample gradients are checked by checkGrads.
+ * rules must be differentiable too) — and sum to the batch's gradient. Single-sample
+ * gradients are checked by checkGrads.
  */
 export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> {
   const r = rng(seed);
@@ -113,6 +114,8 @@ export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> 
     const f1 = sumAll(mul(out, graph.constant(cotan, out.shape)));
     const params = c.params.map((i) => xs[i]);
     const g1 = grad(f1, params, perSample ? { perSampleBatch: batch } : {});
+    // The batch's gradient, to which the per-sample rows must sum.
+    const summed = perSample ? grad(f1, params) : [];
     const ws = wData ?? g1.map((g) => r.normal(g.size));
     const f2 = g1.map((g, k) => sumAll(mul(g, graph.constant(ws[k], g.shape)))).reduce((a, b) => add(a, b));
     const g2 = grad(f2, [xs[0], ...params]);
@@ -120,6 +123,7 @@ export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> 
       [
         ...g1.map((value, i) => ({ name: `g1_${i}`, value })),
         ...g2.map((value, i) => ({ name: `g2_${i}`, value })),
+        ...summed.map((value, i) => ({ name: `sum_${i}`, value })),
       ],
       { threads: 1 },
     );
@@ -174,5 +178,13 @@ export async function checkPerSample(c: PerSampleCase, seed = 3): Promise<void> 
   }
   c.params.forEach((_, k) => {
     close(batched.res[`g2_${k + 1}`], g2Params[k], `parameter ${k}, second order`);
+    const rows = batched.res[`g1_${k}`];
+    const sum = batched.res[`sum_${k}`];
+    const total = Array.from(sum, (_, i) => {
+      let t = 0;
+      for (let s = 0; s < n; s++) t += rows[s * sum.length + i];
+      return t;
+    });
+    close(total, sum, `parameter ${k}: the rows sum to the batch's gradient`);
   });
 }
