@@ -4,6 +4,7 @@ import { PssError } from '../errors.js';
 import { DEFAULT_MODEL, type ModelSpec } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import { PRESETS } from '../models/preprocessing-config.js';
+import { DEFAULT_UNIT_SET, UNIT_SETS, type UnitSet } from '../models/units.js';
 import { ARCHITECTURES } from '../models/zoo.js';
 import { DEVICES, type Device } from '../runtime/session.js';
 import { AGGREGATIONS, DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
@@ -45,7 +46,28 @@ export const modelArgs = {
       "An ONNX model's graph output holding the class scores (default: its first output of rank 2; the choice is reported in the notes)",
     valueHint: 'name',
   },
+  units: {
+    type: 'enum',
+    options: Object.keys(UNIT_SETS),
+    description: `Which units the saliency vector covers: ${Object.entries(UNIT_SETS)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join(
+        '; ',
+      )}. Default: the architecture's (${unitDefaults()}). Recorded in every output; statistics must cover the same units`,
+  },
 } as const satisfies ArgsDef;
+
+/** The default unit set of each architecture, named for --help. */
+function unitDefaults(): string {
+  const others = Object.values(ARCHITECTURES).filter(
+    (a) => a.defaultUnits && a.defaultUnits !== DEFAULT_UNIT_SET,
+  );
+  const named = others.map((a) => `${a.name}: ${a.defaultUnits}`);
+  return [
+    ...named,
+    `${DEFAULT_UNIT_SET} for ${others.length ? 'every other model' : 'every built-in and ONNX model'}`,
+  ].join('; ');
+}
 
 /** The model the --model / --weights flags name; a download of its weights draws the progress bar. */
 export function modelSpec(args: {
@@ -54,9 +76,11 @@ export function modelSpec(args: {
   preprocessing?: string;
   'input-name'?: string;
   'output-name'?: string;
+  units?: string;
 }): ModelSpec {
   return {
     model: args.model,
+    units: args.units as UnitSet | undefined,
     weights: args.weights,
     preprocessing: args.preprocessing,
     inputName: args['input-name'],

@@ -1,6 +1,7 @@
 /** Human summaries for the terminal. */
 import type { RankedFilter } from '../saliency/rank.js';
 import type { SaliencyReport } from '../saliency/report.js';
+import { kindName } from '../saliency/units.js';
 
 const className = (i: number, name?: string) => (name ? `${name} (${i})` : `class ${i}`);
 
@@ -22,23 +23,27 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
       : r.standardized
         ? `z-score against ${r.statistics!.count} validation images (${r.aggregation})`
         : `raw saliency (${r.aggregation}); give --stats for z-scores`;
+    // Filters alone read as before; other unit sets name each unit's kind.
+    const filtersOnly = (r.units ?? 'filters') === 'filters';
     lines.push(
       '',
-      `Most salient filters, by ${pot ? 'P' : r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`,
+      `Most salient ${filtersOnly ? 'filters' : `units (--units ${r.units})`}, by ${pot ? 'P' : r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`,
     );
     const w = Math.max(5, ...ranked.map((t) => t.layer.length));
+    const kinds = filtersOnly ? '' : `${'kind'.padEnd(9)}  `;
     lines.push(
-      `  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  filter  ${pot ? '-log10 P' : r.standardized ? 'z' : 'saliency'}`,
+      `  ${'#'.padStart(3)}  ${'layer'.padEnd(w)}  ${filtersOnly ? 'filter' : '  unit'}  ${kinds}${pot ? '-log10 P' : r.standardized ? 'z' : 'saliency'}`,
     );
     ranked.forEach((t, i) => {
+      const kind = filtersOnly ? '' : `${kindName(t.kind).padEnd(9)}  `;
       lines.push(
-        `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${String(t.filter).padStart(6)}  ${fmt(t.value)}`,
+        `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${String(t.filter).padStart(6)}  ${kind}${fmt(t.value)}`,
       );
     });
   }
   if (r.aggregation === 'parameter')
     lines.push(
-      `${r.saliency.length.toLocaleString('en-US')} per-parameter values (|gradient| of every element${r.standardized ? ', standardised' : ''}); rankings are per filter, so none is listed${json ? '' : ': write them with --json'}`,
+      `${r.saliency.length.toLocaleString('en-US')} per-parameter values (|gradient| of every element${r.standardized ? ', standardised' : ''}); rankings are per unit, so none is listed${json ? '' : ': write them with --json'}`,
     );
   if (json) lines.push('', `Full result: ${json}`);
   return lines.join('\n');

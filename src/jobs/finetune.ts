@@ -117,5 +117,5 @@ export function tunedRunner(engine: SaliencyEngine, names: readonly string[], ba
 export function withParams(model: Model, params: ReadonlyMap<string, Float32Array>, source: string): Model {
   const weights = new Map(model.weights);
   for (const [n, v] of params) weights.set(n, v);
-  return new Model(model.arch, model.numClasses, weights, source, model.info);
+  return new Model(model.arch, model.numClasses, weights, source, model.info, model.units);
 }

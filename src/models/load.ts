@@ -8,6 +8,7 @@ import type { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { applyDescription } from './preprocessing-file.js';
 import { TORCHVISION_WEIGHTS } from './torchvision-weights.js';
+import type { UnitSet } from './units.js';
 import { loadWeights } from './weights.js';
 import { architecture } from './zoo.js';
 
@@ -27,11 +28,18 @@ export interface ModelSpec {
   /** An ONNX file's graph input to feed and output to read (defaults: onnx/inspect.ts). */
   inputName?: string;
   outputName?: string;
+  /** The units saliency covers (default: the architecture's, models/units.ts). */
+  units?: UnitSet;
   /** Told how a download of the weights goes (the CLI draws its progress bar from it). */
   onProgress?: (progress: DownloadProgress) => void;
 }
 
 export async function loadModel(spec: ModelSpec): Promise<Model> {
+  const model = await loadWeightsOf(spec);
+  return spec.units ? model.withUnits(spec.units) : model;
+}
+
+async function loadWeightsOf(spec: ModelSpec): Promise<Model> {
   if (/\.onnx$/i.test(spec.model)) {
     if (spec.weights)
       throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');

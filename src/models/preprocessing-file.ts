@@ -48,6 +48,7 @@ export function withPreprocessing(
     model.weights,
     model.source,
     { ...model.info, notes },
+    model.units,
   );
   out.warnings = model.warnings;
   return out;

@@ -4,6 +4,7 @@
  */
 import { classNamesFor } from '../image/labels.js';
 import type { Model } from '../models/model.js';
+import type { UnitKind, UnitSet } from '../models/units.js';
 import type { SaliencyResult } from './engine.js';
 import { potRanking, potScore } from './pot.js';
 import { type RankBy, type RankedFilter, topFilters } from './rank.js';
@@ -15,6 +16,8 @@ export interface SaliencyReport {
   model: string;
   weights: string;
   aggregation: string;
+  /** The units the saliency vector covers (DESIGN §1.3). Absent in older reports: filters. */
+  units?: UnitSet;
   /** True when z holds standardised saliency; false when rankings use raw saliency. */
   standardized: boolean;
   /** What the ranking standardises by: z-scores, POT tail probabilities, or nothing (raw saliency). */
@@ -42,7 +45,10 @@ export interface SaliencyReport {
   rankedBy: RankBy;
   top: {
     layer: string;
+    /** Index within its layer (kept under this name from when every unit was a filter). */
     filter: number;
+    /** What the unit is (absent in older reports: a filter). */
+    kind?: UnitKind;
     index: number;
     saliency: number;
     z: number | null;
@@ -102,6 +108,7 @@ export function saliencyReport(
     model: model.name,
     weights: model.source,
     aggregation: r.aggregation,
+    units: model.units,
     standardized: z !== undefined,
     standardization: pot ? 'pot' : z ? 'z' : 'none',
     pot: pot ? { quantile: pot.q, score: Array.from(score!, finite) } : null,
@@ -124,6 +131,7 @@ export function saliencyReport(
     top: ranked.map((f) => ({
       layer: f.layer,
       filter: f.filter,
+      kind: f.kind,
       index: f.index,
       saliency: r.saliency[f.index],
       z: z ? z[f.index] : null,

@@ -1,6 +1,6 @@
 /**
- * Do these statistics describe this model? Same vector length, same network (by its weights'
- * hash, so that a renamed ONNX file keeps its statistics), same aggregation, same
+ * Do these statistics describe this model? Same unit set and vector length, same network (by
+ * its weights' hash, so that a renamed ONNX file keeps its statistics), same aggregation, same
  * preprocessing, and enough images.
  */
 import { PssError } from '../errors.js';
@@ -13,7 +13,8 @@ import type { Statistics } from './file.js';
 export const preprocessingOf = (model: Model): string =>
   JSON.stringify({ ...model.arch.preprocessing, input: model.arch.inputShape });
 
-const units = (a: Aggregation) => (a === 'parameter' ? 'parameter values' : 'filters');
+const what = (a: Aggregation, model: Model) =>
+  a === 'parameter' ? 'parameter values' : model.units === 'filters' ? 'filters' : 'units';
 const short = (hash: string) => hash.slice(0, 12);
 
 /** Throws a PssError naming the difference when the statistics do not describe this model and aggregation. */
@@ -25,9 +26,15 @@ export function checkStatsFor(stats: Statistics, model: Model, aggregation: Aggr
       `${path} holds ${meta.aggregation} statistics; this run uses --aggregation ${aggregation}`,
     );
   const length = saliencyLength(model, aggregation);
+  // A per-parameter vector covers every parameter whatever the unit set.
+  const recorded = meta.units ?? 'filters';
+  if (aggregation !== 'parameter' && recorded !== model.units)
+    throw new PssError(
+      `${path} holds statistics over --units ${recorded} (${meta.filters} values); this run uses --units ${model.units} (${length} for ${model.name})`,
+    );
   if (meta.filters !== length)
     throw new PssError(
-      `${path} has statistics for ${meta.filters} ${units(aggregation)}; ${model.name} has ${length}`,
+      `${path} has statistics for ${meta.filters} ${what(aggregation, model)}; ${model.name} has ${length}`,
     );
   // The weights' hash is the model's identity (names, shapes and values of every tensor); the
   // name only counts for statistics from elsewhere (hash "unknown"). An ONNX model's name is

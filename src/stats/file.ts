@@ -17,6 +17,7 @@ import {
   toFloat32,
   toFloat64,
 } from '../io/safetensors.js';
+import { isUnitSet, UNIT_SETS, type UnitSet } from '../models/units.js';
 import { AGGREGATIONS, type Aggregation, isAggregation } from '../saliency/aggregation.js';
 import { type Coverage, coveredItems, formatCoverage, parseCoverage } from './coverage.js';
 import { checkTailRows, fitsTensor, readFits, type Tails } from './tails.js';
@@ -34,8 +35,10 @@ export interface StatsMeta {
    * files written before it was recorded used the true label.
    */
   target?: string;
-  /** Values per vector: filters, or parameter elements for the `parameter` aggregation. */
+  /** Values per vector: units, or parameter elements for the `parameter` aggregation. */
   filters: number;
+  /** The units the vector covers (DESIGN §1.3); files written before it was recorded: filters. */
+  units?: UnitSet;
   /** The model's preprocessing as JSON (preprocessingOf), or a description (the authors' files). */
   preprocessing: string;
   dataset: string;
@@ -139,6 +142,9 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
       `metadata field "aggregation" is "${aggregation}", not one of ${Object.keys(AGGREGATIONS).join(', ')}`,
     );
   const filters = int('filters', 1)!;
+  const units = field('units', false) ?? 'filters';
+  if (!isUnitSet(units))
+    fail(`metadata field "units" is "${units}", not one of ${Object.keys(UNIT_SETS).join(', ')}`);
   const target = field('target', false);
   if (target !== undefined && !/^(true|predicted|class:\d+)$/.test(target))
     fail(`metadata field "target" is "${target}", not true, predicted or class:<index>`);
@@ -213,6 +219,7 @@ export function parseStats(bytes: Uint8Array, path: string): Statistics {
       // Files from before it was recorded used the true label.
       target: target ?? 'true',
       filters,
+      units: units as UnitSet,
       preprocessing,
       dataset,
       skipped,

@@ -32,6 +32,7 @@ export const MERGE_IDENTITY = [
   'aggregation',
   'target',
   'filters',
+  'units',
   'preprocessing',
 ] as const satisfies readonly (keyof StatsMeta)[];
 

@@ -120,6 +120,78 @@ describe('pss stats', () => {
     assert.equal(existsSync(`${out}.checkpoint`), false, 'checkpoint removed when done');
   });
 
+  it('--units filters+neurons: the filter statistics, then the fc neurons; recorded, and checked on use', async () => {
+    const idx = writeIdx(6);
+    const run = (out: string, ...extra: string[]) =>
+      pss([...base, '--data', idx, '--out', path(out), '--batch', '3', '--no-tails', ...extra]);
+    const narrow = run('u-filters.safetensors');
+    assert.equal(narrow.code, 0, narrow.stderr);
+    const wide = run('u-wide.safetensors', '--units', 'filters+neurons');
+    assert.equal(wide.code, 0, wide.stderr);
+    assert.match(
+      wide.stdout,
+      /filter statistics of 192 filters, 10 neurons \(--units filters\+neurons\) over 6 images/,
+    );
+    const [a, b] = [
+      await readStats(path('u-filters.safetensors')),
+      await readStats(path('u-wide.safetensors')),
+    ];
+    assert.deepEqual(
+      [a.meta.units, a.meta.filters, b.meta.units, b.meta.filters],
+      ['filters', 192, 'filters+neurons', 202],
+    );
+    assert.ok(
+      maxRelDiff(b.acc.mean.subarray(0, 192), a.acc.mean) < 1e-6,
+      'the filters are the same statistics',
+    );
+    const neurons = b.acc.mean.subarray(192);
+    assert.ok(
+      neurons.every((v) => v > 0 && Number.isFinite(v)),
+      'every neuron has a positive mean saliency',
+    );
+
+    const input = join('examples', 'tinycnn-input.npy');
+    const saliency = [
+      'saliency',
+      '--model',
+      'tinycnn',
+      '--weights',
+      weights,
+      '--input',
+      input,
+      '--label',
+      '3',
+    ];
+    const refused = pss([...saliency, '--stats', path('u-wide.safetensors')]);
+    assert.equal(refused.code, 1);
+    assert.match(
+      refused.stderr,
+      /^pss: \S+u-wide\.safetensors holds statistics over --units filters\+neurons \(202 values\); this run uses --units filters \(192 for tinycnn\)\n$/,
+    );
+    const r = pss([
+      ...saliency,
+      '--stats',
+      path('u-wide.safetensors'),
+      '--units',
+      'filters+neurons',
+      '--json',
+      '-',
+      '--top',
+      '202',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout);
+    assert.equal(report.units, 'filters+neurons');
+    assert.equal(report.saliency.length, 202);
+    assert.deepEqual(report.layers.at(-1), { name: 'fc', offset: 192, filters: 10, kind: 'neuron' });
+    const kinds = new Set(report.top.map((u: { kind: string }) => u.kind));
+    assert.deepEqual([...kinds].sort(), ['filter', 'neuron']);
+    for (const u of report.top) assert.equal(u.kind, u.index >= 192 ? 'neuron' : 'filter');
+    const text = pss([...saliency, '--units', 'filters+neurons', '--top', '202']);
+    assert.match(text.stdout, /Most salient units \(--units filters\+neurons\)/);
+    assert.match(text.stdout, / {2}fc +\d +neuron +/);
+  });
+
   it('bad input: a missing dataset, a bad shard, a merge of different models', () => {
     let r = pss([...base, '--data', path('nope'), '--out', path('o.safetensors')]);
     assert.equal(r.code, 1);

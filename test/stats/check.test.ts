@@ -34,6 +34,7 @@ function statsOf(
       weightsHash: m.weightsHash(),
       aggregation,
       filters: n,
+      units: m.units,
       preprocessing: preprocessingOf(m),
       dataset: 'd',
       skipped: 0,
@@ -92,6 +93,33 @@ describe('checkStatsFor', () => {
       'parameter',
       new RegExp(`has statistics for 7 parameter values; tinycnn has ${saliencyLength(model, 'parameter')}$`),
     );
+  });
+
+  it('refuses statistics over another unit set, naming both (old files without the field: filters)', () => {
+    const wide = model.withUnits('filters+neurons');
+    checkStatsFor(statsOf(wide, 'filter', { units: 'filters+neurons' }), wide, 'filter', 's.safetensors');
+    // a file that records no unit set covers filters
+    checkStatsFor(statsOf(model, 'filter', { units: undefined }), model, 'filter', 's.safetensors');
+    refuses(
+      statsOf(model, 'filter', { units: undefined }),
+      wide,
+      'filter',
+      /^s\.safetensors holds statistics over --units filters \(192 values\); this run uses --units filters\+neurons \(202 for tinycnn\)$/,
+    );
+    refuses(
+      statsOf(wide, 'filter', { units: 'filters+neurons' }),
+      model,
+      'filter',
+      /over --units filters\+neurons \(202 values\); this run uses --units filters \(192 for tinycnn\)$/,
+    );
+    refuses(
+      statsOf(wide, 'filter', { units: 'filters+neurons', filters: 201 }),
+      wide,
+      'filter',
+      /has statistics for 201 units; tinycnn has 202$/,
+    );
+    // per-parameter vectors cover every parameter whatever the unit set
+    checkStatsFor(statsOf(model, 'parameter', { units: 'filters' }), wide, 'parameter', 's.safetensors');
   });
 
   it('says what differs in the preprocessing', () => {

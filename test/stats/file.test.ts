@@ -91,8 +91,16 @@ describe('parseStats', () => {
   it('reads back what serializeStats writes, coverage included', () => {
     const s = good();
     const back = parseStats(serializeStats(s), PATH);
-    // A file that records no target was computed with the true label.
-    assert.deepEqual(back.meta, { ...s.meta, target: 'true', position: undefined, batch: undefined });
+    // A file that records no target was computed with the true label; no unit set: filters.
+    assert.deepEqual(back.meta, {
+      ...s.meta,
+      target: 'true',
+      units: 'filters',
+      position: undefined,
+      batch: undefined,
+    });
+    const wide = { ...s, meta: { ...s.meta, units: 'filters+neurons' as const } };
+    assert.equal(parseStats(serializeStats(wide), PATH).meta.units, 'filters+neurons');
     assert.deepEqual(back.acc.mean, s.acc.mean);
     assert.deepEqual(back.acc.m2, s.acc.m2);
     assert.equal(back.acc.count, 3);
@@ -136,12 +144,16 @@ describe('parseStats', () => {
     refused(file({ batch: '0' }), at('metadata field "batch" is "0", not an integer >= 1'));
   });
 
-  it('refuses an unknown aggregation, a bad hash, a bad shard', () => {
+  it('refuses an unknown aggregation or unit set, a bad hash, a bad shard', () => {
     refused(
       file({ aggregation: 'median' }),
       at('metadata field "aggregation" is "median", not one of filter, filter-abs-mean, signed, parameter$'),
     );
     refused(file({ weightsHash: 'abc' }), at('"weightsHash" is "abc", not a SHA-256'));
+    refused(
+      file({ units: 'heads' }),
+      at('metadata field "units" is "heads", not one of filters, filters\\+neurons, all$'),
+    );
     refused(file({ shard: '3/3' }), at('metadata field "shard" is "3/3", not i/n'));
     refused(file({ shard: 'half' }), at('metadata field "shard" is "half"'));
   });

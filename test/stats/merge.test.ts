@@ -107,6 +107,11 @@ describe('mergeStats', () => {
     const other = part('o', 20, 30);
     other.stats.meta.weightsHash = 'b'.repeat(64);
     refused([part('a', 0, 10), other], /^o differs from a in weightsHash/);
+    const wider = part('w', 20, 30);
+    wider.stats.meta.units = 'filters+neurons';
+    const a = part('a', 0, 10);
+    a.stats.meta.units = 'filters';
+    refused([a, wider], /^w differs from a in units: filters\+neurons vs filters/);
   });
 
   describe('files of earlier versions (no record of their items)', () => {

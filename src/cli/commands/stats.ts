@@ -1,4 +1,4 @@
-/** `pss stats`: per-filter saliency statistics over a labelled dataset; `pss stats merge`. */
+/** `pss stats`: per-unit saliency statistics over a labelled dataset; `pss stats merge`. */
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { defineCommand } from 'citty';
@@ -11,6 +11,7 @@ import { acquireLock } from '../../io/lock.js';
 import { STATS_SHARDS, shardName } from '../../io/shards.js';
 import { collectStats } from '../../jobs/collect-stats.js';
 import { loadModel } from '../../models/load.js';
+import { describeUnitCounts } from '../../models/units.js';
 import { defaultBatch } from '../../runtime/batch.js';
 import type { Aggregation } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
@@ -232,8 +233,13 @@ const command = defineCommand({
     }
     await writeStats(out, result);
     const resumed = result.resumedFrom ? ` (resumed after ${result.resumedFrom})` : '';
+    // Other unit sets than filters say what the vector holds.
+    const units =
+      model.units === 'filters' || aggregation === 'parameter'
+        ? ''
+        : ` of ${describeUnitCounts(model.layers)} (--units ${model.units})`;
     console.log(
-      `${model.name}: ${result.meta.aggregation} statistics over ${result.acc.count} images${resumed}, ${result.meta.skipped} skipped${result.tails ? `, tails above q = ${result.tails.quantile}` : ''} -> ${out}`,
+      `${model.name}: ${result.meta.aggregation} statistics${units} over ${result.acc.count} images${resumed}, ${result.meta.skipped} skipped${result.tails ? `, tails above q = ${result.tails.quantile}` : ''} -> ${out}`,
     );
   },
 });
