@@ -101,7 +101,7 @@ const tv = (resize: number, crop = 224, resample = 2) => ({
 /**
  * torchvision's transforms as descriptions, the same kind of entry a preprocessor_config.json
  * is: ImageNet's (resize 256, crop 224), Inception-v3's (resize 342, crop 299), and those of
- * the DEFAULT weights of the modern CNNs (torchvision 0.14's weight metadata).
+ * the DEFAULT weights of the modern CNNs and the transformers (torchvision 0.14's weight metadata).
  */
 export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
   imagenet: tv(256),
@@ -111,6 +111,8 @@ export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>
   mobilenet_v3_small: tv(256),
   regnet_y_400mf: tv(232),
   convnext_tiny: tv(236),
+  vit_b_16: tv(256),
+  vit_b_32: tv(256),
 };
 
 /** A preset's resize, mean, std and filter (a built-in architecture's preprocessing), or undefined. */

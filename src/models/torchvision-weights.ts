@@ -1,5 +1,5 @@
 /**
- * torchvision's published ImageNet weights of the modern CNNs (torchvision 0.14's weight
+ * torchvision's published ImageNet weights of the modern CNNs and the transformers (torchvision 0.14's weight
  * enums, DEFAULT entries): `--weights <url>` loads them as they are (torchvision's names and
  * order), and the download checks the SHA-256 prefix in the file name (torch.hub's
  * convention). `preset` names their eval transform in PRESETS (preprocessing-config.ts).
@@ -39,4 +39,6 @@ export const TORCHVISION_WEIGHTS: Readonly<Record<string, TorchvisionWeights>> =
   ),
   regnet_y_400mf: tv('RegNet_Y_400MF_Weights.IMAGENET1K_V2', 'regnet_y_400mf-e6988f5f.pth', 75.804),
   convnext_tiny: tv('ConvNeXt_Tiny_Weights.IMAGENET1K_V1', 'convnext_tiny-983f1562.pth', 82.52),
+  vit_b_16: tv('ViT_B_16_Weights.IMAGENET1K_V1', 'vit_b_16-c867db91.pth', 81.072),
+  vit_b_32: tv('ViT_B_32_Weights.IMAGENET1K_V1', 'vit_b_32-d86f8d99.pth', 75.912),
 };

@@ -13,6 +13,7 @@ import { regnet_y_400mf } from './regnet.js';
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
 import { tinycnn } from './tinycnn.js';
 import { vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn } from './vgg.js';
+import { vit_b_16, vit_b_32 } from './vit.js';
 
 export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.freeze({
   resnet18,
@@ -39,6 +40,8 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   efficientnet_b0,
   regnet_y_400mf,
   convnext_tiny,
+  vit_b_16,
+  vit_b_32,
   tinycnn,
   'fashion-cnn': fashionCnn,
 });

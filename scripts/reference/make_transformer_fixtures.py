@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""Parity fixtures of the transformers of issue 16: vit_b_16, vit_b_32, swin_t (torchvision
+0.14, eval mode, deterministic weights, 224×224: ViT's position embedding fixes the size).
+Float64 ground truth and float32 noise floors, as make_modern_fixtures.py, of the logits, the
+loss and the saliency under every unit set (DESIGN §1.3) and filter aggregation:
+
+  filter, filter_abs_mean, signed      [1, F]  conv filters only (--units filters), float64
+  units_<agg>                          [1, U]  --units filters+neurons: every conv filter and
+                                               every row of each 2-D linear weight (nn.Linear's,
+                                               MultiheadAttention's in_proj_weight), state_dict
+                                               order, float32
+  heads_<agg>                          [1, H]  the head units of --units all: each in-projection's
+                                               gradient reshaped [3·heads, -1] (q heads, k
+                                               heads, v heads), float32
+  all_<agg>                            (not stored: units_ with each in-projection's rows
+                                               replaced by its head units; its noise floor is)
+
+with <agg> filter (mean |g|), filter_abs_mean (|mean g|), signed (mean g) over a unit's weight
+rows (not the bias). `unit_params` in the metadata: [[name, rows, heads]] of the unit weights.
+test/fixtures/transformers/<arch>.safetensors; --what input writes
+test/fixtures/transformers/input_saliency_<arch>.safetensors (vit_b_16, swin_t) as
+make_modern_input_saliency.py does (filters mode; Grad-CAM at the global pool's input, Swin
+only: ViT has none). The state dicts are added to test/fixtures/zoo_state_dicts.json.
+
+    /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input] [--keep-reference]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import make_fixtures as mf  # noqa: E402
+import make_modern_fixtures as mmf  # noqa: E402
+import make_modern_input_saliency as mis  # noqa: E402
+from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary, writer  # noqa: E402
+
+ARCHS = ["vit_b_16", "vit_b_32", "swin_t"]
+INPUT_ARCHS = ["vit_b_16", "swin_t"]
+SIZE = 224
+OUT = os.path.join(mf.OUT_DIR, "transformers")
+AGGS = {
+    "filter": lambda r: r.abs().mean(1),
+    "filter_abs_mean": lambda r: r.mean(1).abs(),
+    "signed": lambda r: r.mean(1),
+}
+
+
+def unit_params(model):
+    """[(name, heads)] of the weights whose rows are units, in named_parameters order: conv
+    weights (4-D), nn.Linear weights, MultiheadAttention's in_proj_weight; heads > 0 for an
+    in-projection (MultiheadAttention, Swin's qkv)."""
+    linear, heads = set(), {}
+    for name, m in model.named_modules():
+        if isinstance(m, torch.nn.Linear):
+            linear.add(f"{name}.weight")
+        if isinstance(m, torch.nn.MultiheadAttention):
+            linear.add(f"{name}.in_proj_weight")
+            heads[f"{name}.in_proj_weight"] = m.num_heads
+        if isinstance(m, ShiftedWindowAttention):
+            heads[f"{name}.qkv.weight"] = m.num_heads
+    return [(n, heads.get(n, 0)) for n, p in model.named_parameters() if p.dim() == 4 or n in linear]
+
+
+def saliency(model, x, label):
+    """Logits, loss and every saliency vector of one sample (numpy float64, rows [1, ...])."""
+    units = unit_params(model)
+    params = dict(model.named_parameters())
+    logits = model(x)
+    loss = F.cross_entropy(logits, torch.tensor([label]))
+    grads = dict(zip([n for n, _ in units], torch.autograd.grad(loss, [params[n] for n, _ in units])))
+    out = {"logits": logits.detach(), "loss": loss.detach()[None]}
+    for agg, f in AGGS.items():
+        rows = {n: f(g.reshape(g.shape[0], -1)) for n, g in grads.items()}
+        head = {n: f(grads[n].reshape(3 * h, -1)) for n, h in units if h}
+        out[agg] = torch.cat([rows[n] for n, _ in units if grads[n].dim() == 4])
+        out[f"units_{agg}"] = torch.cat([rows[n] for n, _ in units])
+        out[f"heads_{agg}"] = torch.cat([head[n] for n, h in units if h])
+        out[f"all_{agg}"] = torch.cat([head[n] if h else rows[n] for n, h in units])
+    return {k: v.reshape(1, -1).numpy().astype(np.float64) for k, v in out.items()}
+
+
+def make(arch):
+    model = getattr(torchvision.models, arch)(weights=None)
+    shape = (1, 3, SIZE, SIZE)
+    x32, x64, model32 = mf.prepare(model, shape)
+    with torch.no_grad():
+        order = torch.argsort(model(x64)[0], descending=True)
+    label = int(order[4])  # class ranked 5th by the float64 logits
+    ref = saliency(model, x64, label)
+    runs = []
+    for _, m32, to_input in float32_runs(model32):
+        runs.append(noise_floors(saliency(m32, to_input(torch.from_numpy(x32)), label), ref, list(ref)))
+    floors = max_floors(runs)
+    summary(arch, floors)
+    units = unit_params(model)
+    shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
+    meta = mf.common_meta(arch, shape, x32)
+    meta.update({
+        "labels": json.dumps([label]),
+        "label_rule": "class ranked 5th (index 4 of descending argsort) by float64 logits",
+        "top5": json.dumps([int(i) for i in order[:5]]),
+        "param_names": json.dumps([[n, int(p.numel())] for n, p in model.named_parameters()]),
+        "conv_layers": json.dumps([[n, shapes[n][0]] for n, _ in units if len(shapes[n]) == 4]),
+        "num_filters": str(sum(shapes[n][0] for n, _ in units if len(shapes[n]) == 4)),
+        "unit_params": json.dumps([[n, shapes[n][0], h] for n, h in units]),
+        "unit_modes": "units_=filters+neurons (rows of every unit weight); heads_=in-projections as "
+                      "[3*heads, -1] (q, k, v heads); all_=units_ with in-projection rows replaced by heads_",
+        **mmf.torchvision_weights(arch),
+        **floor_metadata(floors),
+    })
+    st = mf.stats(arch, ref["logits"], ref["loss"])
+    meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
+    tensors = {k: ref[k] for k in ("logits", "loss", "filter", "filter_abs_mean", "signed")}
+    tensors.update({k: v.astype(np.float32) for k, v in ref.items() if k.startswith(("units_", "heads_"))})
+    tensors["labels"] = np.array([label], dtype=np.int64)
+    os.makedirs(OUT, exist_ok=True)
+    return mf.write_reference(os.path.join(OUT, f"{arch}.safetensors"), tensors, meta)
+
+
+def input_maps(model, x, label, mu, sigma, cam):
+    """make_modern_input_saliency.saliency_maps; without `cam` (ViT: no global pool) its
+    Grad-CAM is left out."""
+    if cam:
+        return mis.saliency_maps(model, x, label, mu, sigma)
+    x = x.clone().requires_grad_()
+    convs = [p for p in model.parameters() if p.dim() == 4]
+    logits = model(x)
+    loss = F.cross_entropy(logits, torch.tensor([label]))
+    grads = torch.autograd.grad(loss, convs, create_graph=True)
+    s = torch.cat([g.abs().mean((1, 2, 3)) for g in grads])
+    z = (s - mu) / sigma
+    top = torch.argsort(z, descending=True)[: mis.K]
+    target = z.detach().clone()
+    target[top] *= mis.BOOST
+    cos = F.cosine_similarity(z[None], target[None])
+    (m,) = torch.autograd.grad(cos, x)
+    out = {"input_gradient": m[0], "z": z, "top": top, "cos": cos}
+    return {k: v.detach().numpy() for k, v in out.items()}, int(logits.argmax())
+
+
+def make_input(arch, write):
+    model = getattr(torchvision.models, arch)(weights=None)
+    x32, x64, model32 = mf.prepare(model, (1, 3, SIZE, SIZE))
+    with torch.no_grad():
+        label = int(torch.argsort(model(x64)[0], descending=True)[4])  # ranked 5th
+    n = sum(p.shape[0] for p in model.parameters() if p.dim() == 4)
+    mu, sigma = mis.deterministic_stats(n)
+    cam = arch != "vit_b_16"
+    keys = mis.KEYS if cam else [k for k in mis.KEYS if not k.startswith("gradcam")]
+    ref, pred = input_maps(model, x64, label, mu, sigma, cam)
+    runs = []
+    for _, m32, to_input in float32_runs(model32):
+        f32, pred32 = input_maps(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float(), cam)
+        assert (f32["top"] == ref["top"]).all() and pred32 == pred, (f32["top"], ref["top"], pred32, pred)
+        runs.append(noise_floors(f32, ref, keys))
+    floors = max_floors(runs)
+    summary(f"input_saliency_{arch}", floors)
+    tensors = {k: ref[k].astype(np.float32) for k in keys if k != "cos"}
+    os.makedirs(OUT, exist_ok=True)
+    write(
+        os.path.join(OUT, f"input_saliency_{arch}.safetensors"),
+        {**tensors, "top": ref["top"].astype(np.int64), "cos": ref["cos"]},
+        {"arch": arch, "label": str(label), "predicted": str(pred), "k": str(mis.K), "boost": str(mis.BOOST),
+         "input_shape": f"[1, 3, {SIZE}, {SIZE}]", "units": "filters", **floor_metadata(floors)},
+    )
+    print(arch, "label", label, "cos", float(ref["cos"]), "top", ref["top"].tolist()[:5], "pred", pred, flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only", default=",".join(ARCHS))
+    ap.add_argument("--what", default="units,input")
+    ap.add_argument("--keep-reference", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    write = writer(mf.write_safetensors, a.keep_reference)
+    mf.write_reference = write
+    archs = a.only.split(",")
+    for arch in archs:
+        if arch not in ARCHS:
+            raise SystemExit(f"unknown architecture {arch}")
+        for what in a.what.split(","):
+            t = time.time()
+            if what == "units":
+                print(f"  {arch}: {make(arch)} bytes, {time.time() - t:.1f}s", flush=True)
+            elif what == "input" and arch in INPUT_ARCHS:
+                make_input(arch, write)
+                print(f"  input_saliency_{arch}: {time.time() - t:.1f}s", flush=True)
+    if "units" in a.what.split(","):
+        mmf.add_state_dicts(archs)
+
+
+if __name__ == "__main__":
+    main()

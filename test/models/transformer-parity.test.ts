@@ -1,0 +1,165 @@
+/**
+ * The transformers of issue 16 against PyTorch float64 on deterministic weights at 224×224
+ * (fixtures: scripts/reference/make_transformer_fixtures.py, test/fixtures/transformers/): the
+ * parameters and unit tables, torchvision's weights and eval transform, the logits, and the
+ * saliency under every unit set (filters, filters+neurons, all) and filter aggregation within
+ * assertParity's noise-floor tolerance; and explain's second-order input gradient.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { deterministicInput } from '../../src/models/deterministic.js';
+import { torchHubNameProblem } from '../../src/models/download/integrity.js';
+import { loadModel } from '../../src/models/load.js';
+import { Model } from '../../src/models/model.js';
+import { PRESETS } from '../../src/models/preprocessing-config.js';
+import { TORCHVISION_WEIGHTS } from '../../src/models/torchvision-weights.js';
+import { describeUnitCounts, type UnitSet } from '../../src/models/units.js';
+import { ARCHITECTURES } from '../../src/models/zoo.js';
+import type { Aggregation } from '../../src/saliency/aggregation.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+import { assertParity, loadFixture, type Reference } from '../helpers/fixtures.js';
+
+const SIZE = 224;
+const MODES: [Aggregation, string][] = [
+  ['filter', 'filter'],
+  ['filter-abs-mean', 'filter_abs_mean'],
+  ['signed', 'signed'],
+];
+export const TRANSFORMERS = ['vit_b_16', 'vit_b_32'];
+
+type Fixture = ReturnType<typeof loadFixture>;
+/** [weight, rows, heads (0: not an in-projection)] of every unit weight, in PyTorch's order. */
+const unitParams = (fx: Fixture) => JSON.parse(fx.metadata.unit_params) as [string, number, number][];
+
+/** The fixture's reference for --units all: units_<agg> with each in-projection's rows replaced by its heads_<agg> units. */
+function allUnits(fx: Fixture, agg: string): Reference {
+  const rows = fx.get(`units_${agg}`).data;
+  const heads = fx.get(`heads_${agg}`).data;
+  const out: number[] = [];
+  let r = 0;
+  let h = 0;
+  for (const [, n, k] of unitParams(fx)) {
+    if (k) out.push(...heads.subarray(h, (h += 3 * k)));
+    else out.push(...rows.subarray(r, r + n));
+    r += n;
+  }
+  const floor = (
+    JSON.parse(fx.metadata.noise_floor) as Record<string, { rel: number; one_minus_cos: number }>
+  )[`all_${agg}`];
+  return {
+    key: `all_${agg}`,
+    data: Float64Array.from(out),
+    floor: { rel: floor.rel, oneMinusCos: floor.one_minus_cos },
+  };
+}
+
+for (const name of TRANSFORMERS) {
+  const arch = ARCHITECTURES[name];
+  describe(`${name} parity with PyTorch (deterministic weights, ${SIZE}x${SIZE})`, () => {
+    const fx = loadFixture(`transformers/${name}`);
+    const label = fx.get('labels').data[0];
+    const shape = [1, 3, SIZE, SIZE] as const;
+    const data = deterministicInput('input', shape);
+    // built in before() and dropped in after(): one transformer's weights in memory at a time
+    let model: Model;
+    before(() => {
+      model = Model.deterministic(arch);
+    });
+    after(() => {
+      model = undefined as unknown as Model;
+    });
+
+    it('parameters and unit tables', () => {
+      const params = JSON.parse(fx.metadata.param_names) as [string, number][];
+      assert.deepEqual(
+        model.params.filter((p) => !p.buffer).map((p) => [p.name, p.shape.reduce((a, b) => a * b, 1)]),
+        params,
+      );
+      assert.equal(model.units, 'all', 'transformers default to every unit');
+      const filters = model.withUnits('filters');
+      assert.deepEqual(
+        filters.layers.map((l) => [l.param, l.filters]),
+        JSON.parse(fx.metadata.conv_layers),
+      );
+      assert.equal(filters.unitCount, Number(fx.metadata.num_filters));
+      const units = unitParams(fx);
+      const expected: Record<UnitSet, [string, number][]> = {
+        filters: JSON.parse(fx.metadata.conv_layers),
+        'filters+neurons': units.map(([p, n]) => [p, n]),
+        all: units.map(([p, n, k]) => [p, k ? 3 * k : n]),
+      };
+      for (const set of ['filters+neurons', 'all'] as const)
+        assert.deepEqual(
+          model.withUnits(set).layers.map((l) => [l.param, l.filters]),
+          expected[set],
+          set,
+        );
+      const convs = new Set(expected.filters.map(([p]) => p));
+      const count = (f: (u: [string, number, number]) => number) => units.reduce((s, u) => s + f(u), 0);
+      const filterCount = count(([p, n]) => (convs.has(p) ? n : 0));
+      const fmt = (n: number) => n.toLocaleString('en-US');
+      assert.equal(
+        describeUnitCounts(model.withUnits('filters+neurons').layers),
+        `${fmt(filterCount)} filters, ${fmt(count(([p, n]) => (convs.has(p) ? 0 : n)))} neurons`,
+      );
+      assert.equal(
+        describeUnitCounts(model.layers),
+        `${fmt(filterCount)} filters, ${fmt(count(([p, n, k]) => (convs.has(p) || k ? 0 : n)))} neurons, ${fmt(
+          count(([, , k]) => 3 * k),
+        )} head units`,
+      );
+    });
+    it("torchvision's DEFAULT weights: URL, SHA-256 prefix, eval transform", async () => {
+      const w = TORCHVISION_WEIGHTS[name];
+      await assert.rejects(loadModel({ model: name }), {
+        message: `--weights is required for ${name}: a .safetensors or .pth file or an https URL (torchvision's ImageNet weights: ${w.url})`,
+      });
+      assert.equal(w.weights, fx.metadata.weights);
+      assert.equal(w.url, fx.metadata.weights_url);
+      assert.equal(torchHubNameProblem(w.url, `${w.sha256Prefix}${'0'.repeat(56)}`), undefined);
+      const t = JSON.parse(fx.metadata.transforms) as { resize: number[] } & Record<string, unknown>;
+      const preset = PRESETS[name] as Record<string, unknown>;
+      assert.deepEqual(
+        {
+          resize: [(preset.size as { shortest_edge: number }).shortest_edge],
+          crop: [preset.crop_size],
+          interpolation: preset.resample === 3 ? 'bicubic' : 'bilinear',
+          mean: preset.image_mean,
+          std: preset.image_std,
+        },
+        t,
+      );
+      const { resize, mean, std, resample } = arch.preprocessing;
+      assert.deepEqual({ resize, mean, std }, { resize: t.resize[0], mean: t.mean, std: t.std });
+      assert.equal(resample ?? 2, preset.resample ?? 2);
+    });
+    it('input matches', () => {
+      const sum = data.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(sum - Number(fx.metadata.input_sum)) < 1e-6 * Number(fx.metadata.input_abs_sum));
+    });
+    it('logits and filter saliency (the patch embedding) in every aggregation', async (t) => {
+      await using engine = new SaliencyEngine(model.withUnits('filters'));
+      for (const [mode, key] of MODES) {
+        const [r] = await engine.compute({ data, shape }, [label], mode);
+        if (mode === 'filter') {
+          assertParity(t, 'logits', r.logits, fx.reference('logits'));
+          assertParity(t, 'loss', [r.loss], fx.reference('loss'));
+        }
+        assertParity(t, mode, r.saliency, fx.reference(key));
+      }
+    });
+    for (const set of ['filters+neurons', 'all'] as const)
+      it(`saliency of --units ${set} in every aggregation`, async (t) => {
+        await using engine = new SaliencyEngine(model.withUnits(set));
+        for (const [mode, key] of MODES) {
+          const [r] = await engine.compute({ data, shape }, [label], mode);
+          assertParity(
+            t,
+            `${set} ${mode}`,
+            r.saliency,
+            set === 'all' ? allUnits(fx, key) : fx.reference(`units_${key}`),
+          );
+        }
+      });
+  });
+}
