@@ -17,7 +17,7 @@ Parameter values (computed in float64, then cast to float32):
   `*.running_var`        : 1 + 0.5 * u
   `*.running_mean`       : 0.1 * u
   other rank 1           : 0.1 * u                  (biases, BN beta)
-  `num_batches_tracked`  : untouched
+  `num_batches_tracked`, integer buffers : untouched
 Inputs: 2 * u(NAME, i), float32.
 """
 
@@ -127,7 +127,8 @@ def load_deterministic(model) -> None:
     sd = model.state_dict()
     new = {}
     for name, t in sd.items():
-        v = param_value(name, t.shape)
+        # integer buffers (Swin's relative_position_index) are structure, not values
+        v = param_value(name, t.shape) if t.is_floating_point() else None
         if v is None:
             new[name] = t
         else:

@@ -78,7 +78,8 @@ def add_state_dicts(archs):
         out = json.load(f)
     for arch in archs:
         sd = build(arch).state_dict()
-        out[arch] = [[k, list(v.shape)] for k, v in sd.items() if not k.endswith("num_batches_tracked")]
+        # floating entries: integer buffers (num_batches_tracked, Swin's relative_position_index) are not weights
+        out[arch] = [[k, list(v.shape)] for k, v in sd.items() if v.is_floating_point()]
     text = "{\n" + ",\n".join(f"{json.dumps(a)}: {json.dumps(v, separators=(',', ':'))}" for a, v in out.items()) + "\n}\n"
     with open(path, "w") as f:
         f.write(text)

@@ -113,6 +113,7 @@ export const PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>
   convnext_tiny: tv(236),
   vit_b_16: tv(256),
   vit_b_32: tv(256),
+  swin_t: tv(232, 224, 3),
 };
 
 /** A preset's resize, mean, std and filter (a built-in architecture's preprocessing), or undefined. */

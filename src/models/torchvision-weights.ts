@@ -41,4 +41,5 @@ export const TORCHVISION_WEIGHTS: Readonly<Record<string, TorchvisionWeights>> =
   convnext_tiny: tv('ConvNeXt_Tiny_Weights.IMAGENET1K_V1', 'convnext_tiny-983f1562.pth', 82.52),
   vit_b_16: tv('ViT_B_16_Weights.IMAGENET1K_V1', 'vit_b_16-c867db91.pth', 81.072),
   vit_b_32: tv('ViT_B_32_Weights.IMAGENET1K_V1', 'vit_b_32-d86f8d99.pth', 75.912),
+  swin_t: tv('Swin_T_Weights.IMAGENET1K_V1', 'swin_t-704ceda3.pth', 81.474),
 };

@@ -11,6 +11,7 @@ import { mobilenet_v2 } from './mobilenet.js';
 import { mobilenet_v3_large, mobilenet_v3_small } from './mobilenetv3.js';
 import { regnet_y_400mf } from './regnet.js';
 import { resnet18, resnet34, resnet50, resnet101, resnet152 } from './resnet.js';
+import { swin_t } from './swin.js';
 import { tinycnn } from './tinycnn.js';
 import { vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn } from './vgg.js';
 import { vit_b_16, vit_b_32 } from './vit.js';
@@ -42,6 +43,7 @@ export const ARCHITECTURES: Readonly<Record<string, Architecture>> = Object.free
   convnext_tiny,
   vit_b_16,
   vit_b_32,
+  swin_t,
   tinycnn,
   'fashion-cnn': fashionCnn,
 });

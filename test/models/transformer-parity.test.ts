@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { deterministicInput } from '../../src/models/deterministic.js';
+import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
 import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
@@ -17,7 +17,8 @@ import { describeUnitCounts, type UnitSet } from '../../src/models/units.js';
 import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
-import { assertParity, loadFixture, type Reference } from '../helpers/fixtures.js';
+import { explain } from '../../src/saliency/explain.js';
+import { assertParity, INPUT_COSINE, loadFixture, type Reference } from '../helpers/fixtures.js';
 
 const SIZE = 224;
 const MODES: [Aggregation, string][] = [
@@ -25,7 +26,7 @@ const MODES: [Aggregation, string][] = [
   ['filter-abs-mean', 'filter_abs_mean'],
   ['signed', 'signed'],
 ];
-export const TRANSFORMERS = ['vit_b_16', 'vit_b_32'];
+export const TRANSFORMERS = ['vit_b_16', 'vit_b_32', 'swin_t'];
 
 type Fixture = ReturnType<typeof loadFixture>;
 /** [weight, rows, heads (0: not an in-projection)] of every unit weight, in PyTorch's order. */
@@ -161,5 +162,43 @@ for (const name of TRANSFORMERS) {
           );
         }
       });
+  });
+}
+
+/** make_modern_input_saliency.py's statistics, by filter. */
+const stats = (n: number) => ({
+  mean: Float64Array.from({ length: n }, (_, i) => Math.fround(1e-3 * (hashUniform('stats-mean', i) + 1))),
+  std: Float64Array.from({ length: n }, (_, i) => Math.fround(1e-3 * (hashUniform('stats-std', i) + 1.5))),
+});
+
+// make_transformer_fixtures.py --what input: the second-order input gradient through
+// attention (softmax, LayerNorm, GELU/Erf, MatMul) in filters mode; Grad-CAM where there is a
+// global pool (Swin; ViT has none)
+for (const name of ['swin_t']) {
+  describe(`explain ${name}: input gradient against PyTorch double backprop (${SIZE}x${SIZE}, filters)`, () => {
+    const fx = loadFixture(`transformers/input_saliency_${name}`);
+    const shape = [1, 3, SIZE, SIZE] as const;
+    const image = { data: deterministicInput('input', shape), shape };
+
+    it('input gradient (second order), z, cos and the chosen filters', async (t) => {
+      const model = Model.deterministic(ARCHITECTURES[name]).withUnits('filters');
+      await using engine = new SaliencyEngine(model);
+      const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.unitCount) });
+      assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 filters by z');
+      assert.equal(r.result.predicted, Number(fx.metadata.predicted));
+      assertParity(t, 'z', r.z, fx.reference('z'));
+      assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
+      assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
+      if (fx.has('gradcam_pred')) {
+        assertParity(
+          t,
+          'Grad-CAM (predicted)',
+          r.gradcam.predicted,
+          fx.reference('gradcam_pred'),
+          INPUT_COSINE,
+        );
+        assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
+      }
+    });
   });
 }
