@@ -16,7 +16,7 @@ import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
 import { type PotModel, potRanking } from '../saliency/pot.js';
 import { topK } from '../saliency/rank.js';
 import { type Reference, standardize } from '../saliency/standardize.js';
-import { type LayerSpan, layerSpans } from '../saliency/units.js';
+import { type LayerSpan, layerSpans, unitsName } from '../saliency/units.js';
 import { seededRandom } from '../util/random.js';
 import { argmaxRow, forwardRunner, softmaxRows } from './forward.js';
 import { loadItems, predictDataset } from './scan.js';
@@ -100,7 +100,7 @@ export async function runCorrection(
   const stageUnits = stage.flatMap((l) => Array.from({ length: l.filters }, (_, i) => l.offset + i));
   if (stageUnits.length < o.k)
     throw new PssError(
-      `the last stage (${stage.map((l) => l.name).join(', ')}) has ${stageUnits.length} filters, fewer than --k ${o.k}`,
+      `the last stage (${stage.map((l) => l.name).join(', ')}) has ${stageUnits.length} ${unitsName(stage)}, fewer than --k ${o.k}`,
     );
 
   const plain = forwardRunner(engine, 4 * o.batch);
@@ -123,12 +123,8 @@ export async function runCorrection(
   });
   const tuned = forwardRunner(engine, 1, { paramInputs: names });
   const original = new Map(names.map((n) => [n, model.weights.get(n)!]));
-  const slice = table.map((l) =>
-    model.layers
-      .find((m) => m.param === l.param)!
-      .shape.slice(1)
-      .reduce((a, b) => a * b, 1),
-  );
+  // One unit's slice of its weight: its rows (a head unit: rowsPerUnit of them).
+  const slice = table.map((l) => l.rowsPerUnit * l.shape.slice(1).reduce((a, b) => a * b, 1));
   const layerOf = new Int32Array(f);
   for (const [li, l] of table.entries()) layerOf.fill(li, l.offset, l.offset + l.filters);
 

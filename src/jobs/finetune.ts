@@ -1,8 +1,9 @@
 /**
- * Fine-tuning only chosen filters (paper §4): plain SGD on one image's cross-entropy, where
- * only the weight slices W[c, :, :, :] of the chosen filters c change. The layers holding
- * them are graph inputs (not constants), so one ONNX Runtime session serves every step, and
- * the gradient is pss's own conv weight gradient from the same graph.
+ * Fine-tuning only chosen units (paper §4): plain SGD on one image's cross-entropy, where
+ * only the weight rows of the chosen units change — a filter's W[c, :, :, :], a neuron's
+ * W[r, :], a head unit's rowsPerUnit rows. The layers holding them are graph inputs (not
+ * constants), so one ONNX Runtime session serves every step, and the gradient is pss's own
+ * weight gradient from the same graph.
  */
 import { grad } from '../autodiff/grad.js';
 import { PssError } from '../errors.js';
@@ -10,7 +11,7 @@ import { Model } from '../models/model.js';
 import * as op from '../ops/index.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
-import { layerIndexOf, locate, type Unit } from '../saliency/units.js';
+import { layerIndexOf, locate, type Unit, unitName } from '../saliency/units.js';
 import { argmaxRow, type ForwardRunner, forwardRunner, softmaxRows } from './forward.js';
 
 export interface StepRecord {
@@ -22,13 +23,13 @@ export interface StepRecord {
 }
 
 export interface FinetuneResult {
-  /** The conv weight tensors that changed (whole layers), by parameter name. */
+  /** The weight tensors that changed (whole layers), by parameter name. */
   params: Map<string, Float32Array>;
   history: StepRecord[];
   filters: Unit[];
 }
 
-/** The conv weight names holding the given filters, in model order. */
+/** The weight names holding the given units, in model order. */
 export function layersOf(model: Model, filters: readonly number[]): string[] {
   const table = model.layers;
   const held = new Set(filters.map((f) => layerIndexOf(f, table)));
@@ -50,7 +51,7 @@ export async function finetuneFilters(
   if (image.shape[0] !== 1) throw new PssError('fine-tuning takes one image');
   for (const f of filters)
     if (!Number.isInteger(f) || f < 0 || f >= model.unitCount)
-      throw new PssError(`filter index ${f} is out of range 0..${model.unitCount - 1}`);
+      throw new PssError(`${unitName(model.layers)} index ${f} is out of range 0..${model.unitCount - 1}`);
   if (!(Number.isInteger(o.steps) && o.steps >= 0))
     throw new PssError(`steps must be an integer >= 0, got ${o.steps}`);
   if (!(o.lr > 0 && Number.isFinite(o.lr))) throw new PssError(`learning rate must be > 0, got ${o.lr}`);
@@ -76,13 +77,13 @@ export async function finetuneFilters(
     },
   );
   const onehot = oneHot([label], k);
-  // Per layer: which output channels move, and the size of one channel's slice.
+  // Per layer: which units move, and the size of one unit's slice (its rows).
   const table = model.layers;
   const located = filters.map((f) => locate(f, table));
   const rows = names.map((n) => {
     const layer = model.layers.find((l) => l.param === n)!;
     const channels = located.filter((u) => u.layer === layer.name).map((u) => u.filter);
-    return { channels, size: layer.shape.slice(1).reduce((a, b) => a * b, 1) };
+    return { channels, size: layer.rowsPerUnit * layer.shape.slice(1).reduce((a, b) => a * b, 1) };
   });
   const history: StepRecord[] = [];
   for (let step = 0; ; step++) {

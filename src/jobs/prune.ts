@@ -19,7 +19,7 @@ import type { Aggregation } from '../saliency/aggregation.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import type { RankBy } from '../saliency/rank.js';
 import type { Target } from '../saliency/target.js';
-import { locate } from '../saliency/units.js';
+import { locate, unitsName } from '../saliency/units.js';
 import { argmaxRow, forwardRunner, softmaxRows, unitsOffRunner } from './forward.js';
 import { PRUNE_CSV_HEADER, type PruneRow, pruneRowLine, resumableRows } from './prune-csv.js';
 import { pruneOrders, randomOrder, STRATEGIES, type Strategy } from './prune-orders.js';
@@ -130,7 +130,9 @@ export async function runPrune(engine: SaliencyEngine, data: Dataset, o: PruneOp
   const model = engine.model;
   const f = model.unitCount;
   if (!Number.isInteger(o.k) || o.k < 1 || o.k > f)
-    throw new PssError(`--k must be between 1 and ${f} (the filters of ${model.name}), got ${o.k}`);
+    throw new PssError(
+      `--k must be between 1 and ${f} (the ${unitsName(model.layers)} of ${model.name}), got ${o.k}`,
+    );
   const csv = join(o.out, PRUNE_FILES.csv);
   const metaPath = join(o.out, PRUNE_FILES.run);
   const forwardRows = 4 * o.batch;

@@ -21,7 +21,7 @@ export function isAggregation(s: string): s is Aggregation {
  */
 export function perUnit(aggregation: Aggregation, command: string): Aggregation {
   if (aggregation === 'parameter')
-    throw new PssError(`${command} needs a per-filter aggregation (not parameter)`);
+    throw new PssError(`${command} needs a per-unit aggregation (not parameter)`);
   return aggregation;
 }
 

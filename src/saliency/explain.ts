@@ -12,6 +12,7 @@ import { FEED, oneHot } from './graph.js';
 import type { RankBy } from './rank.js';
 import { standardize, usableSigma } from './standardize.js';
 import { DEFAULT_TARGET, type Target, targetClass } from './target.js';
+import { unitName } from './units.js';
 
 export const EXPLAIN_DEFAULTS = { k: 10, boost: 100, noiseIters: 1, noisePercent: 0, seed: 0 } as const;
 
@@ -74,7 +75,7 @@ export async function explain(
   if (!(p >= 0 && p <= 1)) throw new PssError(`noise percent must be in [0, 1], got ${p}`);
   for (const i of o.filters ?? [])
     if (!Number.isInteger(i) || i < 0 || i >= f)
-      throw new PssError(`filter index ${i} is out of range 0..${f - 1}`);
+      throw new PssError(`${unitName(model.layers)} index ${i} is out of range 0..${f - 1}`);
 
   const rand = seededRandom(o.seed ?? EXPLAIN_DEFAULTS.seed);
   const [, c, h, w] = image.shape;

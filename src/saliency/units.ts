@@ -56,6 +56,11 @@ export function unitsName(layers: readonly LayerSpan[]): string {
   return layers.every((l) => (l.kind ?? 'filter') === 'filter') ? 'filters' : 'units';
 }
 
+/** One unit of these layers, in words: "filter" when all are filters, else "unit". */
+export function unitName(layers: readonly LayerSpan[]): string {
+  return unitsName(layers).slice(0, -1);
+}
+
 /** The index into `layers` of the layer holding a position (layers in offset order), or -1. */
 export function layerIndexOf(index: number, layers: readonly LayerSpan[]): number {
   let lo = 0;

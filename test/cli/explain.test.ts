@@ -93,7 +93,7 @@ describe('pss explain', () => {
         /label 10 is out of range/,
       ],
       ['an unknown class name', ['--image', 'examples/fashion/bag-1884.png', '--label', 'Hat'], /Hat/],
-      ['the parameter aggregation', ['--aggregation', 'parameter'], /per-filter aggregation/],
+      ['the parameter aggregation', ['--aggregation', 'parameter'], /per-unit aggregation/],
       ['k out of range', ['--k', '0'], /--k must be an integer >= 1/],
       ['noise outside [0, 1]', ['--noise-percent', '2'], /--noise-percent must be a number between 0 and 1/],
     ];

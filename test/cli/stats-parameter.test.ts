@@ -151,6 +151,6 @@ describe('pss stats --aggregation parameter', () => {
       join(dir, 'e'),
     ]);
     assert.equal(e.code, 1);
-    assert.equal(e.stderr, 'pss: explain needs a per-filter aggregation (not parameter)\n');
+    assert.equal(e.stderr, 'pss: explain needs a per-unit aggregation (not parameter)\n');
   });
 });

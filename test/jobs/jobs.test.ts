@@ -163,42 +163,45 @@ describe('parameters as graph inputs', () => {
     assert.throws(() => buildForward(tiny, [1, 3, 29, 29], { paramInputs: ['nope.weight'] }), PssError);
   });
 
-  it('one SGD step moves exactly the chosen filters, by lr × the gradient the saliency engine sees', async () => {
-    const x = { data: deterministicInput('ft', [1, 3, 29, 29]), shape: [1, 3, 29, 29] as const };
-    const filters = [2, 16 + 7, 128 + 40]; // conv1:2, conv2:7, conv5:40
-    const lr = 0.5;
-    await using engine = new SaliencyEngine(tiny);
-    const res = await finetuneFilters(engine, x, 4, filters, { steps: 1, lr });
-    assert.deepEqual([...res.params.keys()], layersOf(tiny, filters));
-    assert.deepEqual([...res.params.keys()], ['conv1.weight', 'conv2.weight', 'conv5.weight']);
-    const [signed] = await engine.compute(x, [4], 'signed');
-    const [abs] = await engine.compute(x, [4], 'filter');
-    for (const layer of tiny.layers.filter((l) => res.params.has(l.param))) {
-      const before = tiny.weights.get(layer.param)!;
-      const after = res.params.get(layer.param)!;
-      const size = before.length / layer.filters;
-      for (let c = 0; c < layer.filters; c++) {
-        const g = Array.from({ length: size }, (_, j) => (before[c * size + j] - after[c * size + j]) / lr);
-        if (!filters.includes(layer.offset + c)) {
+  for (const [what, model, filters, layers] of [
+    ['filters', tiny, [2, 16 + 7, 128 + 40], ['conv1.weight', 'conv2.weight', 'conv5.weight']], // conv1:2, conv2:7, conv5:40
+    ['units (a neuron too)', tiny.withUnits('filters+neurons'), [2, 192 + 4], ['conv1.weight', 'fc.weight']], // conv1:2, fc:4
+  ] as const)
+    it(`one SGD step moves exactly the chosen ${what}, by lr × the gradient the saliency engine sees`, async () => {
+      const x = { data: deterministicInput('ft', [1, 3, 29, 29]), shape: [1, 3, 29, 29] as const };
+      const lr = 0.5;
+      await using engine = new SaliencyEngine(model);
+      const res = await finetuneFilters(engine, x, 4, filters, { steps: 1, lr });
+      assert.deepEqual([...res.params.keys()], layersOf(model, filters));
+      assert.deepEqual([...res.params.keys()], layers);
+      const [signed] = await engine.compute(x, [4], 'signed');
+      const [abs] = await engine.compute(x, [4], 'filter');
+      for (const layer of model.layers.filter((l) => res.params.has(l.param))) {
+        const before = model.weights.get(layer.param)!;
+        const after = res.params.get(layer.param)!;
+        const size = before.length / layer.filters;
+        for (let c = 0; c < layer.filters; c++) {
+          const g = Array.from({ length: size }, (_, j) => (before[c * size + j] - after[c * size + j]) / lr);
+          if (!(filters as readonly number[]).includes(layer.offset + c)) {
+            assert.ok(
+              g.every((v) => v === 0),
+              `${layer.name}:${c} changed`,
+            );
+            continue;
+          }
+          const mean = g.reduce((a, b) => a + b, 0) / size;
+          const meanAbs = g.reduce((a, b) => a + Math.abs(b), 0) / size;
+          const i = layer.offset + c;
           assert.ok(
-            g.every((v) => v === 0),
-            `${layer.name}:${c} changed`,
+            Math.abs(mean - signed.saliency[i]) <= 1e-3 * Math.abs(abs.saliency[i]) + 1e-7,
+            `${i} signed`,
           );
-          continue;
+          assert.ok(Math.abs(meanAbs - abs.saliency[i]) <= 1e-3 * abs.saliency[i] + 1e-7, `${i} |g|`);
         }
-        const mean = g.reduce((a, b) => a + b, 0) / size;
-        const meanAbs = g.reduce((a, b) => a + Math.abs(b), 0) / size;
-        const i = layer.offset + c;
-        assert.ok(
-          Math.abs(mean - signed.saliency[i]) <= 1e-3 * Math.abs(abs.saliency[i]) + 1e-7,
-          `${i} signed`,
-        );
-        assert.ok(Math.abs(meanAbs - abs.saliency[i]) <= 1e-3 * abs.saliency[i] + 1e-7, `${i} |g|`);
       }
-    }
-    assert.equal(res.history.length, 2);
-    assert.ok(res.history[1].loss < res.history[0].loss, 'the loss goes down');
-  });
+      assert.equal(res.history.length, 2);
+      assert.ok(res.history[1].loss < res.history[0].loss, 'the loss goes down');
+    });
 });
 
 describe('pruning orders', () => {

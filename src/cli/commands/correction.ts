@@ -138,6 +138,7 @@ const command = defineCommand({
       model: model.name,
       weights: model.source,
       dataset: data.description,
+      units: model.units,
       statistics: { file: stats.path, count: stats.stats.acc.count, dataset: stats.stats.meta.dataset },
       pot: { quantile: q },
       lr,

@@ -69,7 +69,7 @@ const command = defineCommand({
     filters: {
       type: 'string',
       description:
-        'Boost these filters instead of the top k, e.g. layer4.2.conv3:17,conv1:3 (a filter named twice counts once)',
+        "Boost these units instead of the top k, e.g. layer4.2.conv3:17,conv1:3 (filters), fc:5 (a neuron with --units filters+neurons), attn:q3 (head 3's q with --units all); a unit named twice counts once",
       valueHint: 'layer:i,...',
     },
     random: { type: 'boolean', description: 'Boost k random filters instead (the baseline)' },

@@ -11,7 +11,7 @@ import { SaliencyEngine } from '../../saliency/engine.js';
 import { type RankBy, topK } from '../../saliency/rank.js';
 import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
-import { parseUnits } from '../../saliency/units.js';
+import { parseUnits, unitsName } from '../../saliency/units.js';
 import { statsForTarget } from '../../stats/file.js';
 import { withStandardization } from '../../stats/tails.js';
 import { seededRandom } from '../../util/random.js';
@@ -79,7 +79,7 @@ const command = defineCommand({
     filters: {
       type: 'string',
       description:
-        'Update these filters instead of the top k, e.g. conv5:29,conv1:4 (a filter named twice counts once)',
+        'Update these units instead of the top k, e.g. conv5:29,conv1:4 (filters), fc:5 (a neuron with --units filters+neurons); a unit named twice counts once',
       valueHint: 'layer:i,...',
     },
     seed: {
@@ -120,7 +120,9 @@ const command = defineCommand({
       stats: plain,
     } = await queryContext(args, aggregation, (m) => {
       if (k > m.unitCount)
-        throw new PssError(`--k must be between 1 and ${m.unitCount} (the filters of ${m.name}), got ${k}`);
+        throw new PssError(
+          `--k must be between 1 and ${m.unitCount} (the ${unitsName(m.layers)} of ${m.name}), got ${k}`,
+        );
       if (args.filters !== undefined && parseUnits(args.filters, m) && args.random)
         throw new PssError('--filters and --random are alternatives: give only one');
     });
@@ -212,6 +214,7 @@ const command = defineCommand({
       weights: model.source,
       dataset: data.description,
       aggregation,
+      units: model.units,
       standardized: stats !== undefined,
       target: targetText(target),
       standardization: standardizationOf(st),

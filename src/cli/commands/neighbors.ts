@@ -116,6 +116,7 @@ const command = defineCommand({
       model: model.name,
       dataset: data.description,
       aggregation,
+      units: model.units,
       standardized: stats !== undefined,
       target: targetText(target),
       standardization: standardizationOf(st),

@@ -102,6 +102,7 @@ const command = defineCommand({
       weights: model.source,
       dataset: data.description,
       aggregation,
+      units: model.units,
       images: p.images,
       correct: p.correct,
       skipped: p.skipped.length,

@@ -18,12 +18,14 @@ import {
   pruneReportMarkdown,
 } from '../../jobs/prune-summary.js';
 import { loadModel } from '../../models/load.js';
+import { DEFAULT_UNIT_SET } from '../../models/units.js';
 import { defaultBatch } from '../../runtime/batch.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { standardizationOf } from '../../saliency/standardize.js';
 import { targetText } from '../../saliency/target.js';
+import { unitsName } from '../../saliency/units.js';
 import { statsForTarget } from '../../stats/file.js';
 import { resolveStats } from '../../stats/resolve.js';
 import { withStandardization } from '../../stats/tails.js';
@@ -156,7 +158,7 @@ const command = defineCommand({
     const model = await loadModel(modelSpec(args));
     if (k > model.unitCount)
       throw new PssError(
-        `--k must be between 1 and ${model.unitCount} (the filters of ${model.name}), got ${k}`,
+        `--k must be between 1 and ${model.unitCount} (the ${unitsName(model.layers)} of ${model.name}), got ${k}`,
       );
     const data = await openDataset(args.data, model, limit);
     const standardize = standardizeFlags(args);
@@ -184,6 +186,7 @@ const command = defineCommand({
       ...(pot && { standardize: `pot q=${pot.q}` }),
       // Only when not the default, so that run.json of earlier runs still resumes.
       ...(target !== 'true' && { target: targetText(target) }),
+      ...(model.units !== DEFAULT_UNIT_SET && { units: model.units }),
       rank: rankBy,
       k,
       seed,
