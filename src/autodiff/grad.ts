@@ -94,8 +94,7 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
       if (!gv || !active.has(v)) return;
       const want = perSample[k] ? leafShape(v) : v.shape;
       if (gv.shape.join() !== want.join()) {
-        if (perSample[k] && !shared.has(node.output) && gv.shape.join() === v.shape.join())
-          throw perSampleRefused(node.op, `a parameter as its input ${k}`);
+        if (perSample[k] && !shared.has(node.output)) refuseMixed(node.op, k, gv, v, batch!);
         const what = perSample[k] ? 'per-sample cotangent' : 'cotangent';
         throw new GraphError(
           `${node.op} rule gave a [${gv.shape}] ${what} for input ${k}; expected [${want}]`,
@@ -118,3 +117,16 @@ export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): V
 /** Per-sample gradients through an op (configuration) no rule keeps apart: a model's structure, so a user's error. */
 const perSampleRefused = (op: string, what: string) =>
   new UnsupportedOpError(`${op}: per-sample gradients of ${what} are not supported`);
+
+/** Refuses a rule's cotangent gv of shared input v that is not per sample, saying why where it can. */
+function refuseMixed(op: string, k: number, gv: Value, v: Value, batch: number): void {
+  const what = `a parameter as its input ${k}`;
+  if (gv.shape.join() === v.shape.join()) throw perSampleRefused(op, what);
+  // Per row of the data, whose axis 0 holds more than the samples (tokens or windows
+  // flattened with them, as an exported ViT's attention or Swin's windows do).
+  if (gv.shape.slice(1).join() === v.shape.join())
+    throw perSampleRefused(
+      op,
+      `${what} where the data's axis 0 is not the samples (${gv.shape[0]} rows for a batch of ${batch})`,
+    );
+}

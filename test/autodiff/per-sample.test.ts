@@ -126,4 +126,16 @@ describe('per-sample gradients that no rule keeps apart are refused, naming the 
         /^MatMul: per-sample gradients of a parameter as its input 0/.test(e.message),
     );
   });
+  it('a parameter meeting data whose axis 0 is more than the samples (tokens flattened with them)', () => {
+    const { x, w } = graph([3, 5, 4]);
+    const y = sum(op.matmul(op.reshape(x, [15, 4]), op.transpose(w, [1, 0])));
+    assert.throws(
+      () => grad(y, [w], { perSampleBatch: 3 }),
+      (e) =>
+        e instanceof UnsupportedOpError &&
+        /^MatMul: .* input 1 where the data's axis 0 is not the samples \(15 rows for a batch of 3\)/.test(
+          e.message,
+        ),
+    );
+  });
 });
