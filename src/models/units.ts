@@ -94,9 +94,9 @@ export function unitTable(
 }
 
 /** How many units each kind has in a table, e.g. "768 filters, 2,304 neurons, 432 head units". */
-export function describeUnitCounts(layers: readonly UnitLayer[]): string {
+export function describeUnitCounts(layers: readonly { kind?: UnitKind; filters: number }[]): string {
   const n = { filter: 0, neuron: 0, head: 0 };
-  for (const l of layers) n[l.kind] += l.filters;
+  for (const l of layers) n[l.kind ?? 'filter'] += l.filters;
   const parts = [`${n.filter.toLocaleString('en-US')} filters`];
   if (n.neuron) parts.push(`${n.neuron.toLocaleString('en-US')} neurons`);
   if (n.head) parts.push(`${n.head.toLocaleString('en-US')} head units`);

@@ -10,6 +10,7 @@ import {
   layerHierarchy,
   layerSummaryChart,
   layerSummaryPng,
+  layerSummarySvg,
   shortLayerName,
 } from '../../src/figures/filter-saliency.js';
 import { svgToPng } from '../../src/figures/render.js';
@@ -167,6 +168,39 @@ describe('filter-saliency figure', () => {
       () => filterSaliencyChart({ values, layers, standardized: true }, { width: 100, height: 50 }),
       /too small/,
     );
+  });
+
+  it("names each layer's kind when the vector has more than filters (ResNet-50 with its fc's neurons)", async () => {
+    const withFc = [...layers, { name: 'fc', offset: 26_560, filters: 1000, kind: 'neuron' as const }];
+    const v = Float32Array.from({ length: 27_560 }, (_, i) =>
+      i < 26_560 ? values[i] : 0.5 * values[i - 26_560],
+    );
+    const data: FilterSaliencyData = {
+      values: v,
+      layers: withFc,
+      standardized: false,
+      aggregation: 'filter',
+    };
+    const svg = await filterSaliencySvg(data);
+    const texts = svgTexts(svg);
+    assert.ok(texts.includes('neurons'), 'the band of the neuron layer is named');
+    assert.ok(texts.some((t) => t.startsWith('Unit saliency (raw, not standardised) by layer')));
+    assert.ok(texts.some((t) => t.startsWith('26,560 filters, 1,000 neurons in 54 layers')));
+    assert.ok(texts.includes('per unit (not standardised)'));
+    assert.ok(texts.some((t) => t.includes('shaded: neuron layers (green)')));
+    const bands = (spec: object) =>
+      (
+        spec as { layer: { mark?: { type?: string }; data?: { values?: { kind?: string }[] } }[] }
+      ).layer.filter((l) => l.mark?.type === 'rect' && l.data?.values?.some((b) => b.kind));
+    assert.deepEqual(
+      bands(filterSaliencyChart(data).spec).flatMap((l) => l.data!.values!),
+      [{ x: 26_560, x2: 27_560, kind: 'neuron' }],
+    );
+    // filters alone: no bands, the titles as before
+    assert.equal(bands(filterSaliencyChart({ ...data, values, layers }).spec).length, 0);
+    writeFileSync(`${ARTIFACTS}/filter_saliency_resnet50_neurons.png`, await svgToPng(svg));
+    const summary = svgTexts(await layerSummarySvg(data));
+    assert.ok(summary.some((t) => t.startsWith('One bar per layer (26,560 filters, 1,000 neurons)')));
   });
 
   it('NaN values are left out of the line and never marked', () => {

@@ -38,6 +38,10 @@ export function filterSaliencyData(report: SaliencyReport): FilterSaliencyData {
   };
 }
 
+/** Whether the vector holds units other than filters: then the charts name each layer's kind. */
+export const hasOtherKinds = (layers: readonly SaliencyLayer[]) =>
+  layers.some((l) => (l.kind ?? 'filter') !== 'filter');
+
 export function checkLayers(values: ArrayLike<number>, layers: readonly SaliencyLayer[]) {
   if (layers.length === 0) throw new RangeError('filter-saliency chart: no conv layers');
   let end = 0;

@@ -1,7 +1,7 @@
 /** What both filter-saliency charts share: options, result, frame (size, fonts, colours), axis titles and tick formats. */
 import type { TopLevelSpec } from 'vega-lite';
 import { FONT, textWidth } from '../text.js';
-import type { FilterSaliencyData } from './data.js';
+import { type FilterSaliencyData, hasOtherKinds } from './data.js';
 import type { Box } from './label-layout.js';
 
 export const BLUE = '#0173b2'; // seaborn "colorblind" blue, the original figure's line colour
@@ -80,7 +80,10 @@ export function yTitle(data: FilterSaliencyData, what: string): string[] {
       : data.aggregation === 'signed'
         ? 'mean ∂L/∂w'
         : 'mean |∂L/∂w|';
-  return [`${what}raw saliency: ${quantity}`, 'per filter (not standardised)'];
+  return [
+    `${what}raw saliency: ${quantity}`,
+    `per ${hasOtherKinds(data.layers) ? 'unit' : 'filter'} (not standardised)`,
+  ];
 }
 
 /** A d3 number format for axis ticks over [lo, hi]. */

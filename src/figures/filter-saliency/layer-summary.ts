@@ -1,7 +1,14 @@
 /** The per-layer summary: the largest value of each conv layer, one bar per layer. */
 import type { TopLevelSpec } from 'vega-lite';
+import { describeUnitCounts } from '../../models/units.js';
 import { fitText, textWidth } from '../text.js';
-import { checkLayers, type FilterSaliencyData, markedFilters, type SaliencyLayer } from './data.js';
+import {
+  checkLayers,
+  type FilterSaliencyData,
+  hasOtherKinds,
+  markedFilters,
+  type SaliencyLayer,
+} from './data.js';
 import {
   BLUE,
   type ChartOptions,
@@ -62,6 +69,7 @@ function barLabels(layers: readonly SaliencyLayer[], band: number) {
 export function layerSummaryChart(data: FilterSaliencyData, options: ChartOptions = {}): FilterChart {
   const { values, layers } = data;
   checkLayers(values, layers);
+  const mixed = hasOtherKinds(layers);
   const width = options.width ?? 1500;
   const height = options.height ?? 400;
   const marks = markedFilters(data, options.topK ?? 10);
@@ -102,7 +110,7 @@ export function layerSummaryChart(data: FilterSaliencyData, options: ChartOption
       labelBaseline: angle === 90 ? ('middle' as const) : ('top' as const),
       labelOverlap: false,
       labelFontSize: size,
-      title: `conv layers in model order (${layers.length}${picked.length < layers.length ? `; ${picked.length} labelled` : ''})`,
+      title: `${mixed ? 'layers' : 'conv layers'} in model order (${layers.length}${picked.length < layers.length ? `; ${picked.length} labelled` : ''})`,
       titleY: Math.ceil(extent + 8),
       titleBaseline: 'top' as const,
       ticks: false,
@@ -111,10 +119,12 @@ export function layerSummaryChart(data: FilterSaliencyData, options: ChartOption
   const spec: TopLevelSpec = {
     ...chartFrame(plotW, plotH, { left: padLeft, right: padRight, top: padTop, bottom: padBottom }, 12),
     title: {
-      text: options.title ?? `Largest ${what} per conv layer`,
+      text: options.title ?? `Largest ${what} per ${mixed ? 'layer' : 'conv layer'}`,
       subtitle:
         options.subtitle ??
-        `One bar per layer: the layer's most salient filter (#filter above highlighted bars). Orange: the layer holds one of the ${marks.length} marked filters.`,
+        (mixed
+          ? `One bar per layer (${describeUnitCounts(layers)}): the layer's most salient unit (#unit above highlighted bars). Orange: the layer holds one of the ${marks.length} marked units.`
+          : `One bar per layer: the layer's most salient filter (#filter above highlighted bars). Orange: the layer holds one of the ${marks.length} marked filters.`),
     },
     layer: [
       {

@@ -12,11 +12,13 @@
  * first and last points; those (and each layer's ends) are kept — about 4 points per pixel column.
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { describeUnitCounts } from '../../models/units.js';
 import { unitCount } from '../../saliency/units.js';
 import { textWidth } from '../text.js';
 import {
   checkLayers,
   type FilterSaliencyData,
+  hasOtherKinds,
   markedFilters,
   type SaliencyLayer,
   sortedLayers,
@@ -116,16 +118,21 @@ function titles(data: FilterSaliencyData, options: ChartOptions, points: number)
   const N = unitCount(layers);
   const top = data.top ? 'marked' : 'top';
   const what = data.standardized ? 'z' : 'raw saliency';
+  // Filters alone read as before; other unit sets count each kind.
+  const mixed = hasOtherKinds(layers);
+  const noun = mixed ? 'Unit' : 'Filter';
+  const by = mixed ? 'layer' : 'conv layer';
+  const unit = mixed ? 'unit' : 'filter';
   return {
     text:
       options.title ??
       (data.standardized
-        ? 'Filter saliency (z-scores) by conv layer'
-        : 'Filter saliency (raw, not standardised) by conv layer'),
+        ? `${noun} saliency (z-scores) by ${by}`
+        : `${noun} saliency (raw, not standardised) by ${by}`),
     subtitle:
       options.subtitle ??
-      `${N.toLocaleString('en-US')} filters in ${layers.length} conv layers, model order; within each layer sorted by ${what}, largest first. ` +
-        `● ${top} ${points} filter${points === 1 ? '' : 's'}${data.rankedBy === 'abs-z' ? ' (ranked by |z|)' : ''}, labelled layer#filter.`,
+      `${mixed ? describeUnitCounts(layers) : `${N.toLocaleString('en-US')} filters`} in ${layers.length} ${mixed ? 'layers' : 'conv layers'}, model order; within each layer sorted by ${what}, largest first. ` +
+        `● ${top} ${points} ${unit}${points === 1 ? '' : 's'}${data.rankedBy === 'abs-z' ? ' (ranked by |z|)' : ''}, labelled layer#${unit}.`,
   };
 }
 

@@ -1,6 +1,7 @@
 /** The vega-lite layers of the filter-saliency figure: layer rules, zero line, curve, leader lines, label boxes, points, labels. */
 import type { TopLevelSpec } from 'vega-lite';
-import type { FilterSaliencyData } from './data.js';
+import { kindName } from '../../saliency/units.js';
+import { type FilterSaliencyData, hasOtherKinds, type SaliencyLayer } from './data.js';
 import { BLUE, ORANGE, tickFormat, yTitle } from './frame.js';
 import type { PlacedLabel } from './label-layout.js';
 import { type AxisLabel, labelExpr, stageStarts } from './layer-names.js';
@@ -34,6 +35,50 @@ export interface MarkedPoint {
 
 type Layers = Extract<TopLevelSpec, { layer: unknown }>['layer'];
 
+/** The band colour behind each unit kind's teeth other than filters (white). */
+export const KIND_COLOURS = { neuron: '#e3f1e3', head: '#efe4f6' } as const;
+
+/**
+ * Bands behind the teeth of neuron and head layers, in their kind's colour, each wide enough
+ * named by its kind at the top ("neurons", "head units"); runs of adjacent layers of one kind
+ * make one band.
+ */
+function kindBands(layers: readonly SaliencyLayer[], g: ProfileLayout, xScale: object): Layers {
+  const bands: { x: number; x2: number; kind: 'neuron' | 'head' }[] = [];
+  for (const l of layers) {
+    const kind = l.kind ?? 'filter';
+    if (kind === 'filter') continue;
+    const last = bands[bands.length - 1];
+    if (last && last.kind === kind && last.x2 === l.offset) last.x2 = l.offset + l.filters;
+    else bands.push({ x: l.offset, x2: l.offset + l.filters, kind });
+  }
+  const named = bands
+    .filter((b) => g.px(b.x2) - g.px(b.x) >= 44)
+    .map((b) => ({ x: (b.x + b.x2) / 2, text: kindName(b.kind, 2) }));
+  const x = { field: 'x', type: 'quantitative' as const, scale: xScale, axis: null };
+  return [
+    {
+      data: { values: bands },
+      mark: { type: 'rect', opacity: 1 },
+      encoding: {
+        x,
+        x2: { field: 'x2' },
+        color: {
+          field: 'kind',
+          type: 'nominal',
+          scale: { domain: Object.keys(KIND_COLOURS), range: Object.values(KIND_COLOURS) },
+          legend: null,
+        },
+      },
+    },
+    {
+      data: { values: named },
+      mark: { type: 'text', y: 4, baseline: 'top', fontSize: 10, color: '#555', fontStyle: 'italic' },
+      encoding: { x, text: { field: 'text' } },
+    },
+  ];
+}
+
 export function profileLayers(
   data: FilterSaliencyData,
   g: ProfileLayout,
@@ -63,7 +108,9 @@ export function profileLayers(
     y: toY(l.box.y0),
     y2: toY(l.box.y1),
   });
+  const mixed = hasOtherKinds(layers);
   return [
+    ...(mixed ? kindBands(layers, g, xScale) : []),
     {
       data: { values: layers.slice(1).map((l, i) => ({ x: l.offset, stage: isStage[i + 1] })) },
       mark: { type: 'rule', strokeWidth: 1 },
@@ -116,7 +163,9 @@ export function profileLayers(
               value: '#555',
             },
             grid: false,
-            title: `conv layers in model order (labels: first layer of each stage / block); top axis: filter position 0 … ${(N - 1).toLocaleString('en-US')}`,
+            title: mixed
+              ? `layers in model order (labels: first layer of each stage / block; shaded: ${shadedKinds(layers)}); top axis: unit position 0 … ${(N - 1).toLocaleString('en-US')}`
+              : `conv layers in model order (labels: first layer of each stage / block); top axis: filter position 0 … ${(N - 1).toLocaleString('en-US')}`,
             titleY: Math.ceil(g.labelExtent + 12),
             titleBaseline: 'top',
           },
@@ -174,4 +223,13 @@ export function profileLayers(
       encoding: { ...overlay([]).encoding, text: { field: 'text' } },
     },
   ];
+}
+
+/** The kinds the bands show, in words: "neuron layers (green), head layers (purple)". */
+function shadedKinds(layers: readonly SaliencyLayer[]): string {
+  const kinds = new Set(layers.map((l) => l.kind ?? 'filter'));
+  return [
+    ...(kinds.has('neuron') ? ['neuron layers (green)'] : []),
+    ...(kinds.has('head') ? ['attention heads (purple)'] : []),
+  ].join(', ');
 }
