@@ -63,6 +63,8 @@ def make(arch):
     meta["top5"] = json.dumps([int(i) for i in order[:5]])
     tensors = {k: res[k] for k in ("logits", "loss", "filter", "filter_abs_mean", "signed")}
     tensors["labels"] = labels.numpy()
+    if arch == "convnext_tiny":  # its linears' neurons (--units filters+neurons): MLPs on channels-last pixels
+        tensors["neuron"] = res["neuron"]
     st = mf.stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
     meta.update(torchvision_weights(arch))

@@ -137,6 +137,20 @@ for (const name of MODERN) {
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
     });
+    if (fx.has('neuron'))
+      it('filters+neurons: the filters as before and every neuron (mean |∇W row|) against PyTorch', async (t) => {
+        const units = model.withUnits('filters+neurons');
+        await using engine = new SaliencyEngine(units);
+        const [r] = await engine.compute({ data, shape }, [label], 'filter');
+        const pick = (kind: string) =>
+          Float64Array.from(
+            units.layers
+              .filter((l) => l.kind === kind)
+              .flatMap((l) => Array.from({ length: l.filters }, (_, i) => r.saliency[l.offset + i])),
+          );
+        assertParity(t, 'filters', pick('filter'), fx.reference('filter'));
+        assertParity(t, 'neurons', pick('neuron'), fx.reference('neuron'));
+      });
     it('with filters+neurons, neurons turn off through the linear-output mask as zeroed rows and biases do', async () => {
       const units = model.withUnits('filters+neurons');
       const neurons = units.layers.filter((l) => l.kind === 'neuron');
