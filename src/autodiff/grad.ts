@@ -4,7 +4,7 @@
  * function of gradients (second order).
  */
 import { type Graph, GraphError, type Node, type Value } from '../graph/graph.js';
-import { add, expand, opDef, UnsupportedOpError } from '../ops/index.js';
+import { add, expand, opDef, reshape, UnsupportedOpError } from '../ops/index.js';
 
 const isFloat = (v: Value) => v.dtype === 'float32' || v.dtype === 'float64';
 
@@ -50,8 +50,10 @@ function sharedValues(
  * Cotangents of `wrt` for output `y`. Values `y` does not depend on get zeros.
  */
 export function grad(y: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
-  let seed = opts.seed;
   const batch = opts.perSampleBatch;
+  // One sample's gradient is the batch's, whichever ops the parameters pass through.
+  if (batch === 1) return grad(y, wrt, { seed: opts.seed }).map((g) => reshape(g, [1, ...g.shape]));
+  let seed = opts.seed;
   const leafShape = (v: Value) => (batch === undefined ? v.shape : [batch, ...v.shape]);
   const graph = y.graph;
   if (!seed) {

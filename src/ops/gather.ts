@@ -8,7 +8,7 @@
 import { type Shape, sizeOf, type Value } from '../graph/graph.js';
 import { expand } from './builders.js';
 import { gatherElements, gatherND, scatterElements, scatterND } from './builders-index.js';
-import { fail, normAxis, type OpTable } from './types.js';
+import { fail, type GradRule, normAxis, type OpTable } from './types.js';
 
 /** The constant indices of input 1, each normalised into [0, dim) along the axis it indexes. */
 function indicesOf(v: Value): number[] {
@@ -100,6 +100,18 @@ function checkElements(data: Value, idx: Value, axis: number, op: string, unique
   noDuplicates(keys, op);
 }
 
+/**
+ * Gather's rule: g scatter-added into zeros of x's shape. Per sample (a parameter table
+ * gathered before the data: Swin's relative position bias), g is [B, ...y.shape]: the
+ * same, into [B, ...x.shape] one axis further on.
+ */
+const gatherGrad =
+  (batched: boolean): GradRule<'Gather'> =>
+  ({ x: [x, idx], g, attrs: { axis } }) => {
+    const z = zeros(x, batched ? [g.shape[0], ...x.shape] : x.shape);
+    return [scatterND(z, gatherAsND(z, idx, axis + Number(batched)), g, 'add'), null];
+  };
+
 export const gatherOps = {
   Gather: {
     infer: ([x, idx], { axis }) => {
@@ -107,10 +119,8 @@ export const gatherOps = {
       return { shape: [...x.shape.slice(0, axis), ...idx.shape, ...x.shape.slice(axis + 1)], dtype: x.dtype };
     },
     attrs: { axis: 'int' },
-    grad: ({ x: [x, idx], g, attrs: { axis } }) => [
-      scatterND(zeros(x, x.shape), gatherAsND(x, idx, axis), g, 'add'),
-      null,
-    ],
+    grad: gatherGrad(false),
+    batchedGrad: gatherGrad(true),
   },
   GatherND: {
     infer: ([x, idx], { batch_dims: b }) => {

@@ -16,9 +16,10 @@ export interface GradContext<A = Attrs> {
   readonly g: Value;
   readonly attrs: A;
   /**
-   * Per input: true when it is a parameter whose cotangent must stay per sample, i.e. have
-   * a leading batch axis [B, ...shape] instead of being summed over the batch (axis 0 of
-   * the activations). Only rules of ops that take parameters support it.
+   * Per input: true when it is a parameter (or a value computed from parameters alone: a
+   * transposed weight) whose cotangent must stay per sample, i.e. have a leading batch axis
+   * [B, ...shape] instead of being summed over the batch (axis 0 of the activations). Only
+   * rules of ops that take parameters support it.
    */
   readonly perSample: readonly boolean[];
 }

@@ -1,15 +1,23 @@
 /**
- * pss saliency --aggregation parameter where per-sample gradients cannot be kept apart: a
- * model whose data holds more than the samples on axis 0 where it meets a parameter (an
- * exported ViT's attention on [tokens·batch, C], Swin's windows) is refused in one line.
+ * pss saliency --aggregation parameter on a model whose data holds more than the samples on
+ * axis 0 where it meets a parameter (an exported ViT's attention on [tokens·batch, C], Swin's
+ * windows): no rule keeps a batch's samples apart there (grad() refuses it), but one image's
+ * gradient is the batch's, so the CLI's one image gets |gradient| of every parameter.
  */
 import assert from 'node:assert/strict';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { grad } from '../../src/autodiff/grad.js';
 import { serializeNpy } from '../../src/io/npy.js';
 import { hashUniform } from '../../src/models/deterministic.js';
+import type { Model } from '../../src/models/model.js';
+import { onnxModel } from '../../src/models/onnx-import.js';
+import * as op from '../../src/ops/index.js';
+import { Runner } from '../../src/runtime/session.js';
+import { buildForward, crossEntropy, FEED, oneHot } from '../../src/saliency/graph.js';
 import { pss, tempDir } from '../helpers/cli.js';
+import { maxRelDiff } from '../helpers/fixtures.js';
 import { type Node, onnxBytes } from '../helpers/onnx.js';
 
 const deterministic = (name: string) => {
@@ -46,6 +54,34 @@ const rowsNotSamples = onnxBytes({
   ],
 });
 
+/** |d loss / d parameter| of one image, every parameter flattened in order: a plain gradient. */
+async function plainParameterGradient(
+  model: Model,
+  data: Float32Array,
+  shape: readonly number[],
+  label: number,
+): Promise<Float32Array> {
+  const { graph, net, logits } = buildForward(model, shape);
+  const onehot = graph.input(FEED.onehot, [1, model.numClasses]);
+  const loss = op.reduceSum(crossEntropy(logits, onehot), [0]);
+  const params = model.params.filter((p) => !p.buffer);
+  const grads = grad(
+    loss,
+    params.map((p) => net.value(p.name)),
+  );
+  const flat = op.concat(
+    grads.map((g) => op.reshape(op.abs(g), [1, -1])),
+    1,
+  );
+  const runner = await Runner.create([{ name: 'saliency', value: flat }]);
+  try {
+    const feeds = { [FEED.input]: data, [FEED.onehot]: oneHot([label], model.numClasses) };
+    return Float32Array.from((await runner.run(feeds)).saliency);
+  } finally {
+    await runner.release();
+  }
+}
+
 describe('pss saliency --aggregation parameter', () => {
   const dir = tempDir();
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,15 +91,20 @@ describe('pss saliency --aggregation parameter', () => {
   const saliency = (model: string, ...extra: string[]) =>
     pss(['saliency', '--model', path(model), '--input', path('x.npy'), '--label', '1', ...extra]);
 
-  it('refuses in one line where the data has more than the samples on axis 0', () => {
+  it('one image: |gradient| of every parameter, as a plain gradient gives it', async () => {
     writeFileSync(path('rows.onnx'), rowsNotSamples);
-    const r = saliency('rows.onnx', '--aggregation', 'parameter');
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stderr, /^pss: [^\n]*\n$/);
-    assert.match(
-      r.stderr,
-      /MatMul: per-sample gradients of a parameter as its input 1 where the data's axis 0 is not the samples \(4 rows for a batch of 1\)/,
+    const r = saliency('rows.onnx', '--aggregation', 'parameter', '--json', path('rows.json'));
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(readFileSync(path('rows.json'), 'utf8'));
+    const plain = await plainParameterGradient(
+      onnxModel(rowsNotSamples, 'rows.onnx'),
+      image,
+      [1, 3, 8, 8],
+      1,
     );
-    assert.equal(saliency('rows.onnx').code, 0, 'filter saliency needs no per-sample rows there');
+    assert.equal(plain.length, 108 + 4 + 640);
+    assert.equal(out.saliency.length, plain.length);
+    const d = maxRelDiff(out.saliency, plain);
+    assert.ok(d < 1e-5, `max rel diff ${d}`);
   });
 });
