@@ -19,8 +19,8 @@ with <agg> filter (mean |g|), filter_abs_mean (|mean g|), signed (mean g) over a
 rows (not the bias). `unit_params` in the metadata: [[name, rows, heads]] of the unit weights.
 test/fixtures/transformers/<arch>.safetensors; --what input writes
 test/fixtures/transformers/input_saliency_<arch>.safetensors (vit_b_16, swin_t) as
-make_modern_input_saliency.py does (filters mode; Grad-CAM at the global pool's input, Swin
-only: ViT has none). The state dicts are added to test/fixtures/zoo_state_dicts.json.
+make_modern_input_saliency.py does (filters mode; Grad-CAM at the global pool's input, and
+for ViT at the last block's ln_1 output as a map of its patch tokens). The state dicts are added to test/fixtures/zoo_state_dicts.json.
 
     /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input] [--keep-reference]
 """
@@ -130,14 +130,28 @@ def make(arch):
     return mf.write_reference(os.path.join(OUT, f"{arch}.safetensors"), tensors, meta)
 
 
-def input_maps(model, x, label, mu, sigma, cam):
-    """make_modern_input_saliency.saliency_maps; without `cam` (ViT: no global pool) its
-    Grad-CAM is left out."""
-    if cam:
+def grid(tokens):
+    """ViT's patch tokens [1, 1 + g², C] as a [1, C, g, g] map (pss's Grad-CAM layer)."""
+    c, n = tokens.shape[2], tokens.shape[1] - 1
+    g = int(round(n**0.5))
+    return tokens[:, 1:].transpose(1, 2).reshape(1, c, g, g)
+
+
+def input_maps(model, x, label, mu, sigma):
+    """make_modern_input_saliency.saliency_maps; for ViT (no global pool) Grad-CAM at the last
+    encoder block's ln_1 output as a [C, g, g] map of its patch tokens (where
+    pytorch-grad-cam takes ViT's)."""
+    if not hasattr(model, "encoder"):
         return mis.saliency_maps(model, x, label, mu, sigma)
     x = x.clone().requires_grad_()
     convs = [p for p in model.parameters() if p.dim() == 4]
-    logits = model(x)
+    acts = {}
+    last = model.encoder.layers[-1].ln_1
+    hook = last.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    try:
+        logits = model(x)
+    finally:
+        hook.remove()
     loss = F.cross_entropy(logits, torch.tensor([label]))
     grads = torch.autograd.grad(loss, convs, create_graph=True)
     s = torch.cat([g.abs().mean((1, 2, 3)) for g in grads])
@@ -146,9 +160,14 @@ def input_maps(model, x, label, mu, sigma, cam):
     target = z.detach().clone()
     target[top] *= mis.BOOST
     cos = F.cosine_similarity(z[None], target[None])
-    (m,) = torch.autograd.grad(cos, x)
+    (m,) = torch.autograd.grad(cos, x, retain_graph=True)
     out = {"input_gradient": m[0], "z": z, "top": top, "cos": cos}
-    return {k: v.detach().numpy() for k, v in out.items()}, int(logits.argmax())
+    pred = int(logits.argmax())
+    a = grid(acts["a"])
+    for name, cls in (("pred", pred), ("true", label)):
+        (go,) = torch.autograd.grad(logits[0, cls], acts["a"], retain_graph=True)
+        out[f"gradcam_{name}"] = torch.relu((grid(go).mean((2, 3), keepdim=True) * a).sum(1))[0]
+    return {k: v.detach().numpy() for k, v in out.items()}, pred
 
 
 def make_input(arch, write):
@@ -158,12 +177,11 @@ def make_input(arch, write):
         label = int(torch.argsort(model(x64)[0], descending=True)[4])  # ranked 5th
     n = sum(p.shape[0] for p in model.parameters() if p.dim() == 4)
     mu, sigma = mis.deterministic_stats(n)
-    cam = arch != "vit_b_16"
-    keys = mis.KEYS if cam else [k for k in mis.KEYS if not k.startswith("gradcam")]
-    ref, pred = input_maps(model, x64, label, mu, sigma, cam)
+    keys = mis.KEYS
+    ref, pred = input_maps(model, x64, label, mu, sigma)
     runs = []
     for _, m32, to_input in float32_runs(model32):
-        f32, pred32 = input_maps(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float(), cam)
+        f32, pred32 = input_maps(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float())
         assert (f32["top"] == ref["top"]).all() and pred32 == pred, (f32["top"], ref["top"], pred32, pred)
         runs.append(noise_floors(f32, ref, keys))
     floors = max_floors(runs)

@@ -7,28 +7,29 @@ import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 
 /**
- * softmax(q kᵀ/√d + bias) v per head, heads concatenated: qkv [..., N, 3E] (q | k | v, each
- * heads × d) to [..., N, E]. The leading axes (samples first, Swin's windows next) stay as they
- * are; `bias` broadcasts to [..., heads, N, N].
+ * softmax(q kᵀ/√d + bias) v per head, heads concatenated: qkv [B, ..., N, 3E] (q | k | v, each
+ * heads × d) to [B, ..., N, E]. The samples stay on the first axis (per-sample gradients); the
+ * axes between (Swin's windows) are one axis W, 1 without them, so every value in between is
+ * [B, W, heads, N, ·]: rank 5, never taken for an image-shaped activation (Grad-CAM's layer is
+ * the last 4-D one). `bias` broadcasts to [B, W, heads, N, N].
  */
 export function multiHeadAttention(qkv: Value, heads: number, bias?: Value): Value {
   const r = qkv.rank;
-  const lead = qkv.shape.slice(0, r - 2);
+  const [b] = qkv.shape;
+  const w = qkv.shape.slice(1, r - 2).reduce((a, c) => a * c, 1);
   const n = qkv.shape[r - 2];
   const e = qkv.shape[r - 1] / 3;
   const d = e / heads;
   if (!Number.isInteger(d))
     throw new Error(`an in-projection of ${3 * e} does not split into ${heads} heads`);
-  const L = lead.length;
-  const at = lead.map((_, i) => i);
-  // [..., N, E] → [..., N, heads, d] → permuted (q, v: [..., heads, N, d]; kᵀ: [..., heads, d, N])
+  // [..., N, E] → [B, W, N, heads, d] → permuted (q, v: [B, W, heads, N, d]; kᵀ: [B, W, heads, d, N])
   const part = (i: number, perm: number[]) =>
-    op.transpose(op.reshape(op.slice(qkv, [i * e], [(i + 1) * e], [r - 1]), [...lead, n, heads, d]), perm);
-  const q = op.mul(part(0, [...at, L + 1, L, L + 2]), 1 / Math.sqrt(d));
-  const kT = part(1, [...at, L + 1, L + 2, L]);
-  const v = part(2, [...at, L + 1, L, L + 2]);
+    op.transpose(op.reshape(op.slice(qkv, [i * e], [(i + 1) * e], [r - 1]), [b, w, n, heads, d]), perm);
+  const q = op.mul(part(0, [0, 1, 3, 2, 4]), 1 / Math.sqrt(d));
+  const kT = part(1, [0, 1, 3, 4, 2]);
+  const v = part(2, [0, 1, 3, 2, 4]);
   const scores = op.matmul(q, kT);
   const weights = op.softmax(bias ? op.add(scores, bias) : scores, -1);
-  const out = op.transpose(op.matmul(weights, v), [...at, L + 1, L, L + 2]);
-  return op.reshape(out, [...lead, n, e]);
+  const out = op.transpose(op.matmul(weights, v), [0, 1, 3, 2, 4]);
+  return op.reshape(out, [...qkv.shape.slice(0, r - 1), e]);
 }

@@ -38,15 +38,31 @@ function selfAttention(net: Net, name: string, dim: number, heads: number): Laye
   return (x) => out(multiHeadAttention(net.applyLinear(w, b, x), heads));
 }
 
-/** EncoderBlock NAME: x + attention(ln_1(x)), then y + mlp(ln_2(y)) (MLPBlock: mlp.0, GELU, mlp.3). */
-function encoderBlock(net: Net, name: string): Layer {
+/**
+ * The patch tokens of x [B, 1 + g², C] as a [B, C, g, g] map, and back: the identity, which
+ * puts an image-shaped activation on the way to the logits for Grad-CAM (the last block's
+ * ln_1 output, where pytorch-grad-cam takes ViT's).
+ */
+function throughGrid(x: Value, grid: number): Value {
+  const [batch, n, c] = x.shape;
+  const map = op.reshape(op.transpose(op.slice(x, [1], [n], [1]), [0, 2, 1]), [batch, c, grid, grid]);
+  const tokens = op.transpose(op.reshape(map, [batch, c, grid * grid]), [0, 2, 1]);
+  return op.concat([op.slice(x, [0], [1], [1]), tokens], 1);
+}
+
+/**
+ * EncoderBlock NAME: x + attention(ln_1(x)), then y + mlp(ln_2(y)) (MLPBlock: mlp.0, GELU,
+ * mlp.3). `grid`: ln_1's output goes through throughGrid (the last block).
+ */
+function encoderBlock(net: Net, name: string, grid?: number): Layer {
   const ln1 = layerNorm(net, `${name}.ln_1`, DIM);
   const attention = selfAttention(net, `${name}.self_attention`, DIM, HEADS);
   const ln2 = layerNorm(net, `${name}.ln_2`, DIM);
   const fc1 = net.linear(`${name}.mlp.0`, DIM, MLP);
   const fc2 = net.linear(`${name}.mlp.3`, MLP, DIM);
   return (x) => {
-    const y = op.add(attention(ln1(x)), x);
+    const normed = ln1(x);
+    const y = op.add(attention(grid ? throughGrid(normed, grid) : normed), x);
     return op.add(fc2(op.gelu(fc1(ln2(y)))), y);
   };
 }
@@ -68,7 +84,7 @@ function vit(name: string, patch: number): Architecture {
       const proj = net.conv2d('conv_proj', { in: 3, out: DIM, kernel: patch, stride: patch, bias: true });
       const pos = net.parameter('encoder.pos_embedding', [1, tokens, DIM], 'bias');
       const blocks = Array.from({ length: LAYERS }, (_, i) =>
-        encoderBlock(net, `encoder.layers.encoder_layer_${i}`),
+        encoderBlock(net, `encoder.layers.encoder_layer_${i}`, i === LAYERS - 1 ? grid : undefined),
       );
       const ln = layerNorm(net, 'encoder.ln', DIM);
       const head = net.linear('heads.head', DIM, numClasses);

@@ -240,15 +240,15 @@ const stats = (n: number) => ({
 });
 
 // make_transformer_fixtures.py --what input: the second-order input gradient through
-// attention (softmax, LayerNorm, GELU/Erf, MatMul) in filters mode; Grad-CAM where there is a
-// global pool (Swin; ViT has none)
+// attention (softmax, LayerNorm, GELU/Erf, MatMul) in filters mode; Grad-CAM at Swin's global
+// pool input and at ViT's last ln_1 output as a 14×14 map of its patch tokens
 for (const name of ['vit_b_16', 'swin_t']) {
   describe(`explain ${name}: input gradient against PyTorch double backprop (${SIZE}x${SIZE}, filters)`, () => {
     const fx = loadFixture(`transformers/input_saliency_${name}`);
     const shape = [1, 3, SIZE, SIZE] as const;
     const image = { data: deterministicInput('input', shape), shape };
 
-    it('input gradient (second order), z, cos and the chosen filters', async (t) => {
+    it('input gradient (second order), z, cos, the chosen filters and Grad-CAM', async (t) => {
       const model = Model.deterministic(ARCHITECTURES[name]).withUnits('filters');
       await using engine = new SaliencyEngine(model);
       const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.unitCount) });
@@ -257,16 +257,15 @@ for (const name of ['vit_b_16', 'swin_t']) {
       assertParity(t, 'z', r.z, fx.reference('z'));
       assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
       assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
-      if (fx.has('gradcam_pred')) {
-        assertParity(
-          t,
-          'Grad-CAM (predicted)',
-          r.gradcam.predicted,
-          fx.reference('gradcam_pred'),
-          INPUT_COSINE,
-        );
-        assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
-      }
+      assert.deepEqual(r.gradcam.shape, fx.get('gradcam_pred').shape, 'Grad-CAM at the same layer');
+      assertParity(
+        t,
+        'Grad-CAM (predicted)',
+        r.gradcam.predicted,
+        fx.reference('gradcam_pred'),
+        INPUT_COSINE,
+      );
+      assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
     });
   });
 }
