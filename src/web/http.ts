@@ -115,14 +115,14 @@ export function numberField(
   return n;
 }
 
-/** A list of filter indices (positions in the saliency vector), each in [0, count). */
+/** A list of unit indices (positions in the saliency vector), each in [0, count). */
 export function indexList(body: Record<string, unknown>, key: string, count: number): number[] | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.length > count)
-    throw new HttpError(400, `"${key}" must be a list of at most ${count} filter indices`);
+    throw new HttpError(400, `"${key}" must be a list of at most ${count} unit indices`);
   for (const i of v)
     if (!Number.isInteger(i) || i < 0 || i >= count)
-      throw new HttpError(400, `"${key}": filter index ${JSON.stringify(i)} is out of range 0..${count - 1}`);
+      throw new HttpError(400, `"${key}": unit index ${JSON.stringify(i)} is out of range 0..${count - 1}`);
   return [...new Set(v as number[])];
 }

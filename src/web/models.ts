@@ -19,6 +19,7 @@ import { bundledExamples, type Example } from '../models/examples.js';
 import { DEFAULT_MODEL, loadModel, type ModelSpec } from '../models/load.js';
 import type { Model } from '../models/model.js';
 import { describePreprocessing, type PreprocessingChoice } from '../models/preprocessing-config.js';
+import { describeUnitCounts, type UnitSet } from '../models/units.js';
 import { loadWeights } from '../models/weights.js';
 import { ARCHITECTURES, architecture } from '../models/zoo.js';
 import { DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
@@ -136,12 +137,12 @@ export class ModelStore implements AsyncDisposable {
    * (it may download, as the other commands do — only the page never downloads).
    */
   async loadInitial(spec: ModelSpec & { stats?: string }): Promise<void> {
-    const isDefault = spec.model === DEFAULT_MODEL && !spec.weights && !spec.preprocessing;
+    const isDefault = spec.model === DEFAULT_MODEL && !spec.weights && !spec.preprocessing && !spec.units;
     const bundled = await this.loadBuiltin(DEFAULT_MODEL, { stats: isDefault ? spec.stats : undefined });
     bundled.pinned = true;
     this.initialId = bundled.id;
     if (isDefault) return;
-    const key = `cli:${spec.model}:${spec.weights ?? ''}:${spec.stats ?? ''}`;
+    const key = `cli:${spec.model}:${spec.weights ?? ''}:${spec.stats ?? ''}:${spec.units ?? ''}`;
     const model = await loadModel(spec);
     const title = /\.onnx$/i.test(spec.model)
       ? basename(spec.model)
@@ -155,7 +156,10 @@ export class ModelStore implements AsyncDisposable {
    * A built-in architecture with its bundled weights, or weights uploaded, in the download
    * cache, or (--allow-paths) at a path — never downloaded here.
    */
-  async loadBuiltin(name: string, o: { weights?: string; stats?: string } = {}): Promise<LoadedModel> {
+  async loadBuiltin(
+    name: string,
+    o: { weights?: string; stats?: string; units?: UnitSet } = {},
+  ): Promise<LoadedModel> {
     const arch = architecture(name);
     let weights: NamedFile | undefined;
     if (o.weights) {
@@ -178,14 +182,15 @@ export class ModelStore implements AsyncDisposable {
         ? this.named(o.stats, 'stats').key
         : o.stats
       : '';
-    const key = `builtin:${arch.name}:${weights?.key ?? ''}:${statsKey}`;
+    const key = `builtin:${arch.name}:${weights?.key ?? ''}:${statsKey}:${o.units ?? ''}`;
     const known = this.find(key);
     if (known) return known;
-    const model = weights
+    const loaded = weights
       ? await this.serverFile(weights, 'weights', () => loadWeights(arch, weights.path))
       : await loadModel({ model: arch.name });
+    const model = o.units ? loaded.withUnits(o.units) : loaded;
     const stats = await this.stats(o.stats);
-    const title = weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`;
+    const title = `${weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`}${o.units ? ` · ${o.units}` : ''}`;
     return this.add(key, title, model, stats.path);
   }
 
@@ -195,7 +200,7 @@ export class ModelStore implements AsyncDisposable {
    */
   async loadOnnx(
     upload: OnnxUpload,
-    o: { stats?: string; preprocessing?: string } = {},
+    o: { stats?: string; preprocessing?: string; units?: UnitSet } = {},
   ): Promise<LoadedModel> {
     const file = o.preprocessing?.startsWith('upload:')
       ? this.named(o.preprocessing, 'preprocessing')
@@ -204,12 +209,14 @@ export class ModelStore implements AsyncDisposable {
       ? new TextDecoder().decode(await readFileChecked(file.path, 'preprocessing description', 1 << 20))
       : o.preprocessing;
     const statsKey = o.stats ? this.named(o.stats, 'stats').key : '';
-    const key = `onnx:${upload.sha256}:${statsKey}:${description ?? ''}`;
+    const key = `onnx:${upload.sha256}:${statsKey}:${description ?? ''}:${o.units ?? ''}`;
     const known = this.find(key);
     if (known) return known;
-    const { model, preprocessing } = await importUploadedOnnx(upload, description, file?.shown);
+    const imported = await importUploadedOnnx(upload, description, file?.shown);
+    const { preprocessing } = imported;
+    const model = o.units ? imported.model.withUnits(o.units) : imported.model;
     const stats = await this.stats(o.stats);
-    const m = await this.add(key, upload.name, model, stats.path);
+    const m = await this.add(key, `${upload.name}${o.units ? ` · ${o.units}` : ''}`, model, stats.path);
     m.preprocessing = preprocessing;
     try {
       await checkForward(m.engine, model, upload.name);
@@ -282,6 +289,9 @@ export class ModelStore implements AsyncDisposable {
       inputShape: model.arch.inputShape,
       unitCount: model.unitCount,
       layerCount: model.layers.length,
+      /** The unit set, its units counted by kind ("192 filters, 10 neurons"), and the table. */
+      unitSet: model.units,
+      unitCounts: describeUnitCounts(model.layers),
       units: layerSpans(model.layers),
       standardized: stats !== undefined,
       statistics: stats

@@ -3,21 +3,22 @@
  * under their limit (uploads.ts) before their turn in the queue; the heavy work (loading,
  * decoding, ONNX Runtime runs) goes through the one JobQueue.
  *
- *   GET  /api/state                         loaded models, architectures, limits
+ *   GET  /api/state                         loaded models, architectures, unit sets, limits
  *   GET  /api/status                        what the server is computing now (the page polls it)
  *   POST /api/files?kind=&name=             body: weights, statistics or a preprocessing description → {id: "upload:f1"}
- *   POST /api/models          {arch, weights?, stats?}   a built-in model (bundled, uploaded or cached weights)
- *   POST /api/models/onnx?name=&stats=&preprocessing=   body: an .onnx file
+ *   POST /api/models          {arch, weights?, stats?, units?}   a built-in model (bundled, uploaded or cached weights)
+ *   POST /api/models/onnx?name=&stats=&preprocessing=&units=   body: an .onnx file
  *   DELETE /api/models/:id                  release a model
  *   GET  /api/models/:id/examples/:file     a shipped example image
  *   POST /api/images?name=                  body: an image file → {id: "upload:u1"}
- *   POST /api/predict         {model, image, zero?}      top-5, optionally with filters zeroed
+ *   POST /api/predict         {model, image, zero?}      top-5, optionally with units turned off
  *   POST /api/explain         {model, image, label, k?, boost?, filters?, profile?}
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { MAX_PIXELS } from '../image/budget.js';
+import { isUnitSet, UNIT_SETS, type UnitSet } from '../models/units.js';
 import type { Explorer } from './explorer.js';
 import { HttpError, indexList, numberField, readJson, sendJson, stringField } from './http.js';
 import { displayName } from './images.js';
@@ -64,6 +65,14 @@ export function apiRoutes(
   const query = (c: Context, key: string) => c.url.searchParams.get(key) || undefined;
   const receive = (c: Context, name: string, limit: number, what: string) =>
     uploads.receive(c.req, name, limit, what, c.signal);
+  /** The unit set the page asks for (absent: the architecture's default). */
+  const unitsOf = (v: string | undefined): UnitSet | undefined => {
+    if (v === undefined || isUnitSet(v)) return v;
+    throw new HttpError(
+      400,
+      `"units" must be one of ${Object.keys(UNIT_SETS).join(', ')}, got ${JSON.stringify(v)}`,
+    );
+  };
   /** A file reference from the page; a path (not an upload or a cache name) is "typed". */
   const ref = (c: Context, v: string | undefined) => {
     if (v && !/^(upload:|tv:|hf:|https?:)/.test(v)) c.typed.push(v);
@@ -79,6 +88,7 @@ export function apiRoutes(
           initial: explorer.initialId,
           models: models.loaded(),
           architectures: models.architectures(),
+          unitSets: UNIT_SETS,
           limits: { ...limits, maxPixels: MAX_PIXELS },
           allowPaths: models.options.allowPaths === true,
           status: queue.status(),
@@ -111,9 +121,10 @@ export function apiRoutes(
         const arch = stringField(body, 'arch');
         const weights = ref(c, stringField(body, 'weights', true));
         const stats = ref(c, stringField(body, 'stats', true));
+        const units = unitsOf(stringField(body, 'units', true));
         const m = await queue.run(
           `loading ${arch}`,
-          () => models.loadBuiltin(arch, { weights, stats }),
+          () => models.loadBuiltin(arch, { weights, stats, units }),
           c.signal,
         );
         sendJson(c.res, 200, models.info(m));
@@ -126,12 +137,13 @@ export function apiRoutes(
         const name = displayName(query(c, 'name'), 'model.onnx');
         const stats = ref(c, query(c, 'stats'));
         const preprocessing = query(c, 'preprocessing');
+        const units = unitsOf(query(c, 'units'));
         const u = await receive(c, name, limits.onnxBytes, `the ONNX file ${name}`);
         try {
           if (u.bytes === 0) throw new HttpError(400, `the ONNX file ${name} is empty`);
           const m = await queue.run(
             `importing ${name}`,
-            () => models.loadOnnx(u, { stats, preprocessing }),
+            () => models.loadOnnx(u, { stats, preprocessing, units }),
             c.signal,
           );
           sendJson(c.res, 200, models.info(m));

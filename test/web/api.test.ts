@@ -370,6 +370,40 @@ describe('pss serve: the API', () => {
     assert.equal((await post('/api/predict', { model: 'm1', image: EXAMPLE })).status, 200);
   });
 
+  it('loads a model over another unit set: its table, an explanation naming neurons, a neuron turned off', async () => {
+    const state = (await (await fetch(new URL('/api/state', server.url))).json()) as Json;
+    assert.deepEqual(Object.keys(state.unitSets), ['filters', 'filters+neurons', 'all']);
+    const bad = await post('/api/models', { arch: 'fashion-cnn', units: 'heads' });
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error, /^"units" must be one of filters, filters\+neurons, all, got "heads"$/);
+    const { status, json: m } = await post('/api/models', { arch: 'fashion-cnn', units: 'filters+neurons' });
+    assert.equal(status, 200, m.error);
+    assert.deepEqual(
+      [m.unitSet, m.unitCount, m.unitCounts],
+      ['filters+neurons', 234, '224 filters, 10 neurons'],
+    );
+    assert.deepEqual(m.units.at(-1), { name: 'fc', offset: 224, filters: 10, kind: 'neuron' });
+    // the bundled statistics cover filters only: raw saliency
+    assert.equal(m.standardized, false);
+    const r = await post('/api/explain', { model: m.id, image: EXAMPLE, label: 6, k: 234 });
+    assert.equal(r.status, 200, r.json.error);
+    assert.equal(r.json.profile.values.length, 234);
+    const neurons = r.json.profile.top.filter((t: Json) => t.kind === 'neuron');
+    assert.equal(neurons.length, 10);
+    for (const t of neurons) assert.equal(t.layer, 'fc');
+    // turning the predicted class's neuron off: the model predicts something else
+    const plain = await post('/api/predict', { model: m.id, image: EXAMPLE });
+    const off = await post('/api/predict', {
+      model: m.id,
+      image: EXAMPLE,
+      zero: [224 + plain.json.predicted],
+    });
+    assert.equal(off.status, 200, off.json.error);
+    assert.notEqual(off.json.predicted, plain.json.predicted);
+    const outOfRange = await post('/api/predict', { model: m.id, image: EXAMPLE, zero: [234] });
+    assert.match(outOfRange.json.error, /"zero": unit index 234 is out of range 0\.\.233/);
+  });
+
   it('runs concurrent requests one at a time', async () => {
     const results = await Promise.all(
       [6, 0, 2].map((label) => post('/api/explain', { model: 'm1', image: EXAMPLE, label, profile: false })),

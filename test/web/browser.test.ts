@@ -219,6 +219,29 @@ describe('pss serve in a browser', { skip }, () => {
     assert.match(await text('#predicted-class'), /^[A-Za-z/ -]+ \(\d\)$/);
   });
 
+  it('loads a model over filters and neurons: the page names each unit by its kind', async () => {
+    await page.locator('#load-model summary').click();
+    await page.locator('#model-units').selectOption('filters+neurons');
+    await page.locator('#zoo-arch').selectOption('fashion-cnn');
+    await page.locator('#zoo-weights-file').setInputFiles([]); // its bundled weights
+    await page.locator('#zoo-form button[type="submit"]').click();
+    await page.locator('#model-select option', { hasText: 'filters+neurons' }).waitFor({ state: 'attached' });
+    await page
+      .locator('#model-info', { hasText: '224 filters, 10 neurons (--units filters+neurons)' })
+      .waitFor();
+    await explained('shirt-as-tshirt-5806.png', 'Shirt (6)', 'T-shirt/top (0)');
+    await page.locator('#chart-caption', { hasText: "Each layer's units (filters, neurons)" }).waitFor();
+    // the last layer of the profile is the fc's neurons
+    const box = (await page.locator('#chart rect.hit').boundingBox())!;
+    await page.mouse.move(box.x + box.width - 2, box.y + box.height * 0.5);
+    const tip = page.locator('#chart-tooltip');
+    await tip.waitFor({ state: 'visible' });
+    assert.match((await tip.textContent()) ?? '', /^fc · neuron \d+/);
+    await shot('06-units.png');
+    await page.locator('#model-select').selectOption({ label: 'fashion-cnn (bundled)' });
+    await page.locator('#chart-caption', { hasText: 'sorted by z' }).waitFor();
+  });
+
   it('loads nothing from outside the server, and throws no script errors', () => {
     assert.deepEqual(external, []);
     assert.deepEqual(pageErrors, []);

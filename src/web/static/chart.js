@@ -7,6 +7,9 @@
 import { fmt } from './dom.js';
 import { unitLookup } from './units.js';
 
+/** Whether every unit of the table is a conv filter (the page then reads as it always did). */
+const onlyFilters = (layers) => layers.every((l) => (l.kind ?? 'filter') === 'filter');
+
 const SVG = 'http://www.w3.org/2000/svg';
 const MARGIN = { left: 60, right: 14, top: 12 };
 const PLOT_HEIGHT = 250;
@@ -159,7 +162,9 @@ export class FilterChart {
       height,
       viewBox: `0 0 ${width} ${height}`,
       role: 'img',
-      'aria-label': `Filter saliency (${what}) of ${n} filters in ${d.layers.length} conv layers`,
+      'aria-label': onlyFilters(d.layers)
+        ? `Filter saliency (${what}) of ${n} filters in ${d.layers.length} conv layers`
+        : `Unit saliency (${what}) of ${n} units in ${d.layers.length} layers`,
     });
     this.svg = svg;
 
@@ -296,7 +301,7 @@ export class FilterChart {
     this.showHover(index);
     const info = this.describe(index);
     this.handlers.onFocus?.(
-      `${info.layer} filter ${info.filter}: ${this.data.standardized ? 'z' : 'saliency'} ${fmt(info.value)}, rank ${info.rank} of ${info.of}`,
+      `${info.layer} ${info.kind} ${info.filter}: ${this.data.standardized ? 'z' : 'saliency'} ${fmt(info.value)}, rank ${info.rank} of ${info.of}`,
     );
   }
 
@@ -356,12 +361,12 @@ export class FilterChart {
     const tip = this.tooltip;
     tip.replaceChildren();
     const head = document.createElement('strong');
-    head.textContent = `${info.layer} · filter ${info.filter}`;
+    head.textContent = `${info.layer} · ${info.kind} ${info.filter}`;
     const body = document.createElement('div');
     body.textContent = `${d.standardized ? 'z' : 'saliency'} = ${fmt(info.value)} · rank ${info.rank} of ${info.of} in the layer`;
     const hint = document.createElement('div');
     hint.className = 'muted';
-    hint.textContent = 'click: the pixels that drive this filter';
+    hint.textContent = `click: the pixels that drive this ${info.kind}`;
     tip.append(head, body, hint);
     tip.dataset.index = String(index);
     tip.hidden = false;

@@ -135,21 +135,30 @@ function renderMaps(r) {
     `Grad-CAM, ${state.labelAssumed ? 'assumed' : 'true'}: ${className(m, r.label)}`;
 }
 
+/** The kinds a unit table holds, in words: "filters, neurons". */
+const unitKinds = (layers) =>
+  [...new Set(layers.map((l) => l.kind ?? 'filter'))]
+    .map((k) => (k === 'head' ? 'head units' : `${k}s`))
+    .join(', ');
+
 function renderProfile(r) {
   const p = r.profile;
   chart.setData({ ...p, standardized: r.standardized, top: p.top });
   chart.setPicked(state.clicked, state.selected);
   $('top-value-head').textContent = r.standardized ? 'z' : 'saliency';
-  $('chart-caption').textContent = r.standardized
-    ? "Each conv layer's filters sorted by z, largest first; hover a filter for its layer and z, click it for the pixels that drive it. Orange: the top k."
-    : "No statistics for this model: raw saliency (not z-scores), each layer's filters sorted, largest first. Hover a filter, click it for its map. Orange: the top k.";
+  const filters = p.layers.every((l) => (l.kind ?? 'filter') === 'filter');
+  $('chart-caption').textContent = filters
+    ? r.standardized
+      ? "Each conv layer's filters sorted by z, largest first; hover a filter for its layer and z, click it for the pixels that drive it. Orange: the top k."
+      : "No statistics for this model: raw saliency (not z-scores), each layer's filters sorted, largest first. Hover a filter, click it for its map. Orange: the top k."
+    : `Each layer's units (${unitKinds(p.layers)}) sorted by ${r.standardized ? 'z' : 'raw saliency (no statistics)'}, largest first; hover a unit for its layer, kind and value, click it for the pixels that drive it. Orange: the top k.`;
   $('top-table').tBodies[0].replaceChildren(
     ...p.top.map((t, i) =>
       node(
         'tr',
         { dataset: { index: String(t.index) } },
         node('td', {}, String(i + 1)),
-        node('td', {}, t.layer),
+        node('td', {}, t.kind && t.kind !== 'filter' ? `${t.layer} (${t.kind})` : t.layer),
         node('td', {}, String(t.filter)),
         node('td', {}, fmt(t.z ?? t.saliency)),
         node(

@@ -18,11 +18,12 @@ export function showFilterMap(r, f) {
     return;
   }
   img.src = r.maps.pss;
-  img.alt = `Input-space map of filter ${filterName(f)} over ${state.image.name}: the pixels that drive this one filter`;
+  const kind = f.kind ?? 'filter';
+  img.alt = `Input-space map of ${kind} ${filterName(f)} over ${state.image.name}: the pixels that drive this one ${kind}`;
   img.hidden = false;
   $('map-filter-empty').hidden = true;
   $('map-filter-caption').textContent =
-    `Filter ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${fmt(r.boost)}`;
+    `${kind[0].toUpperCase()}${kind.slice(1)} ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${fmt(r.boost)}`;
 }
 
 export async function showFilter(index) {

@@ -44,7 +44,7 @@ export function setModel(info) {
     ? ` Preprocessing: ${info.preprocessing.summary}${info.preprocessing.assumed ? ' (assumed from the input shape)' : ''}.`
     : '';
   $('model-info').textContent =
-    `${info.name}: ${info.layerCount} conv layers, ${fmtCount(info.unitCount)} filters, ` +
+    `${info.name}: ${info.unitSet === 'filters' ? `${info.layerCount} conv layers, ${fmtCount(info.unitCount)} filters` : `${info.layerCount} layers, ${info.unitCounts} (--units ${info.unitSet})`}, ` +
     `input ${info.inputShape.join('×')}, ${info.numClasses} classes; ${stats}.${pre}`;
   $('model-notes').replaceChildren(...info.notes.map((n) => node('li', {}, n)));
   $('k').max = String(info.unitCount);
@@ -95,7 +95,7 @@ async function loadZoo(event) {
     const weights = weightsFile ? await uploadFile(weightsFile, 'weights') : typed || undefined;
     const stats = statsFile ? await uploadFile(statsFile, 'stats') : statsPath || undefined;
     const info = await api(`Loading ${arch.name}`, '/api/models', {
-      json: { arch: arch.name, ...(weights && { weights }), ...(stats && { stats }) },
+      json: { arch: arch.name, ...(weights && { weights }), ...(stats && { stats }), ...unitsChosen() },
     });
     clearError();
     $('load-model').open = false;
@@ -114,7 +114,7 @@ export async function uploadOnnx(file) {
     const preprocessing = how === 'file' ? await uploadFile(description, 'preprocessing') : how;
     const info = await api(`Importing ${file.name}`, '/api/models/onnx', {
       body: file,
-      query: { name: file.name, preprocessing },
+      query: { name: file.name, preprocessing, ...unitsChosen() },
     });
     clearError();
     $('load-model').open = false;
@@ -137,8 +137,17 @@ const showName = (input, out) =>
     $(out).textContent = input.files[0] ? input.files[0].name : '';
   });
 
+/** The unit set chosen for the next model to load; none: the architecture's default. */
+const unitsChosen = () => ($('model-units').value ? { units: $('model-units').value } : {});
+
 export function initModels(s) {
   state.architectures = s.architectures;
+  $('model-units').replaceChildren(
+    node('option', { value: '', textContent: "the architecture's default" }),
+    ...Object.entries(s.unitSets ?? {}).map(([name, what]) =>
+      node('option', { value: name, textContent: name, title: what }),
+    ),
+  );
   state.allowPaths = s.allowPaths;
   state.initial = s.initial;
   $('zoo-arch').replaceChildren(

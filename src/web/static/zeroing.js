@@ -7,6 +7,9 @@ import { isCurrent, state } from './state.js';
 export const PRUNE_HINT =
   'Forward pass only: the prediction with those filters turned off (their output zero: weights and bias).';
 
+/** What one unit of the model is called: "filter" when all are (the default), else "unit". */
+const unitWord = (m) => (m?.unitSet && m.unitSet !== 'filters' ? 'unit' : 'filter');
+
 export const pruneMode = () => document.querySelector('input[name="prune-mode"]:checked').value;
 let pruneSeq = 0;
 
@@ -36,7 +39,7 @@ export async function updatePrune() {
   const before = r.probabilities.find((x) => x.class === r.predicted)?.probability;
   const after = p.probabilities.find((x) => x.class === r.predicted)?.probability;
   $('pruned').replaceChildren(
-    node('span', {}, `With ${p.zeroed} filter${p.zeroed === 1 ? '' : 's'} zeroed: predicted `),
+    node('span', {}, `With ${p.zeroed} ${unitWord(m)}${p.zeroed === 1 ? '' : 's'} zeroed: predicted `),
     node('strong', { id: 'pruned-class' }, className(m, p.predicted)),
     node('span', {}, ` at ${percent(p.probabilities[0].probability)}`),
     node(
