@@ -9,7 +9,9 @@
  * as a data: URI — one file to attach to an issue or an e-mail. Every piece of text (class
  * names, layer names, file names, notes) is HTML-escaped; file names are also URL-encoded.
  */
+
 import { writeFileAtomic } from '../io/files.js';
+import { describeUnitCounts } from '../models/units.js';
 import { type SaliencyReport, softmax } from '../saliency/report.js';
 import { escapeXml, formatValue } from './text.js';
 
@@ -131,7 +133,9 @@ export function reportHtml(
         ? `${esc(report.statistics.dataset)}, ${report.statistics.count.toLocaleString('en-US')} images <span class="file">${esc(report.statistics.file)}</span>`
         : 'none (not standardised)',
     ],
-    ['conv layers', `${report.layers.length} (${report.saliency.length.toLocaleString('en-US')} filters)`],
+    (report.units ?? 'filters') === 'filters'
+      ? ['conv layers', `${report.layers.length} (${report.saliency.length.toLocaleString('en-US')} filters)`]
+      : ['layers', `${report.layers.length} (${describeUnitCounts(report.layers)}; --units ${report.units})`],
     [
       'ranked by',
       report.standardized
@@ -173,10 +177,10 @@ export function reportHtml(
 
   const topRows = report.top.map(
     (f, i) =>
-      `<tr><td class="num">${i + 1}</td><td class="mono">${esc(f.layer)}</td><td class="num">${f.filter}</td><td class="num">${f.index}</td><td class="num">${f.z === null ? '—' : esc(f.z.toFixed(2))}</td><td class="num">${esc(formatValue(f.saliency))}</td></tr>`,
+      `<tr><td class="num">${i + 1}</td><td class="mono">${esc(f.layer)}${f.kind && f.kind !== 'filter' ? ` (${f.kind})` : ''}</td><td class="num">${f.filter}</td><td class="num">${f.index}</td><td class="num">${f.z === null ? '—' : esc(f.z.toFixed(2))}</td><td class="num">${esc(formatValue(f.saliency))}</td></tr>`,
   );
   const top = report.top.length
-    ? `<section><h2>Most salient filters</h2><table class="top"><thead><tr><th>rank</th><th>layer</th><th>filter</th><th>index</th><th>z</th><th>raw saliency</th></tr></thead><tbody>${topRows.join('')}</tbody></table></section>`
+    ? `<section><h2>Most salient ${(report.units ?? 'filters') === 'filters' ? 'filters' : 'units'}</h2><table class="top"><thead><tr><th>rank</th><th>layer</th><th>${(report.units ?? 'filters') === 'filters' ? 'filter' : 'unit'}</th><th>index</th><th>z</th><th>raw saliency</th></tr></thead><tbody>${topRows.join('')}</tbody></table></section>`
     : '';
   const notes = reportNotes(report, options.notes);
   const noteList = notes.length

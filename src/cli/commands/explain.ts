@@ -19,7 +19,7 @@ import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
 import { potRanking } from '../../saliency/pot.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { targetText } from '../../saliency/target.js';
-import { parseUnits } from '../../saliency/units.js';
+import { parseUnits, unitsName } from '../../saliency/units.js';
 import { statsForTarget } from '../../stats/file.js';
 import { checkInputSize, resolveStats } from '../../stats/resolve.js';
 import { withStandardization } from '../../stats/tails.js';
@@ -167,13 +167,14 @@ const command = defineCommand({
       classNames: names,
     });
     const { explanation: ex, report, ranked, boosted, heatmap: heat, gradcam, scale } = explained;
+    const units = unitsName(model.layers);
     const how = filters
-      ? 'hand-picked filters'
+      ? `hand-picked ${units}`
       : args.random
-        ? `${boosted.length} random filters`
+        ? `${boosted.length} random ${units}`
         : potChoice
-          ? `top ${boosted.length} filters by POT (q = ${pot!.q})`
-          : `top ${boosted.length} filters`;
+          ? `top ${boosted.length} ${units} by POT (q = ${pot!.q})`
+          : `top ${boosted.length} ${units}`;
     const full = {
       ...report,
       image: imagePath ?? input,
