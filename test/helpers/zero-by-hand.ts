@@ -16,7 +16,10 @@ export function zeroUnits(model: Model, units: readonly number[], o: { keepBias?
     const w = Float32Array.from(weights.get(layer.param)!);
     w.fill(0, rows[0] * size, rows[1] * size);
     weights.set(layer.param, w);
-    const biasName = `${layer.name}.bias`;
+    // conv1.weight → conv1.bias; an attention's in_proj_weight → in_proj_bias
+    const biasName = /weight$/.test(layer.param)
+      ? layer.param.replace(/weight$/, 'bias')
+      : `${layer.name}.bias`;
     const bias = weights.get(biasName);
     if (!o.keepBias && bias && model.params.some((p) => p.name === biasName)) {
       const b = Float32Array.from(bias);
