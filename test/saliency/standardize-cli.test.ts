@@ -217,14 +217,35 @@ describe('--standardize pot', { skip: !existsSync(DATA) && 'dataset-fashion-mnis
     );
   });
 
+  it('the bundled statistics keep tails: POT on the default model with no --stats, from their stored fits', async () => {
+    const out = JSON.parse(
+      ok(pss(['saliency', '--image', IMAGE, '--label', 'coat', '--standardize', 'pot', '--json', '-']))
+        .stdout,
+    );
+    assert.equal(out.standardization, 'pot');
+    assert.equal(out.statistics.count, 10_000);
+    const bundled = await readStats('models/fashion-cnn.stats.safetensors');
+    for (const q of [0.85, 0.95]) {
+      const stored = bundled.tails!.fits!.find((f) => f.q === q)!;
+      // the stored fit is the fit of the stored tails
+      assert.deepEqual(stored, fitPot(bundled.tails!, q));
+    }
+    assert.deepEqual(
+      out.top.map((t: { index: number }) => t.index),
+      potRanking(Float32Array.from(out.saliency), fitPot(bundled.tails!, 0.85), 10),
+    );
+  });
+
   it('refusals: no statistics, statistics without tails, a q the tails do not reach', () => {
     const untailed = join(dir, 'no-tails.safetensors');
     ok(pss(['stats', '--data', DATA, '--limit', '50', '--out', untailed, '--no-tails']));
     const run = ['saliency', '--image', IMAGE, '--label', 'coat', '--standardize', 'pot'];
     for (const [extra, pattern] of [
       [['--stats', untailed], /keeps no tails .* recompute the statistics with pss stats/],
-      // The bundled statistics keep none either.
-      [[], /keeps no tails/],
+      // The embedded model's first statistics kept none.
+      [['--stats', 'test/fixtures/fashion-cnn-stats-before-tails.safetensors'], /keeps no tails/],
+      // The bundled ones keep the top 1,503 of 10,000: enough for q >= 0.85 only.
+      [['--pot-quantile', '0.5'], /POT at q = 0\.5 needs the top 5000/],
       [
         ['--stats', stats, '--pot-quantile', '0.5'],
         /POT at q = 0\.5 needs the top 500: recompute them with pss stats --tail-quantile 0\.5/,

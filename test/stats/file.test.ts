@@ -108,11 +108,29 @@ describe('parseStats', () => {
     assert.deepEqual(parseStats(file(), PATH).meta, back.meta);
   });
 
-  it('reads the statistics shipped with the embedded model (written before coverage was recorded)', async () => {
+  it("reads a file written before coverage and tails were recorded (the embedded model's first statistics)", async () => {
+    const { readStats } = await import('../../src/stats/file.js');
+    const s = await readStats('test/fixtures/fashion-cnn-stats-before-tails.safetensors');
+    assert.equal(s.meta.coverage, undefined);
+    assert.equal(s.tails, undefined);
+    assert.equal(s.acc.count, 10_000);
+  });
+
+  it('reads the statistics shipped with the embedded model: every test image covered, tails and POT fits kept', async () => {
     const { readStats } = await import('../../src/stats/file.js');
     const s = await readStats('models/fashion-cnn.stats.safetensors');
-    assert.equal(s.meta.coverage, undefined);
     assert.equal(s.acc.count, 10_000);
+    assert.deepEqual(
+      s.meta.coverage?.map((c) => c.ranges),
+      [[[0, 10_000]]],
+    );
+    assert.equal(s.tails?.units, 224);
+    assert.equal(s.tails?.quantile, 0.85);
+    assert.equal(s.tails?.width, 1503); // ceil(0.15 * 10,000) + 2
+    assert.deepEqual(
+      s.tails?.fits?.map((f) => f.q),
+      [0.85, 0.95],
+    );
   });
 
   it('refuses a file of another format', () => {

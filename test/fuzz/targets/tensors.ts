@@ -128,7 +128,7 @@ const safetensors: Target = {
       file(`test/fixtures/${n}.safetensors`),
     ),
     file('test/fixtures/pth/small.safetensors'),
-    file('models/fashion-cnn.stats.safetensors'),
+    file('test/fixtures/fashion-cnn-stats-before-tails.safetensors'),
     serializeSafeTensors(
       {
         w: { dtype: 'F32', shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
@@ -159,7 +159,7 @@ const stats: Target = {
   name: 'stats',
   seeds: [
     file('test/fixtures/stats.safetensors'),
-    file('models/fashion-cnn.stats.safetensors'),
+    file('test/fixtures/fashion-cnn-stats-before-tails.safetensors'),
     serializeStats({
       acc: RunningStats.from(3, Float64Array.from([1, 2]), Float64Array.from([0.5, 0.25])),
       meta: {
