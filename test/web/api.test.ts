@@ -414,3 +414,15 @@ describe('pss serve: the API', () => {
     );
   });
 });
+
+describe('pss serve --units', () => {
+  it('the model of the command line is loaded over the unit set it names, the bundled one too', async () => {
+    await using explorer = new Explorer();
+    await explorer.loadInitial({ model: 'fashion-cnn', units: 'filters+neurons' });
+    const loaded = explorer.models.loaded() as Json[];
+    const initial = loaded.find((m) => m.id === explorer.initialId)!;
+    assert.deepEqual([initial.unitSet, initial.unitCount], ['filters+neurons', 234]);
+    // the bundled default stays as it is, beside it
+    assert.ok(loaded.some((m) => m.unitSet === 'filters' && m.unitCount === 224));
+  });
+});
