@@ -2,9 +2,9 @@ import { PssError } from '../errors.js';
 
 /** How a parameter gradient becomes a saliency profile (DESIGN §1 step 3). Defined once here. */
 export const AGGREGATIONS = {
-  filter: 'mean |gradient| over each conv filter (default)',
-  'filter-abs-mean': '|mean gradient| over each conv filter (the statistics the original authors published)',
-  signed: 'mean gradient over each conv filter, with its sign',
+  filter: 'mean |gradient| over each unit (a conv filter, or a neuron or head with --units) (default)',
+  'filter-abs-mean': '|mean gradient| over each unit (the statistics the original authors published)',
+  signed: 'mean gradient over each unit, with its sign',
   parameter: '|gradient| of every element of every parameter (conv, BatchNorm, linear, biases)',
 } as const;
 
@@ -26,7 +26,7 @@ export function perUnit(aggregation: Aggregation, command: string): Aggregation 
 }
 
 /**
- * The length of a saliency vector: one value per conv filter, or for `parameter` one per
+ * The length of a saliency vector: one value per unit (model.unitCount), or for `parameter` one per
  * element of every trained parameter (BatchNorm's running statistics are buffers, not
  * parameters: they get no gradient).
  */
