@@ -1,7 +1,7 @@
 /** Human summaries for the terminal. */
 import type { RankedFilter } from '../saliency/rank.js';
 import type { SaliencyReport } from '../saliency/report.js';
-import { kindName } from '../saliency/units.js';
+import { kindName, unitLabel } from '../saliency/units.js';
 
 const className = (i: number, name?: string) => (name ? `${name} (${i})` : `class ${i}`);
 
@@ -36,8 +36,10 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
     );
     ranked.forEach((t, i) => {
       const kind = filtersOnly ? '' : `${kindName(t.kind).padEnd(9)}  `;
+      const layer = r.layers.find((l) => l.name === t.layer);
+      const unit = layer ? unitLabel(layer, t.filter) : String(t.filter);
       lines.push(
-        `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${String(t.filter).padStart(6)}  ${kind}${fmt(t.value)}`,
+        `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${unit.padStart(6)}  ${kind}${fmt(t.value)}`,
       );
     });
   }

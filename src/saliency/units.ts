@@ -93,6 +93,16 @@ export function unitIndex(layers: readonly LayerSpan[], layer: string, filter: n
 }
 
 /**
+ * How a unit is named within its layer: its index, or for a head layer "q3", "k3", "v3" (head
+ * 3's q, k or v rows) — what `--filters layer:q3` takes back (headUnit).
+ */
+export function unitLabel(layer: LayerSpan, index: number): string {
+  if (layer.kind !== 'head') return String(index);
+  const heads = layer.filters / 3;
+  return `${'qkv'[Math.floor(index / heads)]}${index % heads}`;
+}
+
+/**
  * A head layer's unit index from "q3", "k3" or "v3" (head 3's q, k or v rows): its units are
  * all heads' q, then all k, then all v, as the rows of the in-projection are.
  */

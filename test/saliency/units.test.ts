@@ -6,7 +6,7 @@ import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { topFilters, topK } from '../../src/saliency/rank.js';
-import { locate, parseUnits, unitIndex, unitsOffMask } from '../../src/saliency/units.js';
+import { locate, parseUnits, unitIndex, unitLabel, unitsOffMask } from '../../src/saliency/units.js';
 
 const tiny = Model.deterministic(tinycnn);
 
@@ -94,6 +94,14 @@ describe('--filters', () => {
       ],
     };
     assert.deepEqual(parseUnits('attn:q0,attn:k3,attn:v1,attn:11', attn), [8, 15, 17, 19]);
+    // unitLabel names them back as --filters takes them
+    const head = attn.layers[1];
+    assert.deepEqual(
+      Array.from({ length: 12 }, (_, i) => unitLabel(head, i)),
+      ['q0', 'q1', 'q2', 'q3', 'k0', 'k1', 'k2', 'k3', 'v0', 'v1', 'v2', 'v3'],
+    );
+    for (let i = 0; i < 12; i++) assert.deepEqual(parseUnits(`attn:${unitLabel(head, i)}`, attn), [8 + i]);
+    assert.equal(unitLabel(attn.layers[0], 5), '5');
     assert.throws(() => parseUnits('attn:k4', attn), /attn has heads 0\.\.3, not 4/);
     assert.throws(() => parseUnits('attn:12', attn), /attn has head units 0\.\.11, not 12/);
     assert.throws(() => parseUnits('x:1', attn), /with a unit layer of vit/);
