@@ -20,9 +20,11 @@ rows (not the bias). `unit_params` in the metadata: [[name, rows, heads]] of the
 test/fixtures/transformers/<arch>.safetensors; --what input writes
 test/fixtures/transformers/input_saliency_<arch>.safetensors (vit_b_16, swin_t) as
 make_modern_input_saliency.py does (filters mode; Grad-CAM at the global pool's input, and
-for ViT at the last block's ln_1 output as a map of its patch tokens). The state dicts are added to test/fixtures/zoo_state_dicts.json.
+for ViT at the last block's ln_1 output as a map of its patch tokens), --what input-all
+input_saliency_<arch>_all.safetensors the same over --units all (the transformers' default;
+z not stored). The state dicts are added to test/fixtures/zoo_state_dicts.json.
 
-    /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input] [--keep-reference]
+    /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input,input-all] [--keep-reference]
 """
 
 from __future__ import annotations
@@ -74,6 +76,18 @@ def unit_params(model):
     return [(n, heads.get(n, 0)) for n, p in model.named_parameters() if p.dim() == 4 or n in linear]
 
 
+def unit_vector(units, grads, agg, unit_set):
+    """One sample's saliency over `unit_set` (filters, filters+neurons, all) from the unit
+    weights' gradients, in `units` order."""
+    parts = []
+    for n, h in units:
+        g = grads[n]
+        if unit_set == "filters" and g.dim() != 4:
+            continue
+        parts.append(AGGS[agg](g.reshape(3 * h if unit_set == "all" and h else g.shape[0], -1)))
+    return torch.cat(parts)
+
+
 def saliency(model, x, label):
     """Logits, loss and every saliency vector of one sample (numpy float64, rows [1, ...])."""
     units = unit_params(model)
@@ -83,12 +97,10 @@ def saliency(model, x, label):
     grads = dict(zip([n for n, _ in units], torch.autograd.grad(loss, [params[n] for n, _ in units])))
     out = {"logits": logits.detach(), "loss": loss.detach()[None]}
     for agg, f in AGGS.items():
-        rows = {n: f(g.reshape(g.shape[0], -1)) for n, g in grads.items()}
-        head = {n: f(grads[n].reshape(3 * h, -1)) for n, h in units if h}
-        out[agg] = torch.cat([rows[n] for n, _ in units if grads[n].dim() == 4])
-        out[f"units_{agg}"] = torch.cat([rows[n] for n, _ in units])
-        out[f"heads_{agg}"] = torch.cat([head[n] for n, h in units if h])
-        out[f"all_{agg}"] = torch.cat([head[n] if h else rows[n] for n, h in units])
+        out[agg] = unit_vector(units, grads, agg, "filters")
+        out[f"units_{agg}"] = unit_vector(units, grads, agg, "filters+neurons")
+        out[f"heads_{agg}"] = torch.cat([f(grads[n].reshape(3 * h, -1)) for n, h in units if h])
+        out[f"all_{agg}"] = unit_vector(units, grads, agg, "all")
     return {k: v.reshape(1, -1).numpy().astype(np.float64) for k, v in out.items()}
 
 
@@ -137,24 +149,28 @@ def grid(tokens):
     return tokens[:, 1:].transpose(1, 2).reshape(1, c, g, g)
 
 
-def input_maps(model, x, label, mu, sigma):
-    """make_modern_input_saliency.saliency_maps; for ViT (no global pool) Grad-CAM at the last
-    encoder block's ln_1 output as a [C, g, g] map of its patch tokens (where
-    pytorch-grad-cam takes ViT's)."""
-    if not hasattr(model, "encoder"):
-        return mis.saliency_maps(model, x, label, mu, sigma)
+def input_maps(model, x, label, mu, sigma, unit_set):
+    """make_modern_input_saliency.saliency_maps over the units of `unit_set`: M = d/dx cos(z,
+    s') by double backprop, z, cos, and Grad-CAM at the global pool's input, or for ViT (no
+    pool) at the last encoder block's ln_1 output as a [C, g, g] map of its patch tokens
+    (where pytorch-grad-cam takes ViT's)."""
     x = x.clone().requires_grad_()
-    convs = [p for p in model.parameters() if p.dim() == 4]
+    params = dict(model.named_parameters())
+    units = [(n, h) for n, h in unit_params(model) if unit_set != "filters" or params[n].dim() == 4]
     acts = {}
-    last = model.encoder.layers[-1].ln_1
-    hook = last.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    if hasattr(model, "encoder"):
+        view = grid
+        hook = model.encoder.layers[-1].ln_1.register_forward_hook(lambda m, i, o: acts.__setitem__("a", o))
+    else:
+        view = lambda t: t  # noqa: E731
+        hook = model.avgpool.register_forward_pre_hook(lambda m, i: acts.__setitem__("a", i[0]))
     try:
         logits = model(x)
     finally:
         hook.remove()
     loss = F.cross_entropy(logits, torch.tensor([label]))
-    grads = torch.autograd.grad(loss, convs, create_graph=True)
-    s = torch.cat([g.abs().mean((1, 2, 3)) for g in grads])
+    grads = dict(zip([n for n, _ in units], torch.autograd.grad(loss, [params[n] for n, _ in units], create_graph=True)))
+    s = unit_vector(units, grads, "filter", unit_set)
     z = (s - mu) / sigma
     top = torch.argsort(z, descending=True)[: mis.K]
     target = z.detach().clone()
@@ -163,44 +179,50 @@ def input_maps(model, x, label, mu, sigma):
     (m,) = torch.autograd.grad(cos, x, retain_graph=True)
     out = {"input_gradient": m[0], "z": z, "top": top, "cos": cos}
     pred = int(logits.argmax())
-    a = grid(acts["a"])
+    a = acts["a"]
     for name, cls in (("pred", pred), ("true", label)):
-        (go,) = torch.autograd.grad(logits[0, cls], acts["a"], retain_graph=True)
-        out[f"gradcam_{name}"] = torch.relu((grid(go).mean((2, 3), keepdim=True) * a).sum(1))[0]
+        (ga,) = torch.autograd.grad(logits[0, cls], a, retain_graph=True)
+        out[f"gradcam_{name}"] = torch.relu((view(ga).mean((2, 3), keepdim=True) * view(a)).sum(1))[0]
     return {k: v.detach().numpy() for k, v in out.items()}, pred
 
 
-def make_input(arch, write):
+def make_input(arch, write, unit_set):
+    """input_saliency_<arch>.safetensors (filters) or input_saliency_<arch>_all.safetensors
+    (--units all, the transformers' default; without z, whose parity the units fixtures show)."""
     model = getattr(torchvision.models, arch)(weights=None)
     x32, x64, model32 = mf.prepare(model, (1, 3, SIZE, SIZE))
     with torch.no_grad():
         label = int(torch.argsort(model(x64)[0], descending=True)[4])  # ranked 5th
-    n = sum(p.shape[0] for p in model.parameters() if p.dim() == 4)
+    shapes = {n: p.shape for n, p in model.named_parameters()}
+    n = sum(3 * h if unit_set == "all" and h else shapes[p][0]
+            for p, h in unit_params(model) if unit_set != "filters" or len(shapes[p]) == 4)
     mu, sigma = mis.deterministic_stats(n)
     keys = mis.KEYS
-    ref, pred = input_maps(model, x64, label, mu, sigma)
+    ref, pred = input_maps(model, x64, label, mu, sigma, unit_set)
     runs = []
     for _, m32, to_input in float32_runs(model32):
-        f32, pred32 = input_maps(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float())
+        f32, pred32 = input_maps(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float(), unit_set)
         assert (f32["top"] == ref["top"]).all() and pred32 == pred, (f32["top"], ref["top"], pred32, pred)
         runs.append(noise_floors(f32, ref, keys))
     floors = max_floors(runs)
-    summary(f"input_saliency_{arch}", floors)
-    tensors = {k: ref[k].astype(np.float32) for k in keys if k != "cos"}
+    suffix = "" if unit_set == "filters" else "_all"
+    summary(f"input_saliency_{arch}{suffix}", floors)
+    stored = [k for k in keys if k != "cos" and (k != "z" or unit_set == "filters")]
+    tensors = {k: ref[k].astype(np.float32) for k in stored}
     os.makedirs(OUT, exist_ok=True)
     write(
-        os.path.join(OUT, f"input_saliency_{arch}.safetensors"),
+        os.path.join(OUT, f"input_saliency_{arch}{suffix}.safetensors"),
         {**tensors, "top": ref["top"].astype(np.int64), "cos": ref["cos"]},
         {"arch": arch, "label": str(label), "predicted": str(pred), "k": str(mis.K), "boost": str(mis.BOOST),
-         "input_shape": f"[1, 3, {SIZE}, {SIZE}]", "units": "filters", **floor_metadata(floors)},
+         "input_shape": f"[1, 3, {SIZE}, {SIZE}]", "units": unit_set, "num_units": str(n), **floor_metadata(floors)},
     )
-    print(arch, "label", label, "cos", float(ref["cos"]), "top", ref["top"].tolist()[:5], "pred", pred, flush=True)
+    print(arch, unit_set, "label", label, "cos", float(ref["cos"]), "top", ref["top"].tolist()[:5], "pred", pred, flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default=",".join(ARCHS))
-    ap.add_argument("--what", default="units,input")
+    ap.add_argument("--what", default="units,input,input-all")
     ap.add_argument("--keep-reference", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
@@ -214,9 +236,9 @@ def main():
             t = time.time()
             if what == "units":
                 print(f"  {arch}: {make(arch)} bytes, {time.time() - t:.1f}s", flush=True)
-            elif what == "input" and arch in INPUT_ARCHS:
-                make_input(arch, write)
-                print(f"  input_saliency_{arch}: {time.time() - t:.1f}s", flush=True)
+            elif what in ("input", "input-all") and arch in INPUT_ARCHS:
+                make_input(arch, write, "filters" if what == "input" else "all")
+                print(f"  {what} {arch}: {time.time() - t:.1f}s", flush=True)
     if "units" in a.what.split(","):
         mmf.add_state_dicts(archs)
 

@@ -239,33 +239,44 @@ const stats = (n: number) => ({
   std: Float64Array.from({ length: n }, (_, i) => Math.fround(1e-3 * (hashUniform('stats-std', i) + 1.5))),
 });
 
-// make_transformer_fixtures.py --what input: the second-order input gradient through
-// attention (softmax, LayerNorm, GELU/Erf, MatMul) in filters mode; Grad-CAM at Swin's global
-// pool input and at ViT's last ln_1 output as a 14×14 map of its patch tokens
+// make_transformer_fixtures.py --what input,input-all: the second-order input gradient through
+// attention (softmax, LayerNorm, GELU/Erf, MatMul) in filters mode and over every unit (the
+// transformers' default); Grad-CAM at Swin's global pool input and at ViT's last ln_1 output as
+// a 14×14 map of its patch tokens
 for (const name of ['vit_b_16', 'swin_t']) {
-  describe(`explain ${name}: input gradient against PyTorch double backprop (${SIZE}x${SIZE}, filters)`, () => {
-    const fx = loadFixture(`transformers/input_saliency_${name}`);
+  describe(`explain ${name}: input gradient against PyTorch double backprop (${SIZE}x${SIZE})`, () => {
     const shape = [1, 3, SIZE, SIZE] as const;
     const image = { data: deterministicInput('input', shape), shape };
-
-    it('input gradient (second order), z, cos, the chosen filters and Grad-CAM', async (t) => {
-      const model = Model.deterministic(ARCHITECTURES[name]).withUnits('filters');
-      await using engine = new SaliencyEngine(model);
-      const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(model.unitCount) });
-      assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 filters by z');
-      assert.equal(r.result.predicted, Number(fx.metadata.predicted));
-      assertParity(t, 'z', r.z, fx.reference('z'));
-      assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
-      assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
-      assert.deepEqual(r.gradcam.shape, fx.get('gradcam_pred').shape, 'Grad-CAM at the same layer');
-      assertParity(
-        t,
-        'Grad-CAM (predicted)',
-        r.gradcam.predicted,
-        fx.reference('gradcam_pred'),
-        INPUT_COSINE,
-      );
-      assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
+    let model: Model;
+    before(() => {
+      model = Model.deterministic(ARCHITECTURES[name]);
     });
+    after(() => {
+      model = undefined as unknown as Model;
+    });
+
+    for (const set of ['filters', 'all'] as const)
+      it(`--units ${set}: input gradient (second order), cos, the chosen units and Grad-CAM`, async (t) => {
+        const fx = loadFixture(`transformers/input_saliency_${name}${set === 'all' ? '_all' : ''}`);
+        const units = model.withUnits(set);
+        assert.equal(fx.metadata.units, set);
+        assert.equal(units.unitCount, Number(fx.metadata.num_units));
+        await using engine = new SaliencyEngine(units);
+        const r = await explain(engine, image, Number(fx.metadata.label), { stats: stats(units.unitCount) });
+        assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 units by z');
+        assert.equal(r.result.predicted, Number(fx.metadata.predicted));
+        if (fx.has('z')) assertParity(t, 'z', r.z, fx.reference('z'));
+        assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
+        assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
+        assert.deepEqual(r.gradcam.shape, fx.get('gradcam_pred').shape, 'Grad-CAM at the same layer');
+        assertParity(
+          t,
+          'Grad-CAM (predicted)',
+          r.gradcam.predicted,
+          fx.reference('gradcam_pred'),
+          INPUT_COSINE,
+        );
+        assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
+      });
   });
 }
