@@ -197,15 +197,7 @@ for (const name of ['vit_b_32', 'swin_t']) {
       );
       assert.ok(maxRelDiff(first.saliency, second.saliency) > 1e-2, 'the two images differ');
     });
-    // test/helpers/zero-by-hand.ts names a unit's bias `${layer}.bias`, which misses
-    // MultiheadAttention's in_proj_bias (the mask is right: zeroing those rows too matches)
-    const todo =
-      name === 'vit_b_32'
-        ? "zeroUnits does not zero in_proj_bias rows (its bias is not named '<layer>.bias')"
-        : undefined;
-    it('filters, q/k/v heads and neurons turn off through the unit mask as zeroed rows and biases do', {
-      todo,
-    }, async () => {
+    it('filters, q/k/v heads and neurons turn off through the unit mask as zeroed rows and biases do', async () => {
       // the patch conv's first filter; the first layer's q head 0, k head 1, v head 2; a later
       // v head; the first MLP neuron; the last unit (a class of the head)
       const heads = model.layers.filter((l) => l.kind === 'head');
