@@ -93,6 +93,34 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
   });
 });
 
+describe('ONNX import: neurons (--units filters+neurons)', () => {
+  it('a Gemm with one row per sample holds neurons; one on tokens (ViT out_proj) does not', async () => {
+    const vit = onnxModel(loadSkeleton('test/fixtures/onnx/vit_b_16-op17.skeleton.onnx.gz'), 'vit.onnx');
+    const units = vit.withUnits('filters+neurons');
+    const outProj = units.params.filter((p) => /out_proj\.weight$/.test(p.name));
+    assert.ok(
+      outProj.length > 0 && outProj.every((p) => p.role === 'linear'),
+      'the exports carry out_proj Gemms',
+    );
+    assert.deepEqual(
+      units.layers.filter((l) => l.kind === 'neuron').map((l) => [l.name, l.filters]),
+      [['heads.head', 1000]],
+    );
+    // a batch of two: per-sample saliency of the head's neurons, and one image's neuron turned off
+    const shape = [2, ...units.arch.inputShape] as const;
+    const x = deterministicInput('vit-neurons', shape);
+    await using engine = new SaliencyEngine(units);
+    const [a, b] = await engine.compute({ data: x, shape }, [1, 2]);
+    assert.equal(a.saliency.length, vit.unitCount + 1000);
+    assert.ok(maxRelDiff(a.saliency, b.saliency) > 1e-3, 'the two images differ');
+    const [single] = await engine.compute(
+      { data: x.subarray(x.length / 2), shape: [1, ...shape.slice(1)] },
+      [2],
+    );
+    assert.ok(maxRelDiff(b.saliency, single.saliency) < 1e-5, 'row 1 is its own image');
+  });
+});
+
 describe('ONNX import: shape arithmetic is evaluated on import', () => {
   it('leaves only the differentiable ops of a Shape/Gather/Unsqueeze/Concat/Reshape flatten', () => {
     const model = onnxProto.onnx.ModelProto.decode(tinyOnnx(['Conv']));

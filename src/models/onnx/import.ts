@@ -128,9 +128,20 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
       source,
     });
   };
-  // One replay now, on placeholders, finds the class count and any problem at load time.
+  // One replay now, on placeholders, finds the class count and any problem at load time — and
+  // which Gemms take one row per sample (their rows at batch 1): those hold neurons the unit
+  // mask can reach per image (a Gemm on tokens [N·T, E], as MultiheadAttention's out_proj
+  // exports, does not).
   const probe = new Graph(op.OPS);
-  const probeNet = new Net({ graph: probe, param: (p) => probe.input(p.name, p.shape) });
+  const rows = new Map<string, number>();
+  const probeNet = new Net({
+    graph: probe,
+    param: (p) => probe.input(p.name, p.shape),
+    linearOutput: (weight, y) => {
+      rows.set(weight, y.shape[0]);
+      return y;
+    },
+  });
   const logits = define(probeNet)(probe.input('input', [1, ...inputShape]));
   // a Sigmoid on one score became two classes: the note tells of the one score
   const classes = oneScore.seen ? 1 : logits.shape[1];
@@ -149,7 +160,11 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     dynamicSize: dynamic,
     classifier: '',
     preprocessing,
-    unitLinears: new Set(neuronWeights(nodes, initializers).map((k) => params.get(k)!.name)),
+    unitLinears: new Set(
+      neuronWeights(nodes, initializers)
+        .map((k) => params.get(k)!.name)
+        .filter((name) => rows.get(name) === 1),
+    ),
     define,
   };
   return {
