@@ -17,6 +17,11 @@
  * - DenseNet checkpoints saved by torchvision before 0.4 name layers `norm.1`, `conv.2`, …;
  *   torchvision's own loader renames them to `norm1`, `conv2`, and so does this table.
  *
+ * - ViT: torchvision's own checkpoints (vit_b_16-c867db91.pth, vit_b_32-d86f8d99.pth) were
+ *   saved before MLPBlock became an MLP (its version 2) and name its linears `mlp.linear_1`,
+ *   `mlp.linear_2`; torchvision's loader renames them to `mlp.0`, `mlp.3`
+ *   (MLPBlock._load_from_state_dict), and so does this table.
+ *
  * Renames apply only when the torchvision name is missing from the file, so files with
  * torchvision's names load unchanged.
  */
@@ -75,6 +80,14 @@ export const HUB_NAME_TABLES: readonly NameTable[] = [
         prefix: 'AuxLogits.',
         why: 'timm checkpoints have no auxiliary classifier; it does not run in inference mode, so its gradients and saliency are zero either way',
       },
+    ],
+  },
+  {
+    family: 'vit',
+    archs: /^vit_b_(16|32)$/,
+    renames: [
+      { from: /^(encoder\.layers\.encoder_layer_\d+\.mlp)\.linear_1\.(weight|bias)$/, to: '$1.0.$2' },
+      { from: /^(encoder\.layers\.encoder_layer_\d+\.mlp)\.linear_2\.(weight|bias)$/, to: '$1.3.$2' },
     ],
   },
 ];

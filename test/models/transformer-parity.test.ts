@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { forwardRunner } from '../../src/jobs/forward.js';
 import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
+import { mapHubNames } from '../../src/models/hub-names.js';
 import { loadModel } from '../../src/models/load.js';
 import { Model } from '../../src/models/model.js';
 import { PRESETS } from '../../src/models/preprocessing-config.js';
@@ -135,6 +136,18 @@ for (const name of TRANSFORMERS) {
       const { resize, mean, std, resample } = arch.preprocessing;
       assert.deepEqual({ resize, mean, std }, { resize: t.resize[0], mean: t.mean, std: t.std });
       assert.equal(resample ?? 2, preset.resample ?? 2);
+      if (name.startsWith('vit_')) {
+        // torchvision's ViT files predate MLPBlock's version 2: mlp.linear_1, mlp.linear_2
+        const legacy = new Map(
+          model.params.map((p) => [
+            p.name.replace(/\.mlp\.0\./, '.mlp.linear_1.').replace(/\.mlp\.3\./, '.mlp.linear_2.'),
+            { shape: p.shape, data: new Float32Array(0) },
+          ]),
+        );
+        const { tensors, renamed } = mapHubNames(name, legacy);
+        assert.equal(renamed.length, 4 * 12);
+        assert.deepEqual([...tensors.keys()].sort(), model.params.map((p) => p.name).sort());
+      }
     });
     it('input matches', () => {
       const sum = data.reduce((a, b) => a + b, 0);
