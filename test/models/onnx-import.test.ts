@@ -107,16 +107,14 @@ describe('ONNX import: neurons (--units filters+neurons)', () => {
       [['heads.head', 1000]],
     );
     // a batch of two: per-sample saliency of the head's neurons, and one image's neuron turned off
-    const shape = [2, ...units.arch.inputShape] as const;
+    const [c, h, w] = units.arch.inputShape;
+    const shape = [2, c, h, w] as const;
     const x = deterministicInput('vit-neurons', shape);
     await using engine = new SaliencyEngine(units);
     const [a, b] = await engine.compute({ data: x, shape }, [1, 2]);
     assert.equal(a.saliency.length, vit.unitCount + 1000);
     assert.ok(maxRelDiff(a.saliency, b.saliency) > 1e-3, 'the two images differ');
-    const [single] = await engine.compute(
-      { data: x.subarray(x.length / 2), shape: [1, ...shape.slice(1)] },
-      [2],
-    );
+    const [single] = await engine.compute({ data: x.subarray(x.length / 2), shape: [1, c, h, w] }, [2]);
     assert.ok(maxRelDiff(b.saliency, single.saliency) < 1e-5, 'row 1 is its own image');
   });
 });
