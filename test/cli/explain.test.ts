@@ -29,7 +29,14 @@ describe('pss explain', () => {
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     assert.equal(report.standardized, true);
     assert.equal(report.top.length, 10);
-    assert.deepEqual(Object.keys(report.top[0]).sort(), ['filter', 'index', 'kind', 'layer', 'saliency', 'z']);
+    assert.deepEqual(Object.keys(report.top[0]).sort(), [
+      'filter',
+      'index',
+      'kind',
+      'layer',
+      'saliency',
+      'z',
+    ]);
     assert.equal(report.explain.boosted.length, 10);
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     for (const s of ['T-shirt/top', 'Shirt', 'gradcam.png', 'filter_saliency.png'])
