@@ -6,7 +6,8 @@
  */
 import type { RgbImage } from '../image/load.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
-import { type ExplainOptions, type ExplainResult, explain } from '../saliency/explain.js';
+import { EXPLAIN_DEFAULTS, type ExplainOptions, type ExplainResult, explain } from '../saliency/explain.js';
+import { potRanking } from '../saliency/pot.js';
 import type { RankedFilter } from '../saliency/rank.js';
 import { type SaliencyReport, saliencyReport } from '../saliency/report.js';
 import type { Reference } from '../saliency/standardize.js';
@@ -33,6 +34,8 @@ export interface ExplainedImage {
   gradcam: { predicted: ActivationMap; true: ActivationMap };
   /** Integer upscaling for the PNGs, so that a small input shows at about 224 px. */
   scale: number;
+  /** The boosted filters are POT's top k (the reference holds a POT model; none were named). */
+  potChosen: boolean;
 }
 
 export async function explainImage(
@@ -43,7 +46,21 @@ export async function explainImage(
 ): Promise<ExplainedImage> {
   const model = engine.model;
   const { reference, top, classNames, ...options } = o;
-  const ex = await explain(engine, image, label, { ...options, stats: reference });
+  // POT's top k (smallest P) from a first saliency pass, boosted as chosen filters; the map's
+  // cosine is still over z, which the graph computes.
+  const potChoice =
+    reference?.pot && !options.filters && !options.random
+      ? potRanking(
+          (await engine.compute(image, [label], options.aggregation, options.target))[0].saliency,
+          reference.pot,
+          options.k ?? EXPLAIN_DEFAULTS.k,
+        )
+      : undefined;
+  const ex = await explain(engine, image, label, {
+    ...options,
+    filters: options.filters ?? potChoice,
+    stats: reference,
+  });
   const { report, ranked } = saliencyReport(model, ex.result, {
     reference,
     target: o.target,
@@ -63,5 +80,6 @@ export async function explainImage(
     heatmap: inputHeatmap({ data: ex.inputGradient, shape: image.shape.slice(1) }, image.display),
     gradcam: { predicted: cam(ex.gradcam.predicted), true: cam(ex.gradcam.true) },
     scale: Math.max(1, Math.floor(224 / Math.max(h, w))),
+    potChosen: potChoice !== undefined,
   };
 }

@@ -45,14 +45,10 @@ export interface PotModel {
  * their quantile). `onUnit` hears of each unit fitted (ResNet-50's 26,560 take minutes).
  */
 export function fitPot(t: TailsLike, q: number, onUnit?: (done: number, total: number) => void): PotModel {
-  if (!(q > 0 && q < 1)) throw new PssError(`the POT quantile must be in (0, 1), got ${q}`);
+  const why = potQuantileRefusal(t, q);
+  if (why) throw new PssError(why);
   const n = t.count;
-  const i = Math.floor(q * n); // numpy's int(q * n)
-  const j = i - (n - t.width);
-  if (!(i < n) || j < 0)
-    throw new PssError(
-      `the statistics keep each unit's top ${t.width} of ${n} values (enough for q >= ${t.quantile}); POT at q = ${q} needs the top ${n - i}: recompute them with pss stats --tail-quantile ${q}`,
-    );
+  const j = Math.floor(q * n) - (n - t.width);
   const m: PotModel = {
     q,
     count: n,
@@ -80,6 +76,15 @@ export function fitPot(t: TailsLike, q: number, onUnit?: (done: number, total: n
     onUnit?.(u + 1, t.units);
   }
   return m;
+}
+
+/** Why kept tails cannot serve POT at q (undefined when they can), found without fitting. */
+export function potQuantileRefusal(t: TailsLike, q: number): string | undefined {
+  if (!(q > 0 && q < 1)) return `the POT quantile must be in (0, 1), got ${q}`;
+  const n = t.count;
+  const i = Math.floor(q * n); // numpy's int(q * n)
+  if (i < n && i - (n - t.width) >= 0) return undefined;
+  return `the statistics keep each unit's top ${t.width} of ${n} values (enough for q >= ${t.quantile}); POT at q = ${q} needs the top ${n - i}: recompute them with pss stats --tail-quantile ${q}`;
 }
 
 /** ln P per unit (0 at or below the threshold, −Infinity where P = 0). */

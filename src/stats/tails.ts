@@ -17,7 +17,7 @@
  * the parts' kept values, cut to the top K, is exactly the merged run's top K.
  */
 import { PssError } from '../errors.js';
-import { DEFAULT_POT_QUANTILE, fitPot, type PotModel } from '../saliency/pot.js';
+import { DEFAULT_POT_QUANTILE, fitPot, type PotModel, potQuantileRefusal } from '../saliency/pot.js';
 import type { Reference, Standardization } from '../saliency/standardize.js';
 
 /** The q the tails are sized for by default: enough for POT at q = 0.85 and 0.95. */
@@ -273,22 +273,32 @@ export function checkTailRows(t: Tails, fail: (why: string) => never): void {
  * --standardize: z leaves the statistics as they are; pot fits every unit's tail at quantile q
  * from the file's tails (or takes the fits the file kept), so that profiles become −log10 P.
  */
-export function withStandardization<
-  T extends { path: string; stats: { tails?: Tails; meta?: { aggregation?: string } }; reference: Reference },
->(resolved: T | undefined, method: Standardization, q: number): T | undefined {
+export function withStandardization<T extends StandardizableStats>(
+  resolved: T | undefined,
+  method: Standardization,
+  q: number,
+): T | undefined {
   if (method === 'z') return resolved;
+  const why = potRefusal(resolved, q);
+  if (why) throw new PssError(why);
+  const r = resolved!;
+  return { ...r, reference: { ...r.reference, pot: potModelOf(r.stats.tails!, q) } };
+}
+
+type StandardizableStats = {
+  path: string;
+  stats: { tails?: Tails; meta?: { aggregation?: string } };
+  reference: Reference;
+};
+
+/** Why --standardize pot at q cannot use these statistics (undefined when it can), found without fitting. */
+export function potRefusal(resolved: StandardizableStats | undefined, q: number): string | undefined {
   if (!resolved)
-    throw new PssError(
-      '--standardize pot needs validation statistics with tails: give --stats FILE from pss stats',
-    );
+    return '--standardize pot needs validation statistics with tails: give --stats FILE from pss stats';
   const { tails } = resolved.stats;
   if (!tails && resolved.stats.meta?.aggregation === 'parameter')
-    throw new PssError(
-      '--standardize pot ranks units (filters, neurons, heads); per-parameter statistics keep no tails: use --standardize z with --aggregation parameter',
-    );
+    return '--standardize pot ranks units (filters, neurons, heads); per-parameter statistics keep no tails: use --standardize z with --aggregation parameter';
   if (!tails)
-    throw new PssError(
-      `${resolved.path} keeps no tails (computed with --no-tails, by an earlier pss, or by the original authors), so --standardize pot cannot fit them; recompute the statistics with pss stats`,
-    );
-  return { ...resolved, reference: { ...resolved.reference, pot: potModelOf(tails, q) } };
+    return `${resolved.path} keeps no tails (computed with --no-tails, by an earlier pss, or by the original authors), so --standardize pot cannot fit them; recompute the statistics with pss stats`;
+  return potQuantileRefusal(tails, q);
 }

@@ -16,7 +16,6 @@ import { defaultBatch } from '../../runtime/batch.js';
 import { type Aggregation, perUnit } from '../../saliency/aggregation.js';
 import { SaliencyEngine } from '../../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../../saliency/explain.js';
-import { potRanking } from '../../saliency/pot.js';
 import type { RankBy } from '../../saliency/rank.js';
 import { targetText } from '../../saliency/target.js';
 import { parseUnits, unitsName } from '../../saliency/units.js';
@@ -143,12 +142,6 @@ const command = defineCommand({
 
     await using engine = new SaliencyEngine(model, engineOptions(args));
     const k = intFlag(args.k, 'k', 1)!;
-    // POT's top k (smallest P) from a first saliency pass, boosted as chosen filters; the
-    // map's cosine is still over z, which the graph computes.
-    const potChoice =
-      pot && !filters && !args.random
-        ? potRanking((await engine.compute(batch, [label], aggregation, target))[0].saliency, pot, k)
-        : undefined;
     const explained = await explainImage(engine, batch, label, {
       aggregation,
       target,
@@ -156,7 +149,7 @@ const command = defineCommand({
       k,
       boost,
       rankBy: args.rank as RankBy,
-      filters: filters ?? potChoice,
+      filters,
       random: args.random,
       noiseIters: intFlag(args['noise-iters'], 'noise-iters', 1),
       noisePercent: numberFlag(args['noise-percent'], 'noise-percent', 0, 1),
@@ -166,13 +159,13 @@ const command = defineCommand({
       top: intFlag(args.top, 'top', 0),
       classNames: names,
     });
-    const { explanation: ex, report, ranked, boosted, heatmap: heat, gradcam, scale } = explained;
+    const { explanation: ex, report, ranked, boosted, heatmap: heat, gradcam, scale, potChosen } = explained;
     const units = unitsName(model.layers);
     const how = filters
       ? `hand-picked ${units}`
       : args.random
         ? `${boosted.length} random ${units}`
-        : potChoice
+        : potChosen
           ? `top ${boosted.length} ${units} by POT (q = ${pot!.q})`
           : `top ${boosted.length} ${units}`;
     const full = {
@@ -183,7 +176,7 @@ const command = defineCommand({
           ? 'hand-picked'
           : args.random
             ? 'random'
-            : potChoice
+            : potChosen
               ? 'pot'
               : report.standardized
                 ? 'z'
