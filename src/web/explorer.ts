@@ -16,7 +16,9 @@ import { cacheRoot } from '../models/download/index.js';
 import type { ModelSpec } from '../models/load.js';
 import type { SaliencyOptions } from '../saliency/engine.js';
 import { EXPLAIN_DEFAULTS } from '../saliency/explain.js';
+import { POT_SCORE_CAP, potProfile } from '../saliency/pot.js';
 import { softmax } from '../saliency/report.js';
+import type { Standardization } from '../saliency/standardize.js';
 import { ImageStore } from './images.js';
 import { type LoadedModel, ModelStore } from './models.js';
 import { Redactor } from './redact.js';
@@ -31,6 +33,10 @@ export interface ExplorerOptions extends SaliencyOptions {
   allowPaths?: boolean;
   /** Where the details of refused server files go (default console.error). */
   log?: (line: string) => void;
+  /** How an explanation standardises when its request does not say (pss serve --standardize); default z. */
+  standardize?: Standardization;
+  /** The POT threshold quantile (pss serve --pot-quantile); default 0.85. */
+  potQuantile?: number;
 }
 
 /** A class with its probability. */
@@ -57,13 +63,15 @@ export interface ExplainRequest {
   filters?: number[];
   /** Include the filter profile (values of every filter); default true. */
   profile?: boolean;
+  /** z-scores, or POT's tail probabilities (ranked smallest first, shown as −log10 P); default the server's. */
+  standardize?: Standardization;
 }
 
 const pngDataUrl = async (img: RgbImage, scale: number) =>
   `data:image/png;base64,${Buffer.from(await encodePng(img, { scale })).toString('base64')}`;
 
 /** 6 significant digits: the chart needs no more, and the JSON halves. */
-const round = (v: number) => (Number.isFinite(v) ? Number(v.toPrecision(6)) : null);
+const round = (v: number | null) => (v !== null && Number.isFinite(v) ? Number(v.toPrecision(6)) : null);
 
 export class Explorer implements AsyncDisposable {
   readonly models: ModelStore;
@@ -114,13 +122,23 @@ export class Explorer implements AsyncDisposable {
     };
   }
 
-  /** Filter profile, input-space map (top k, or the given filters), Grad-CAM. */
+  /** How explanations standardise when a request does not say. */
+  get standardize(): Standardization {
+    return this.options.standardize ?? 'z';
+  }
+
+  /**
+   * Filter profile, input-space map (top k, or the given filters), Grad-CAM. With POT the top k
+   * are those of smallest P and the profile is −log10 P (capped at POT_SCORE_CAP), as in `pss explain`.
+   */
   async explain(m: LoadedModel, ref: string, r: ExplainRequest) {
+    const stats = this.models.standardized(m, r.standardize ?? this.standardize);
     const { x, batch } = await this.images.input(m, ref);
     const k = r.k ?? EXPLAIN_DEFAULTS.k;
     const boost = r.boost ?? EXPLAIN_DEFAULTS.boost;
+    const pot = stats?.reference.pot;
     const e = await explainImage(m.engine, batch, r.label, {
-      reference: m.stats?.reference,
+      reference: stats?.reference,
       k,
       boost,
       filters: r.filters,
@@ -128,6 +146,7 @@ export class Explorer implements AsyncDisposable {
       classNames: m.classNames,
     });
     const { report, scale } = e;
+    const score = report.pot?.score;
     const cam = (map: typeof e.gradcam.true) => camOverlay(map, x.display).overlay;
     return {
       label: report.label,
@@ -137,19 +156,28 @@ export class Explorer implements AsyncDisposable {
       loss: report.loss,
       probabilities: report.probabilities,
       standardized: report.standardized,
+      standardization: report.standardization,
+      pot: pot ? { quantile: pot.q, cap: POT_SCORE_CAP } : null,
       notes: report.notes.map((n) => this.redactor.clean(n)),
       k,
       boost,
       cos: e.explanation.cos,
-      boosted: e.boosted.map((b) => ({ ...b, z: round(b.z) })),
+      boosted: e.boosted.map((b) => ({ ...b, z: round(b.z), ...(score && { pot: round(score[b.index]) }) })),
       profile:
         r.profile === false
           ? undefined
           : {
               aggregation: report.aggregation,
               layers: report.layers,
-              values: (report.z ?? report.saliency).map(round),
-              top: report.top.map((t) => ({ ...t, z: t.z === null ? null : round(t.z) })),
+              values: Array.from(
+                pot ? potProfile(report.saliency, pot) : (report.z ?? report.saliency),
+                round,
+              ),
+              top: report.top.map((t) => ({
+                ...t,
+                z: t.z === null ? null : round(t.z),
+                ...(t.pot !== undefined && { pot: round(t.pot) }),
+              })),
             },
       maps: {
         input: await pngDataUrl(x.display, scale),

@@ -24,9 +24,12 @@ import { loadWeights } from '../models/weights.js';
 import { ARCHITECTURES, architecture } from '../models/zoo.js';
 import { DEFAULT_AGGREGATION } from '../saliency/aggregation.js';
 import { SaliencyEngine, type SaliencyOptions } from '../saliency/engine.js';
+import { DEFAULT_POT_QUANTILE } from '../saliency/pot.js';
+import type { Standardization } from '../saliency/standardize.js';
 import { layerSpans } from '../saliency/units.js';
 import { readAnyStats } from '../stats/authors.js';
 import { type ResolvedStats, resolveStats } from '../stats/resolve.js';
+import { potRefusal, withStandardization } from '../stats/tails.js';
 import { NotFound } from './errors.js';
 import { checkForward, importUploadedOnnx, type OnnxUpload } from './onnx-upload.js';
 import type { Redactor } from './redact.js';
@@ -66,6 +69,8 @@ export interface LoadedModel {
 }
 
 export interface ModelStoreOptions extends SaliencyOptions {
+  /** The POT threshold quantile explanations rank by with --standardize pot; default 0.85. */
+  potQuantile?: number;
   /** Models kept loaded besides the pinned ones; default 2. */
   maxModels?: number;
   /** The page may name files of this machine by path (weights, statistics); default false. */
@@ -76,6 +81,8 @@ export interface ModelStoreOptions extends SaliencyOptions {
 
 export class ModelStore implements AsyncDisposable {
   private readonly models = new Map<string, LoadedModel>();
+  /** Each model's statistics with their POT model, fitted once (stored fits make it instant). */
+  private readonly potStats = new WeakMap<LoadedModel, ResolvedStats>();
   private next = 1;
   /** The model the page starts with. */
   initialId = '';
@@ -138,7 +145,10 @@ export class ModelStore implements AsyncDisposable {
    */
   async loadInitial(spec: ModelSpec & { stats?: string }): Promise<void> {
     const isDefault = spec.model === DEFAULT_MODEL && !spec.weights && !spec.preprocessing && !spec.units;
-    const bundled = await this.loadBuiltin(DEFAULT_MODEL, { stats: isDefault ? spec.stats : undefined });
+    const bundled = await this.loadBuiltin(DEFAULT_MODEL, {
+      stats: isDefault ? spec.stats : undefined,
+      commandLine: true,
+    });
     bundled.pinned = true;
     this.initialId = bundled.id;
     if (isDefault) return;
@@ -158,7 +168,13 @@ export class ModelStore implements AsyncDisposable {
    */
   async loadBuiltin(
     name: string,
-    o: { weights?: string; stats?: string; units?: UnitSet } = {},
+    o: {
+      weights?: string;
+      stats?: string;
+      units?: UnitSet;
+      /** The statistics are the command line's (pss serve --stats): a path, read as every command reads it. */
+      commandLine?: boolean;
+    } = {},
   ): Promise<LoadedModel> {
     const arch = architecture(name);
     let weights: NamedFile | undefined;
@@ -189,7 +205,7 @@ export class ModelStore implements AsyncDisposable {
       ? await this.serverFile(weights, 'weights', () => loadWeights(arch, weights.path))
       : await loadModel({ model: arch.name });
     const model = o.units ? loaded.withUnits(o.units) : loaded;
-    const stats = await this.stats(o.stats);
+    const stats = o.commandLine ? { path: o.stats } : await this.stats(o.stats);
     const title = `${weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`}${o.units ? ` · ${o.units}` : ''}`;
     return this.add(key, title, model, stats.path);
   }
@@ -272,6 +288,24 @@ export class ModelStore implements AsyncDisposable {
     return m;
   }
 
+  get potQuantile(): number {
+    return this.options.potQuantile ?? DEFAULT_POT_QUANTILE;
+  }
+
+  /**
+   * The statistics a model's explanations standardise by: as loaded for z; for pot, with every
+   * unit's fitted tail — or one line saying why its statistics cannot (withStandardization's).
+   */
+  standardized(m: LoadedModel, method: Standardization): ResolvedStats | undefined {
+    if (method === 'z') return m.stats;
+    let s = this.potStats.get(m);
+    if (!s) {
+      s = withStandardization(m.stats, 'pot', this.potQuantile)!;
+      this.potStats.set(m, s);
+    }
+    return s;
+  }
+
   /** What the page shows about a model, its unit table included (the page locates filters by it). */
   info(m: LoadedModel) {
     const { model, stats } = m;
@@ -297,6 +331,8 @@ export class ModelStore implements AsyncDisposable {
       statistics: stats
         ? { file: basename(stats.path), count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
         : null,
+      /** POT at the server's quantile, or why not (no statistics, no tails, tails too short). */
+      pot: { quantile: this.potQuantile, refusal: this.potRefusal(m) },
       notes: [...(model.info.notes ?? []), ...model.warnings].map((n) => this.redactor.clean(n)),
       examples: m.examples.map((e) => ({
         file: e.file,
@@ -307,6 +343,12 @@ export class ModelStore implements AsyncDisposable {
         url: `/api/models/${m.id}/examples/${encodeURIComponent(e.file)}`,
       })),
     };
+  }
+
+  /** Why this model cannot rank by POT (null when it can), no path of this machine in it. */
+  private potRefusal(m: LoadedModel): string | null {
+    const why = potRefusal(m.stats, this.potQuantile);
+    return why === undefined ? null : this.redactor.clean(why);
   }
 
   loaded() {

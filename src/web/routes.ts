@@ -12,13 +12,14 @@
  *   GET  /api/models/:id/examples/:file     a shipped example image
  *   POST /api/images?name=                  body: an image file → {id: "upload:u1"}
  *   POST /api/predict         {model, image, zero?}      top-5, optionally with units turned off
- *   POST /api/explain         {model, image, label, k?, boost?, filters?, profile?}
+ *   POST /api/explain         {model, image, label, k?, boost?, filters?, profile?, standardize?: "z"|"pot"}
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { MAX_PIXELS } from '../image/budget.js';
 import { isUnitSet, UNIT_SETS, type UnitSet } from '../models/units.js';
+import { STANDARDIZATIONS, type Standardization } from '../saliency/standardize.js';
 import type { Explorer } from './explorer.js';
 import { HttpError, indexList, numberField, readJson, sendJson, stringField } from './http.js';
 import { displayName } from './images.js';
@@ -73,6 +74,14 @@ export function apiRoutes(
       `"units" must be one of ${Object.keys(UNIT_SETS).join(', ')}, got ${JSON.stringify(v)}`,
     );
   };
+  /** The standardisation the page asks for (absent: the server's, pss serve --standardize). */
+  const standardizeOf = (v: string | undefined): Standardization | undefined => {
+    if (v === undefined || (STANDARDIZATIONS as readonly string[]).includes(v)) return v as Standardization;
+    throw new HttpError(
+      400,
+      `"standardize" must be one of ${STANDARDIZATIONS.join(', ')}, got ${JSON.stringify(v)}`,
+    );
+  };
   /** A file reference from the page; a path (not an upload or a cache name) is "typed". */
   const ref = (c: Context, v: string | undefined) => {
     if (v && !/^(upload:|tv:|hf:|https?:)/.test(v)) c.typed.push(v);
@@ -91,6 +100,7 @@ export function apiRoutes(
           unitSets: UNIT_SETS,
           limits: { ...limits, maxPixels: MAX_PIXELS },
           allowPaths: models.options.allowPaths === true,
+          standardize: { method: explorer.standardize, potQuantile: models.potQuantile },
           status: queue.status(),
         }),
     ],
@@ -218,12 +228,13 @@ export function apiRoutes(
           boost: numberField(body, 'boost', { min: 0, max: 1e6, fallback: 100 }),
           filters: indexList(body, 'filters', m.model.unitCount),
           profile: body.profile !== false,
+          standardize: standardizeOf(stringField(body, 'standardize', true)),
         };
         if (request.filters?.length === 0) throw new HttpError(400, '"filters" is empty');
         const t0 = Date.now();
         const what = request.filters
           ? `${request.filters.length} chosen filter(s)`
-          : `top ${request.k} filters`;
+          : `top ${request.k} filters${(request.standardize ?? explorer.standardize) === 'pot' ? ' by POT' : ''}`;
         const r = await queue.run(
           `explaining (${what}, ${m.model.name})`,
           () => explorer.explain(m, image, request),

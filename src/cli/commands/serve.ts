@@ -4,7 +4,15 @@ import { PssError } from '../../errors.js';
 import { exposureWarning, isLoopback, newToken, parseOrigins } from '../../web/access.js';
 import { Explorer } from '../../web/explorer.js';
 import { startServer } from '../../web/server.js';
-import { engineOptions, modelArgs, modelSpec, rankArgs, runtimeArgs } from '../args.js';
+import {
+  engineOptions,
+  modelArgs,
+  modelSpec,
+  rankArgs,
+  runtimeArgs,
+  standardizeArgs,
+  standardizeFlags,
+} from '../args.js';
 import { intFlag } from '../parse.js';
 
 const command = defineCommand({
@@ -44,6 +52,7 @@ const command = defineCommand({
       ...rankArgs.stats,
       description: 'Validation statistics for --model (default: the bundled ones)',
     },
+    ...standardizeArgs,
     ...runtimeArgs,
   },
   async run({ args }) {
@@ -54,9 +63,17 @@ const command = defineCommand({
     const token = isLoopback(args.host) ? undefined : newToken();
     // refused before anything loads: a non-loopback address needs the token (it always gets one)
     const warning = exposureWarning({ host: args.host, port, allowOrigins, token, allowPaths });
-    const explorer = new Explorer({ ...engineOptions(args), allowPaths });
+    const how = standardizeFlags(args);
+    const explorer = new Explorer({
+      ...engineOptions(args),
+      allowPaths,
+      standardize: how.method,
+      potQuantile: how.q,
+    });
     if (args.weights || args.model !== 'fashion-cnn') console.error(`loading ${args.model}…`);
     await explorer.loadInitial({ ...modelSpec(args), stats: args.stats });
+    // --standardize pot is refused at start when the model's statistics cannot serve it
+    explorer.models.standardized(explorer.models.get(explorer.initialId), how.method);
     const server = await startServer({ explorer, host: args.host, port, allowOrigins, token });
     if (warning) console.error(warning.replace(`:${port}`, `:${server.port}`));
     console.log(`pss explorer: ${server.url}  (Ctrl+C stops it)`);
@@ -92,6 +109,10 @@ export default Object.assign(command, {
         'start with ResNet-50 (downloaded once into the cache) and its validation statistics',
       ],
       ['pss serve --port 0', 'any free port'],
+      [
+        'pss serve --standardize pot',
+        'the page starts ranking by POT (the bundled statistics keep tails); it can switch to z',
+      ],
       [
         'pss serve --host 0.0.0.0',
         'on every interface: the printed URL carries the token every request needs',

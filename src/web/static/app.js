@@ -140,6 +140,10 @@ $('label').addEventListener('change', () => {
   explainNow();
 });
 for (const id of ['k', 'boost']) $(id).addEventListener('change', explainNow);
+$('standardize').addEventListener('change', () => {
+  state.standardize = $('standardize').value;
+  explainNow();
+});
 $('prune-toggle').addEventListener('change', updatePrune);
 for (const radio of document.querySelectorAll('input[name="prune-mode"]'))
   radio.addEventListener('change', updatePrune);

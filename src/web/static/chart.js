@@ -1,5 +1,5 @@
 // The filter-saliency profile as an interactive SVG: every conv layer's filters sorted by value
-// (z, or raw saliency without statistics), largest first, layers side by side in model order —
+// (z, POT's −log10 P, or raw saliency without statistics), largest first, layers side by side in model order —
 // the layout of `pss explain`'s filter_saliency.png. Hover shows layer, filter and value;
 // clicking a filter calls onPick(index). The top-k filters are orange dots, picked ones ringed.
 // Filters are named by the server's unit table (units.js), never worked out here.
@@ -85,7 +85,10 @@ export class FilterChart {
     }).observe(container);
   }
 
-  /** @param {{layers: {name: string, offset: number, filters: number}[], values: (number|null)[], standardized: boolean, aggregation: string, top: {index: number}[]}} data */
+  /**
+   * @param {{layers: {name: string, offset: number, filters: number}[], values: (number|null)[], standardized: boolean, aggregation: string, top: {index: number}[], pot?: {quantile: number, cap: number} | null}} data
+   *   with `pot`, values are −log10 P, POT's cap standing for P = 0 (beyond every validation value)
+   */
   setData(data) {
     const { layers, values } = data;
     // order[pos] = filter index at that position; pos[index] = its position.
@@ -156,7 +159,11 @@ export class FilterChart {
     const y = (v) => MARGIN.top + ((hi - v) / (hi - lo)) * plotH;
     this.geometry = { x, y, plotW, plotH, n };
 
-    const what = d.standardized ? 'z-scores' : `raw saliency (${d.aggregation}, no statistics)`;
+    const what = d.pot
+      ? `POT, −log10 P at q = ${d.pot.quantile}`
+      : d.standardized
+        ? 'z-scores'
+        : `raw saliency (${d.aggregation}, no statistics)`;
     const svg = el('svg', {
       width,
       height,
@@ -189,7 +196,7 @@ export class FilterChart {
       axis,
     );
     title.setAttribute('transform', `rotate(-90 14 ${MARGIN.top + plotH / 2})`);
-    title.textContent = d.standardized ? 'z-score' : `saliency (${d.aggregation})`;
+    title.textContent = d.pot ? '−log10 P (POT)' : d.standardized ? 'z-score' : `saliency (${d.aggregation})`;
 
     // layer boundaries, and names: stage starts first, then block starts, then the widest
     // layers, at least 19 px apart (the names are parallel lines at 40°)
@@ -301,8 +308,15 @@ export class FilterChart {
     this.showHover(index);
     const info = this.describe(index);
     this.handlers.onFocus?.(
-      `${info.layer} ${info.kind} ${info.filter}: ${this.data.standardized ? 'z' : 'saliency'} ${fmt(info.value)}, rank ${info.rank} of ${info.of}`,
+      `${info.layer} ${info.kind} ${info.filter}: ${this.valueText(info.value, ' ')}, rank ${info.rank} of ${info.of}`,
     );
+  }
+
+  /** "z = 2.5", "−log10 P = 7.1", "−log10 P ≥ 400" (POT's cap: P = 0, or below 10^−400). */
+  valueText(v, equals = ' = ') {
+    const d = this.data;
+    if (d.pot) return v >= d.pot.cap ? `−log10 P ≥ ${fmt(d.pot.cap)}` : `−log10 P${equals}${fmt(v)}`;
+    return `${d.standardized ? 'z' : 'saliency'}${equals}${fmt(v)}`;
   }
 
   drawPicked() {
@@ -363,7 +377,7 @@ export class FilterChart {
     const head = document.createElement('strong');
     head.textContent = `${info.layer} · ${info.kind} ${info.filter}`;
     const body = document.createElement('div');
-    body.textContent = `${d.standardized ? 'z' : 'saliency'} = ${fmt(info.value)} · rank ${info.rank} of ${info.of} in the layer`;
+    body.textContent = `${this.valueText(info.value)} · rank ${info.rank} of ${info.of} in the layer`;
     const hint = document.createElement('div');
     hint.className = 'muted';
     hint.textContent = `click: the pixels that drive this ${info.kind}`;

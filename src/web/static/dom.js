@@ -27,6 +27,12 @@ export function fmt(v) {
   if (a >= 1000 || Number.isInteger(v)) return Math.round(v).toLocaleString('en-US');
   return String(Number(v.toPrecision(3)));
 }
+/** What an explanation's profile values are: POT's −log10 P, z-scores, or raw saliency. */
+export const valueName = (r) =>
+  r?.standardization === 'pot' ? '−log10 P' : r?.standardized ? 'z' : 'saliency';
+/** A unit's value as the explanation ranks it (POT: −log10 P, ∞ where P = 0), for people. */
+export const unitValue = (r, u) =>
+  r?.standardization === 'pot' ? (u.pot === null ? '∞' : fmt(u.pot)) : fmt(u.z ?? u.saliency);
 /** A count with thousands separators. */
 export const fmtCount = (n) => n.toLocaleString('en-US');
 

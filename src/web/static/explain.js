@@ -1,7 +1,7 @@
 // The explanation of the chosen image: prediction and top 5, the four maps, the filter profile
 // and its top-k table.
 import { api, attempt, clearError } from './api.js';
-import { $, className, fmt, node, percent, renderBars } from './dom.js';
+import { $, className, fmt, node, percent, renderBars, unitValue, valueName } from './dom.js';
 import { showFilter, showFilterMap } from './filters.js';
 import { chart, isCurrent, state } from './state.js';
 import { clearPrune, updatePrune } from './zeroing.js';
@@ -64,6 +64,7 @@ export async function explainNow() {
     image: state.image.ref,
     label: Number($('label').value),
     ...settings,
+    standardize: $('standardize').value,
   };
   const r = await attempt(() => api(`Explaining ${state.image.name}`, '/api/explain', { json: request }));
   // a later explanation, another image or model: this answer is no longer wanted
@@ -129,7 +130,7 @@ function renderMaps(r) {
     `Grad-CAM of ${name} for the predicted class ${className(m, r.predicted)}, as a heat map over the image`;
   $('map-cam-true').alt = `Grad-CAM of ${name} for ${truth}, as a heat map over the image`;
   $('map-pss-caption').textContent =
-    `Input-space saliency: top ${r.boosted.length} filters, boost ×${fmt(r.boost)}`;
+    `Input-space saliency: top ${r.boosted.length} filters${r.pot ? ' by POT' : ''}, boost ×${fmt(r.boost)}`;
   $('map-cam-predicted-caption').textContent = `Grad-CAM, predicted: ${className(m, r.predicted)}`;
   $('map-cam-true-caption').textContent =
     `Grad-CAM, ${state.labelAssumed ? 'assumed' : 'true'}: ${className(m, r.label)}`;
@@ -143,15 +144,17 @@ const unitKinds = (layers) =>
 
 function renderProfile(r) {
   const p = r.profile;
-  chart.setData({ ...p, standardized: r.standardized, top: p.top });
+  chart.setData({ ...p, standardized: r.standardized, top: p.top, pot: r.pot });
   chart.setPicked(state.clicked, state.selected);
-  $('top-value-head').textContent = r.standardized ? 'z' : 'saliency';
+  $('top-value-head').textContent = valueName(r);
   const filters = p.layers.every((l) => (l.kind ?? 'filter') === 'filter');
-  $('chart-caption').textContent = filters
-    ? r.standardized
-      ? "Each conv layer's filters sorted by z, largest first; hover a filter for its layer and z, click it for the pixels that drive it. Orange: the top k."
-      : "No statistics for this model: raw saliency (not z-scores), each layer's filters sorted, largest first. Hover a filter, click it for its map. Orange: the top k."
-    : `Each layer's units (${unitKinds(p.layers)}) sorted by ${r.standardized ? 'z' : 'raw saliency (no statistics)'}, largest first; hover a unit for its layer, kind and value, click it for the pixels that drive it. Orange: the top k.`;
+  $('chart-caption').textContent = r.pot
+    ? `Each layer's ${filters ? 'filters' : `units (${unitKinds(p.layers)})`} sorted by −log10 P, P being POT's tail probability (q = ${r.pot.quantile}): the largest, the least probable, first; hover for the value, click for the pixels that drive it. Orange: the top k, smallest P.`
+    : filters
+      ? r.standardized
+        ? "Each conv layer's filters sorted by z, largest first; hover a filter for its layer and z, click it for the pixels that drive it. Orange: the top k."
+        : "No statistics for this model: raw saliency (not z-scores), each layer's filters sorted, largest first. Hover a filter, click it for its map. Orange: the top k."
+      : `Each layer's units (${unitKinds(p.layers)}) sorted by ${r.standardized ? 'z' : 'raw saliency (no statistics)'}, largest first; hover a unit for its layer, kind and value, click it for the pixels that drive it. Orange: the top k.`;
   $('top-table').tBodies[0].replaceChildren(
     ...p.top.map((t, i) =>
       node(
@@ -160,7 +163,7 @@ function renderProfile(r) {
         node('td', {}, String(i + 1)),
         node('td', {}, t.kind && t.kind !== 'filter' ? `${t.layer} (${t.kind})` : t.layer),
         node('td', {}, String(t.filter)),
-        node('td', {}, fmt(t.z ?? t.saliency)),
+        node('td', {}, unitValue(r, t)),
         node(
           'td',
           {},

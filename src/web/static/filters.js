@@ -1,7 +1,7 @@
 // One filter at a time: clicking a filter (chart or table) maps the pixels that drive it alone;
 // the clicked filters are kept as chips, for "zero the clicked ones".
 import { api, attempt } from './api.js';
-import { $, filterName, fmt, node } from './dom.js';
+import { $, filterName, fmt, node, unitValue, valueName } from './dom.js';
 import { chart, isCurrent, state } from './state.js';
 import { clickedChanged } from './zeroing.js';
 
@@ -23,7 +23,7 @@ export function showFilterMap(r, f) {
   img.hidden = false;
   $('map-filter-empty').hidden = true;
   $('map-filter-caption').textContent =
-    `${kind[0].toUpperCase()}${kind.slice(1)} ${filterName(f)} (${state.result?.standardized ? 'z' : 'saliency'} = ${fmt(f.z)}), boost ×${fmt(r.boost)}`;
+    `${kind[0].toUpperCase()}${kind.slice(1)} ${filterName(f)} (${valueName(r)} = ${unitValue(r, f)}), boost ×${fmt(r.boost)}`;
 }
 
 export async function showFilter(index) {
@@ -44,6 +44,8 @@ export async function showFilter(index) {
         boost: Number.isFinite(boost) && $('boost').value.trim() !== '' ? boost : state.result.boost,
         filters: [index],
         profile: false,
+        // its value as the explanation shown ranks it
+        standardize: state.result.standardization === 'pot' ? 'pot' : 'z',
       },
     }),
   );

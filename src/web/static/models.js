@@ -47,6 +47,7 @@ export function setModel(info) {
     `${info.name}: ${info.unitSet === 'filters' ? `${info.layerCount} conv layers, ${fmtCount(info.unitCount)} filters` : `${info.layerCount} layers, ${info.unitCounts} (--units ${info.unitSet})`}, ` +
     `input ${info.inputShape.join('×')}, ${info.numClasses} classes; ${stats}.${pre}`;
   $('model-notes').replaceChildren(...info.notes.map((n) => node('li', {}, n)));
+  showStandardizations(info);
   $('k').max = String(info.unitCount);
   const labels = $('label');
   const names = info.classNames ?? Array.from({ length: info.numClasses }, (_, i) => `class ${i}`);
@@ -56,6 +57,21 @@ export function setModel(info) {
     ),
   );
   if (changed) hooks.changed(info);
+}
+
+/**
+ * The "Rank by" choice: POT only where the model's statistics keep tails (the server says why
+ * not); the choice made is kept for the next model that has them.
+ */
+export function showStandardizations(info) {
+  const why = info.pot?.refusal ?? 'the server does not offer POT';
+  const pot = $('standardize').querySelector('option[value="pot"]');
+  pot.disabled = Boolean(info.pot?.refusal);
+  pot.hidden = pot.disabled;
+  $('standardize').value = pot.disabled ? 'z' : state.standardize;
+  $('standardize-note').textContent = pot.disabled
+    ? `POT is not offered for this model: ${why}`
+    : `POT: each unit's tail probability P (peaks over its q = ${info.pot.quantile} threshold), smallest P first.`;
 }
 
 /** A file chosen in the page, uploaded for the server to keep: "upload:f1". */
@@ -150,6 +166,7 @@ export function initModels(s) {
   );
   state.allowPaths = s.allowPaths;
   state.initial = s.initial;
+  state.standardize = s.standardize?.method ?? 'z';
   $('zoo-arch').replaceChildren(
     ...s.architectures.map((a) =>
       node('option', {

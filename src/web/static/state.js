@@ -26,6 +26,8 @@ export const state = {
   clicked: [],
   /** the clicked filter whose map is shown */
   selected: null,
+  /** the standardisation chosen ('z' | 'pot'; the server's to start); a model without tails gets z */
+  standardize: 'z',
   choice: 0,
 };
 
