@@ -1,6 +1,7 @@
 /**
  * torchvision's building blocks of the modern CNNs (torchvision.ops.misc): Conv2dNormActivation
- * and SqueezeExcitation, with their parameter names, and the activations they take.
+ * and SqueezeExcitation, with their parameter names, the activations they take, and the
+ * transformers' LayerNorm.
  */
 import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
@@ -14,6 +15,13 @@ export const hardswish: Layer = (x) => op.hardSwish(x);
 /** nn.Hardsigmoid: relu6(x + 3)/6. */
 export const hardsigmoid: Layer = (x) => op.hardSigmoid(x, 1 / 6, 0.5);
 export const sigmoid: Layer = (x) => op.sigmoid(x);
+
+/** nn.LayerNorm(channels, eps) over the last axis: tokens, or channels-last pixels. */
+export function layerNorm(net: Net, name: string, channels: number, eps: number): Layer {
+  const w = net.parameter(`${name}.weight`, [channels], 'bn-weight');
+  const b = net.parameter(`${name}.bias`, [channels], 'bn-bias');
+  return (x) => op.layerNorm(x, w(), b(), -1, eps);
+}
 
 export interface ConvNormOptions {
   stride?: number;

@@ -8,6 +8,7 @@
 import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 import { type Architecture, IMAGENET } from './architecture.js';
+import { layerNorm } from './blocks.js';
 import type { Layer, Net } from './nn.js';
 import { presetPreprocessing } from './preprocessing-config.js';
 
@@ -20,19 +21,12 @@ const TINY = [
   [768, 3],
 ] as const;
 
-/** nn.LayerNorm(C, eps=1e-6) over the last axis (channels-last input). */
-function layerNorm(net: Net, name: string, channels: number): Layer {
-  const w = net.parameter(`${name}.weight`, [channels], 'bn-weight');
-  const b = net.parameter(`${name}.bias`, [channels], 'bn-bias');
-  return (x) => op.layerNorm(x, w(), b(), -1, EPS);
-}
-
 const toNHWC = (x: Value) => op.transpose(x, [0, 2, 3, 1]);
 const toNCHW = (x: Value) => op.transpose(x, [0, 3, 1, 2]);
 
 /** torchvision's LayerNorm2d: permute to channels-last, layer_norm over C, permute back. */
 function layerNorm2d(net: Net, name: string, channels: number): Layer {
-  const ln = layerNorm(net, name, channels);
+  const ln = layerNorm(net, name, channels, EPS);
   return (x) => toNCHW(ln(toNHWC(x)));
 }
 
@@ -48,7 +42,7 @@ function cnBlock(net: Net, name: string, dim: number): Layer {
     groups: dim,
     bias: true,
   });
-  const ln = layerNorm(net, `${name}.block.2`, dim);
+  const ln = layerNorm(net, `${name}.block.2`, dim, EPS);
   const fc1 = net.linear(`${name}.block.3`, dim, 4 * dim);
   const fc2 = net.linear(`${name}.block.5`, 4 * dim, dim);
   return (x) => op.add(op.mul(scale(), toNCHW(fc2(op.gelu(fc1(ln(toNHWC(dw(x)))))))), x);
@@ -83,7 +77,7 @@ export const convnext_tiny: Architecture = {
       }
     });
     const last = TINY[TINY.length - 1][0];
-    const norm = layerNorm(net, 'classifier.0', last);
+    const norm = layerNorm(net, 'classifier.0', last, EPS);
     const fc = net.linear('classifier.2', last, numClasses);
     // classifier: LayerNorm2d on the pooled [N, C, 1, 1], Flatten, Linear — normalised after the
     // flatten (the same over C), so no 4-D value follows the pool and Grad-CAM takes the pool's input

@@ -11,6 +11,7 @@ import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 import { type Architecture, IMAGENET } from './architecture.js';
 import { multiHeadAttention } from './attention.js';
+import { layerNorm } from './blocks.js';
 import type { Layer, Net } from './nn.js';
 import { presetPreprocessing } from './preprocessing-config.js';
 
@@ -19,13 +20,6 @@ const WINDOW = 7;
 const EMBED = 96;
 const DEPTHS = [2, 2, 6, 2];
 const HEADS = [3, 6, 12, 24];
-
-/** nn.LayerNorm(C) over the last axis (channels-last input). */
-function layerNorm(net: Net, name: string, channels: number): Layer {
-  const w = net.parameter(`${name}.weight`, [channels], 'bn-weight');
-  const b = net.parameter(`${name}.bias`, [channels], 'bn-bias');
-  return (x) => op.layerNorm(x, w(), b(), -1, EPS);
-}
 
 /** relative_position_index: for tokens i, j of a window, the table row of their offset (dh, dw). */
 function relativePositionIndex(ws: number): number[] {
@@ -101,9 +95,9 @@ function windowAttention(net: Net, name: string, dim: number, heads: number, shi
 
 /** SwinTransformerBlock NAME: x + attn(norm1(x)), then y + mlp(norm2(y)) (mlp.0, GELU, mlp.3). */
 function block(net: Net, name: string, dim: number, heads: number, shift: number): Layer {
-  const norm1 = layerNorm(net, `${name}.norm1`, dim);
+  const norm1 = layerNorm(net, `${name}.norm1`, dim, EPS);
   const attn = windowAttention(net, `${name}.attn`, dim, heads, shift);
-  const norm2 = layerNorm(net, `${name}.norm2`, dim);
+  const norm2 = layerNorm(net, `${name}.norm2`, dim, EPS);
   const fc1 = net.linear(`${name}.mlp.0`, dim, 4 * dim);
   const fc2 = net.linear(`${name}.mlp.3`, 4 * dim, dim);
   return (x) => {
@@ -115,7 +109,7 @@ function block(net: Net, name: string, dim: number, heads: number, shift: number
 /** PatchMerging NAME: each 2×2 neighbourhood's channels side by side (x0, x1, x2, x3), norm, reduction. */
 function patchMerging(net: Net, name: string, dim: number): Layer {
   const reduction = net.linear(`${name}.reduction`, 4 * dim, 2 * dim, false);
-  const norm = layerNorm(net, `${name}.norm`, 4 * dim);
+  const norm = layerNorm(net, `${name}.norm`, 4 * dim, EPS);
   return (x) => {
     const [b, h, w, c] = x.shape;
     // [B, H/2, dh, W/2, dw, C] → [B, H/2, W/2, dw, dh, C]: x0 (0, 0), x1 (dh 1), x2 (dw 1), x3 (1, 1)
@@ -134,7 +128,7 @@ export const swin_t: Architecture = {
   defaultUnits: 'all',
   define(net, numClasses) {
     const stem = net.conv2d('features.0.0', { in: 3, out: EMBED, kernel: 4, stride: 4, bias: true });
-    const stemNorm = layerNorm(net, 'features.0.2', EMBED);
+    const stemNorm = layerNorm(net, 'features.0.2', EMBED, EPS);
     const features: Layer[] = [(x) => stemNorm(op.transpose(stem(x), [0, 2, 3, 1]))];
     DEPTHS.forEach((depth, s) => {
       const dim = EMBED * 2 ** s;
@@ -146,7 +140,7 @@ export const swin_t: Architecture = {
       if (s + 1 < DEPTHS.length) features.push(patchMerging(net, `features.${features.length}`, dim));
     });
     const last = EMBED * 2 ** (DEPTHS.length - 1);
-    const norm = layerNorm(net, 'norm', last);
+    const norm = layerNorm(net, 'norm', last, EPS);
     const head = net.linear('head', last, numClasses);
     // norm, permute to NCHW, global pool, flatten, head: Grad-CAM takes the pool's input
     return (x) =>

@@ -10,6 +10,7 @@ import type { Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 import { type Architecture, IMAGENET } from './architecture.js';
 import { multiHeadAttention } from './attention.js';
+import { layerNorm } from './blocks.js';
 import type { Layer, Net } from './nn.js';
 import { presetPreprocessing } from './preprocessing-config.js';
 
@@ -20,13 +21,6 @@ const DIM = 768;
 const LAYERS = 12;
 const HEADS = 12;
 const MLP = 3072;
-
-/** nn.LayerNorm(C, eps=1e-6) over the last axis. */
-function layerNorm(net: Net, name: string, channels: number): Layer {
-  const w = net.parameter(`${name}.weight`, [channels], 'bn-weight');
-  const b = net.parameter(`${name}.bias`, [channels], 'bn-bias');
-  return (x) => op.layerNorm(x, w(), b(), -1, EPS);
-}
 
 /** nn.MultiheadAttention(dim, heads, batch_first=True) as self-attention on [B, N, dim]. */
 function selfAttention(net: Net, name: string, dim: number, heads: number): Layer {
@@ -55,9 +49,9 @@ function throughGrid(x: Value, grid: number): Value {
  * mlp.3). `grid`: ln_1's output goes through throughGrid (the last block).
  */
 function encoderBlock(net: Net, name: string, grid?: number): Layer {
-  const ln1 = layerNorm(net, `${name}.ln_1`, DIM);
+  const ln1 = layerNorm(net, `${name}.ln_1`, DIM, EPS);
   const attention = selfAttention(net, `${name}.self_attention`, DIM, HEADS);
-  const ln2 = layerNorm(net, `${name}.ln_2`, DIM);
+  const ln2 = layerNorm(net, `${name}.ln_2`, DIM, EPS);
   const fc1 = net.linear(`${name}.mlp.0`, DIM, MLP);
   const fc2 = net.linear(`${name}.mlp.3`, MLP, DIM);
   return (x) => {
@@ -86,7 +80,7 @@ function vit(name: string, patch: number): Architecture {
       const blocks = Array.from({ length: LAYERS }, (_, i) =>
         encoderBlock(net, `encoder.layers.encoder_layer_${i}`, i === LAYERS - 1 ? grid : undefined),
       );
-      const ln = layerNorm(net, 'encoder.ln', DIM);
+      const ln = layerNorm(net, 'encoder.ln', DIM, EPS);
       const head = net.linear('heads.head', DIM, numClasses);
       return (x: Value) => {
         const batch = x.shape[0];
