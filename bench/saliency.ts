@@ -8,7 +8,11 @@
  *
  *   npm run bench -- [--arch resnet50] [--batch 4] [--repeats 5] [--rounds 3] [--threads 2]
  *                    [--weights initializers|inputs|mixed] [--images 24 | --image-dir DIR]
+ *                    [--units filters|filters+neurons|all] [--items forward_b1,filter_b1,...]
  *                    [--no-torch]
+ *
+ * --units: the unit set both sides aggregate over (default: the architecture's, e.g. all for
+ * ViT); "filter saliency" is then filter-and-unit saliency. --items: only these rows.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -20,7 +24,16 @@ import { openDataset } from '../src/data/open.js';
 import { collectStats } from '../src/jobs/collect-stats.js';
 import { deterministicInput } from '../src/models/deterministic.js';
 import { Model } from '../src/models/model.js';
+import { Net } from '../src/models/nn.js';
 import { onnxModel } from '../src/models/onnx-import.js';
+import {
+  DEFAULT_UNIT_SET,
+  describeUnitCounts,
+  isUnitSet,
+  UNIT_SETS,
+  type UnitSet,
+  unitTable,
+} from '../src/models/units.js';
 import { architecture } from '../src/models/zoo.js';
 import { Runner, type WeightPlacement } from '../src/runtime/session.js';
 import { DEFAULT_AGGREGATION } from '../src/saliency/aggregation.js';
@@ -42,6 +55,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     'image-dir': { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
+    units: { type: 'string' },
+    items: { type: 'string' },
   },
 });
 const arch = architecture(args.arch!);
@@ -57,7 +72,25 @@ const ONNX_SKELETON: Record<string, string> = {
 };
 const ONNX_ITEMS = ['onnx_forward_b1', 'onnx_filter_b1'] as const;
 type Item = (typeof BASE_ITEMS)[number] | (typeof ONNX_ITEMS)[number];
-const ITEMS: readonly Item[] = [...BASE_ITEMS, ...(ONNX_SKELETON[arch.name] ? ONNX_ITEMS : [])];
+const ALL_ITEMS: readonly Item[] = [...BASE_ITEMS, ...(ONNX_SKELETON[arch.name] ? ONNX_ITEMS : [])];
+const ITEMS: readonly Item[] = args.items
+  ? args.items.split(',').map((i) => {
+      if (!ALL_ITEMS.includes(i as Item))
+        throw new Error(`--items: ${i} is not one of ${ALL_ITEMS.join(', ')}`);
+      return i as Item;
+    })
+  : ALL_ITEMS;
+const units: UnitSet = ((u) => {
+  if (!isUnitSet(u)) throw new Error(`--units: ${u} is not one of ${Object.keys(UNIT_SETS).join(', ')}`);
+  return u;
+})(args.units ?? arch.defaultUnits ?? DEFAULT_UNIT_SET);
+
+/** The architecture's parameters, declared without weights (for its unit counts). */
+function declared() {
+  const net = new Net();
+  arch.define(net, arch.defaultClasses);
+  return net.params;
+}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 async function time(fn: () => Promise<unknown>): Promise<number> {
@@ -82,7 +115,7 @@ async function measure(item: Item): Promise<number> {
   const onnx = item.startsWith('onnx_');
   const model = onnx
     ? onnxModel(loadSkeleton(ONNX_SKELETON[arch.name]), `${arch.name}-op17.onnx`)
-    : Model.deterministic(arch);
+    : Model.deterministic(arch).withUnits(units);
   if (onnx) item = item.replace('onnx_', '') as Item;
   if (item === 'forward_b1') {
     const fwd = buildForward(model, [1, c, h, w]);
@@ -164,7 +197,10 @@ if (args.only) {
       if (r.status !== 0) throw new Error(`${item} failed:\n${r.stderr}`);
       ours[item].push(JSON.parse(r.stdout.trim().split('\n').pop()!));
     }
-    for (const part of torchMissing ? [] : new Set(Object.values(TORCH_PART))) {
+    const parts = new Set(
+      ITEMS.flatMap((i) => (i in TORCH_PART ? [TORCH_PART[i as keyof typeof TORCH_PART]] : [])),
+    );
+    for (const part of torchMissing ? [] : parts) {
       const out = runTorch(part, imageDir);
       if (!out) {
         torchMissing = true;
@@ -179,12 +215,13 @@ if (args.only) {
     console.log('PyTorch not found (install python3-torch); showing pss alone.');
 
   console.log(
-    `\n${arch.name} ${h}x${w}, ${threads} threads; seconds (per image for batches): median over ${rounds} rounds of the median of ${repeats} runs`,
+    `\n${arch.name} ${h}x${w}, units ${units} (${describeUnitCounts(unitTable(declared(), units))}), ${threads} threads; seconds (per image for batches): median over ${rounds} rounds of the median of ${repeats} runs`,
   );
+  const what = units === 'filters' ? 'filter' : `unit (${units})`;
   const rows: [string, Item][] = [
     ['forward, batch 1', 'forward_b1'],
-    ['filter saliency, batch 1', 'filter_b1'],
-    [`filter saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
+    [`${what} saliency, batch 1`, 'filter_b1'],
+    [`${what} saliency, per sample, batches of ${batch}`, 'filter_per_sample'],
     ['input-space saliency, batch 1', 'input_b1'],
     [
       `statistics per image, ${args['image-dir'] ? 'the ImageFolder' : `${args.images} JPEGs`} decoded (PyTorch: the original loop)`,
@@ -199,7 +236,7 @@ if (args.only) {
   console.log(header.join('\t'));
   const torchOf = (item: Item) =>
     (item in TORCH_PART && torchRuns[TORCH_PART[item as keyof typeof TORCH_PART]]) || [];
-  for (const [label, key] of rows) {
+  for (const [label, key] of rows.filter(([, k]) => ITEMS.includes(k))) {
     const s = ours[key].map((r) => r.seconds);
     const t = torchOf(key).map((r) => r[key === 'stats' ? 'stats_per_image' : key]);
     console.log(
@@ -248,9 +285,11 @@ if (args.only) {
   }
   if (!args['image-dir']) rmSync(imageDir, { recursive: true });
   const tb1 = torchOf('filter_b1').map((r) => r.filter_b1);
-  if (tb1.length) {
+  if (tb1.length && ITEMS.includes('filter_per_sample')) {
     const speedups = tb1.map((t, i) => t / ours.filter_per_sample[i].seconds);
     console.log(`per-sample batches: ${fmt(speedups, 2)}x PyTorch's batch-1 throughput`);
+  }
+  if (torchOf('stats').length) {
     const ts = torchOf('stats').map((r, i) => r.stats_per_image / ours.stats[i].seconds);
     console.log(
       `statistics: ${fmt(
@@ -258,6 +297,8 @@ if (args.only) {
         2,
       )} images/s, ${fmt(ts, 2)}x PyTorch's images/s the original way`,
     );
+  }
+  if (torchInfo) {
     console.log(
       `PyTorch ${torchInfo?.torch_version}; BLAS: ${JSON.stringify(torchInfo?.blas_libs ?? torchInfo?.blas_info ?? '?')}`,
     );
@@ -274,7 +315,7 @@ function runTorch(part: string, imageDir: string): Record<string, unknown> | und
         'scripts/reference/torch_bench.py',
         ...['--arch', arch.name, '--size', String(h), '--threads', String(threads)],
         ...['--repeats', String(repeats), '--batch', String(batch), '--what', part],
-        ...['--images', imageDir],
+        ...['--images', imageDir, '--units', units],
       ],
       { encoding: 'utf8' },
     );

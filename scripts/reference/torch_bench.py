@@ -2,17 +2,19 @@
 """PyTorch side of the pss benchmark (float32, CPU, eval mode, seeded random weights).
 
     python3 scripts/reference/torch_bench.py --arch resnet50 --size 224 --threads 2 \
-        --repeats 5 --batch 8 [--what forward,filter,input]
+        --repeats 5 --batch 8 [--what forward,filter,input] [--units filters|filters+neurons|all]
 
 Prints ONE JSON object on stdout.  Each timing is the median over --repeats runs,
 after one warm-up run, in seconds:
   forward_b1        : forward pass of one image (under torch.no_grad)
-  filter_b1         : forward + backward w.r.t. the conv weights of one image +
-                      per-filter mean |g|
+  filter_b1         : forward + backward w.r.t. the unit weights of one image +
+                      per-unit mean |g| (--units filters: the conv weights, per filter;
+                      filters+neurons: nn.Linear weights too, per row; all: in-projections
+                      per head's q, k and v rows instead, as pss's --units)
   filter_per_sample : per-sample filter saliency of --batch images, one image at a time
                       in a loop; seconds per image
-  input_b1          : second-order input saliency of one image: g = grad(loss, conv_w,
-                      create_graph=True); s = per-filter mean |g|; s' = s.detach() with
+  input_b1          : second-order input saliency of one image: g = grad(loss, unit weights,
+                      create_graph=True); s = per-unit mean |g|; s' = s.detach() with
                       its 10 largest entries x100; L = 1 - cos(s, s'); grad(L, input)
   stats_per_image   : validation statistics the original way, one image at a time over the
                       ImageFolder --images: PIL decode, torchvision preprocessing (resize 256,
@@ -76,6 +78,30 @@ def build_model(arch: str, num_classes: int = 1000):
     return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes).eval()
 
 
+def unit_weights(model, units: str):
+    """[(weight, rows per unit)] of the weights whose rows are units under `units`, in
+    named_parameters order (pss's unit table: src/models/units.ts)."""
+    from torchvision.models.swin_transformer import ShiftedWindowAttention
+
+    linear, heads = set(), {}
+    for name, m in model.named_modules():
+        prefix = f"{name}." if name else ""
+        if isinstance(m, torch.nn.Linear):
+            linear.add(f"{prefix}weight")
+        if isinstance(m, torch.nn.MultiheadAttention):
+            linear.add(f"{prefix}in_proj_weight")
+            heads[f"{prefix}in_proj_weight"] = m.num_heads
+        if isinstance(m, ShiftedWindowAttention):
+            heads[f"{prefix}qkv.weight"] = m.num_heads
+    out = []
+    for n, p in model.named_parameters():
+        if p.dim() == 4:
+            out.append((p, 1))
+        elif units != "filters" and n in linear:
+            out.append((p, p.shape[0] // (3 * heads[n]) if units == "all" and n in heads else 1))
+    return out
+
+
 def timeit(fn, repeats: int) -> float:
     fn()  # warm-up
     ts = []
@@ -135,6 +161,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--what", default="forward,filter,input")
     ap.add_argument("--images", help="ImageFolder for --what stats")
+    ap.add_argument("--units", default="filters", choices=["filters", "filters+neurons", "all"])
     a = ap.parse_args()
     what = {w.strip() for w in a.what.split(",") if w.strip()}
     unknown = what - {"forward", "filter", "input", "stats"}
@@ -145,7 +172,8 @@ def main() -> None:
     model = build_model(a.arch)
     for p in model.parameters():
         p.requires_grad_(True)
-    conv_w = [p for p in model.parameters() if p.dim() == 4]
+    units = unit_weights(model, a.units)
+    conv_w = [p for p, _ in units]
     gen = torch.Generator().manual_seed(1)
     xs = torch.randn(max(a.batch, 1), 3, a.size, a.size, generator=gen)
     with torch.no_grad():
@@ -155,7 +183,10 @@ def main() -> None:
     def filter_saliency(x, y):
         loss = F.cross_entropy(model(x), y)
         g = torch.autograd.grad(loss, conv_w)
-        return torch.cat([gi.abs().mean(dim=(1, 2, 3)) for gi in g])
+        return per_unit(g)
+
+    def per_unit(g):
+        return torch.cat([gi.reshape(gi.shape[0] // r, -1).abs().mean(dim=1) for gi, (_, r) in zip(g, units)])
 
     def forward_b1():
         with torch.no_grad():
@@ -171,7 +202,7 @@ def main() -> None:
         x = xs[:1].clone().requires_grad_(True)
         loss = F.cross_entropy(model(x), labels[:1])
         g = torch.autograd.grad(loss, conv_w, create_graph=True)
-        s = torch.cat([gi.abs().mean(dim=(1, 2, 3)) for gi in g])
+        s = per_unit(g)
         target = s.detach().clone()
         top = torch.topk(target, 10).indices
         target[top] *= 100.0
@@ -185,6 +216,8 @@ def main() -> None:
         "threads": a.threads,
         "repeats": a.repeats,
         "batch": a.batch,
+        "units": a.units,
+        "unit_count": sum(p.shape[0] // r for p, r in units),
         "dtype": "float32",
         "torch_version": torch.__version__,
         "num_threads": torch.get_num_threads(),
