@@ -13,8 +13,9 @@ import type { Layer, Net } from './nn.js';
 import { presetPreprocessing } from './preprocessing-config.js';
 
 const EPS = 1e-6;
-// channels and blocks of each stage
-const TINY = [
+/** Channels and blocks of each stage. */
+export type ConvNextStages = readonly (readonly [number, number])[];
+const TINY: ConvNextStages = [
   [96, 3],
   [192, 3],
   [384, 9],
@@ -48,27 +49,31 @@ function cnBlock(net: Net, name: string, dim: number): Layer {
   return (x) => op.add(op.mul(scale(), toNCHW(fc2(op.gelu(fc1(ln(toNHWC(dw(x)))))))), x);
 }
 
-export const convnext_tiny: Architecture = {
-  name: 'convnext_tiny',
-  description: 'ConvNeXt-Tiny (torchvision)',
-  defaultClasses: 1000,
-  inputShape: [3, 224, 224],
-  classifier: 'classifier.2',
-  preprocessing: presetPreprocessing('convnext_tiny') ?? IMAGENET,
-  define(net, numClasses) {
-    const stemConv = net.conv2d('features.0.0', { in: 3, out: TINY[0][0], kernel: 4, stride: 4, bias: true });
-    const stemNorm = layerNorm2d(net, 'features.0.1', TINY[0][0]);
+/**
+ * torchvision's ConvNeXt with these stages (its `block_setting`: channels and blocks of each
+ * stage), e.g. the reduced ConvNeXt of the ONNX parity suite.
+ */
+export function convnextDefine(stages: ConvNextStages): Architecture['define'] {
+  return (net, numClasses) => {
+    const stemConv = net.conv2d('features.0.0', {
+      in: 3,
+      out: stages[0][0],
+      kernel: 4,
+      stride: 4,
+      bias: true,
+    });
+    const stemNorm = layerNorm2d(net, 'features.0.1', stages[0][0]);
     const features: Layer[] = [(x) => stemNorm(stemConv(x))];
-    TINY.forEach(([dim, depth], s) => {
+    stages.forEach(([dim, depth], s) => {
       const stage = `features.${features.length}`;
       const blocks = Array.from({ length: depth }, (_, i) => cnBlock(net, `${stage}.${i}`, dim));
       features.push((x) => blocks.reduce((v, f) => f(v), x));
-      if (s + 1 < TINY.length) {
+      if (s + 1 < stages.length) {
         const at = `features.${features.length}`;
         const norm = layerNorm2d(net, `${at}.0`, dim);
         const conv = net.conv2d(`${at}.1`, {
           in: dim,
-          out: TINY[s + 1][0],
+          out: stages[s + 1][0],
           kernel: 2,
           stride: 2,
           bias: true,
@@ -76,11 +81,21 @@ export const convnext_tiny: Architecture = {
         features.push((x) => conv(norm(x)));
       }
     });
-    const last = TINY[TINY.length - 1][0];
+    const last = stages[stages.length - 1][0];
     const norm = layerNorm(net, 'classifier.0', last, EPS);
     const fc = net.linear('classifier.2', last, numClasses);
     // classifier: LayerNorm2d on the pooled [N, C, 1, 1], Flatten, Linear — normalised after the
     // flatten (the same over C), so no 4-D value follows the pool and Grad-CAM takes the pool's input
     return (x) => fc(norm(op.flatten(op.globalAveragePool(features.reduce((v, f) => f(v), x)), 1)));
-  },
+  };
+}
+
+export const convnext_tiny: Architecture = {
+  name: 'convnext_tiny',
+  description: 'ConvNeXt-Tiny (torchvision)',
+  defaultClasses: 1000,
+  inputShape: [3, 224, 224],
+  classifier: 'classifier.2',
+  preprocessing: presetPreprocessing('convnext_tiny') ?? IMAGENET,
+  define: convnextDefine(TINY),
 };
