@@ -10,6 +10,7 @@
 import { grad } from '../autodiff/grad.js';
 import type { Dataset } from '../data/dataset.js';
 import { PssError } from '../errors.js';
+import { unitElements } from '../models/units.js';
 import * as op from '../ops/index.js';
 import type { SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
@@ -123,8 +124,6 @@ export async function runCorrection(
   });
   const tuned = forwardRunner(engine, 1, { paramInputs: names });
   const original = new Map(names.map((n) => [n, model.weights.get(n)!]));
-  // One unit's slice of its weight: its rows (a head unit: rowsPerUnit of them).
-  const slice = table.map((l) => l.rowsPerUnit * l.shape.slice(1).reduce((a, b) => a * b, 1));
   const layerOf = new Int32Array(f);
   for (const [li, l] of table.entries()) layerOf.fill(li, l.offset, l.offset + l.filters);
 
@@ -164,7 +163,8 @@ export async function runCorrection(
         const c = unit - table[li].offset;
         const w = params.get(names[li])!;
         const gl = g[`grad${li}`];
-        for (let j = c * slice[li]; j < (c + 1) * slice[li]; j++) w[j] -= o.lr * gl[j];
+        // one unit's elements of its weight: its rows (a head unit's rowsPerUnit), or its column
+        for (const j of unitElements(table[li], c)) w[j] -= o.lr * gl[j];
         const logits = await tuned.logits(x, { params });
         const p = softmaxRows(logits, nc);
         rows.push({

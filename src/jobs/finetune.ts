@@ -1,13 +1,14 @@
 /**
  * Fine-tuning only chosen units (paper §4): plain SGD on one image's cross-entropy, where
- * only the weight rows of the chosen units change — a filter's W[c, :, :, :], a neuron's
- * W[r, :], a head unit's rowsPerUnit rows. The layers holding them are graph inputs (not
- * constants), so one ONNX Runtime session serves every step, and the gradient is pss's own
- * weight gradient from the same graph.
+ * only the weights of the chosen units change — a filter's W[c, :, :, :], a neuron's
+ * W[r, :] (W[:, r] of an [in, out] weight), a head unit's rowsPerUnit rows (unitElements). The
+ * layers holding them are graph inputs (not constants), so one ONNX Runtime session serves
+ * every step, and the gradient is pss's own weight gradient from the same graph.
  */
 import { grad } from '../autodiff/grad.js';
 import { PssError } from '../errors.js';
 import { Model } from '../models/model.js';
+import { unitElements } from '../models/units.js';
 import * as op from '../ops/index.js';
 import type { ImageBatch, SaliencyEngine } from '../saliency/engine.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../saliency/graph.js';
@@ -77,13 +78,12 @@ export async function finetuneFilters(
     },
   );
   const onehot = oneHot([label], k);
-  // Per layer: which units move, and the size of one unit's slice (its rows).
+  // Per layer: the weight elements of the units that move.
   const table = model.layers;
   const located = filters.map((f) => locate(f, table));
-  const rows = names.map((n) => {
+  const moving = names.map((n) => {
     const layer = model.layers.find((l) => l.param === n)!;
-    const channels = located.filter((u) => u.layer === layer.name).map((u) => u.filter);
-    return { channels, size: layer.rowsPerUnit * layer.shape.slice(1).reduce((a, b) => a * b, 1) };
+    return located.filter((u) => u.layer === layer.name).map((u) => unitElements(layer, u.filter));
   });
   const history: StepRecord[] = [];
   for (let step = 0; ; step++) {
@@ -98,8 +98,7 @@ export async function finetuneFilters(
     names.forEach((n, i) => {
       const w = params.get(n)!;
       const g = out[`grad${i}`];
-      const { channels, size } = rows[i];
-      for (const c of channels) for (let j = c * size; j < (c + 1) * size; j++) w[j] -= o.lr * g[j];
+      for (const unit of moving[i]) for (const j of unit) w[j] -= o.lr * g[j];
     });
   }
   return {

@@ -1,7 +1,7 @@
 /** What a built-in architecture is: data about it plus the function that declares its layers. */
 import type { Value } from '../graph/graph.js';
 import type { Net } from './nn.js';
-import type { UnitSet } from './units.js';
+import type { LinearUnits, UnitSet } from './units.js';
 
 export interface Preprocessing {
   /** Resize the shorter side to this, then centre-crop to the input size (torchvision's eval transform). */
@@ -48,10 +48,11 @@ export interface Architecture {
   /** The unit set saliency covers unless --units says otherwise; absent: 'filters'. */
   readonly defaultUnits?: UnitSet;
   /**
-   * The linear weights whose outputs reach Net.linearOutput, so their neurons can be turned
-   * off (an imported graph: a Gemm on [N, in] with its weight as [out, in]); absent: every linear.
+   * The linear weights whose outputs reach Net.linearOutput with the samples on axis 0, so their
+   * neurons can be turned off per image, with their unit axis and bias (an imported graph: a
+   * Gemm, or a MatMul and its bias Add); absent: every linear, by rows.
    */
-  readonly unitLinears?: ReadonlySet<string>;
+  readonly unitLinears?: ReadonlyMap<string, LinearUnits>;
   /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */
   define(net: Net, numClasses: number): (x: Value) => Value;
 }

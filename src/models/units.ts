@@ -1,10 +1,13 @@
 /**
- * Unit sets and a model's unit table (DESIGN §1.3). A unit is a block of consecutive rows
- * (axis 0) of one weight that a person can name and turn off: a conv filter (one output
- * channel), a linear neuron (one output row of a [out, in] weight), or an attention head's
- * q, k or v (its headDim rows of an in-projection [3E, E]). Aggregation over units is then
- * the same everywhere: the gradient reshaped to [B, units, -1], reduced over the last axis.
+ * Unit sets and a model's unit table (DESIGN §1.3). A unit is a slice of one weight that a
+ * person can name and turn off: a conv filter (one output channel), a linear neuron (one
+ * output row of a [out, in] weight, or one column of an [in, out] weight as an imported MatMul
+ * or Gemm with transB=0 holds it), or an attention head's q, k or v (its headDim rows of an
+ * in-projection [3E, E]). Which elements a unit holds (unitElements) and its gradient laid out
+ * as [B, units, -1] (unitGradient), reduced over the last axis, are defined here once.
  */
+import type { Value } from '../graph/graph.js';
+import * as op from '../ops/index.js';
 
 /** Which units the saliency vector covers. Defined once here (help, validation, files). */
 export const UNIT_SETS = {
@@ -33,11 +36,24 @@ export interface UnitLayer {
   offset: number;
   /** How many units it has (the name kept from when every unit was a filter). */
   filters: number;
-  /** Weight shape: [Cout, Cin/groups, kh, kw] (conv), [out, in] (linear). */
+  /** Weight shape: [Cout, Cin/groups, kh, kw] (conv), [out, in] (linear), [in, out] (axis 1). */
   shape: number[];
   kind: UnitKind;
   /** Consecutive rows (axis 0) of the weight per unit: 1, or a head's headDim. */
   rowsPerUnit: number;
+  /**
+   * The weight axis that indexes its units: 0 (rows), or 1 for a linear weight stored [in, out]
+   * (an imported MatMul's x·W, a Gemm with transB=0): unit j is column j.
+   */
+  axis: 0 | 1;
+  /** Its bias parameter (zeroed with a unit's weights when it is turned off), if it has one. */
+  bias?: string;
+}
+
+/** How an imported linear weight holds neurons: its unit axis, and the bias added to its output. */
+export interface LinearUnits {
+  axis: 0 | 1;
+  bias?: string;
 }
 
 /** What the table needs of a parameter (nn.ts ParamSpec). */
@@ -50,33 +66,39 @@ interface UnitParam {
 
 /**
  * The unit table of `set` over parameters in declaration order (torchvision's state_dict
- * order, kinds interleaved). `linears`: the linear weights whose rows can be units (imported
- * graphs: those whose output pss can mask); absent, every 2-D linear weight. An attention
- * out-projection is a neuron layer: each of its rows mixes all heads, and a head's own
- * contribution is turned off through its v unit.
+ * order, kinds interleaved). `linears`: the linear weights that can hold units, with their unit
+ * axis and bias (imported graphs: those whose output pss can mask per sample); absent, every
+ * 2-D linear weight, by rows, its bias named after it. An attention out-projection is a neuron
+ * layer: each of its rows mixes all heads, and a head's own contribution is turned off through
+ * its v unit.
  */
 export function unitTable(
   params: readonly UnitParam[],
   set: UnitSet,
-  linears?: ReadonlySet<string>,
+  linears?: ReadonlyMap<string, LinearUnits>,
 ): UnitLayer[] {
   const layers: UnitLayer[] = [];
+  const names = new Set(params.map((p) => p.name));
   let offset = 0;
   for (const p of params) {
     const shape = [...p.shape];
     let kind: UnitKind;
     let rowsPerUnit = 1;
+    let axis: 0 | 1 = 0;
+    // conv1.weight → conv1.bias; an attention's in_proj_weight → in_proj_bias
+    let bias: string | undefined = p.name.replace(/weight$/, 'bias');
     if (p.role === 'conv') kind = 'filter';
     else if (
       p.role === 'linear' &&
       set !== 'filters' &&
       shape.length === 2 &&
-      (linears?.has(p.name) ?? true)
+      (linears ? linears.has(p.name) : true)
     ) {
       kind = set === 'all' && p.heads ? 'head' : 'neuron';
       if (kind === 'head') rowsPerUnit = shape[0] / (3 * p.heads!);
+      if (linears) ({ axis, bias } = linears.get(p.name)!);
     } else continue;
-    const units = shape[0] / rowsPerUnit;
+    const units = shape[axis] / rowsPerUnit;
     if (!Number.isInteger(units))
       throw new Error(`${p.name} [${shape.join(', ')}] does not split into ${p.heads} heads`);
     layers.push({
@@ -87,10 +109,41 @@ export function unitTable(
       shape,
       kind,
       rowsPerUnit,
+      axis,
+      ...(bias && bias !== p.name && names.has(bias) ? { bias } : {}),
     });
     offset += units;
   }
   return layers;
+}
+
+/**
+ * The flat (row-major) indices of unit k's elements in its layer's weight: its rowsPerUnit
+ * rows (all their inputs), or, with axis 1, column k of the [in, out] weight. Its bias entries
+ * are k·rowsPerUnit up to (k+1)·rowsPerUnit.
+ */
+export function unitElements(
+  layer: Pick<UnitLayer, 'shape' | 'rowsPerUnit' | 'axis'>,
+  k: number,
+): Int32Array {
+  const [first, ...rest] = layer.shape;
+  if (layer.axis === 1) {
+    const out = rest[0];
+    return Int32Array.from({ length: first }, (_, i) => i * out + k);
+  }
+  const size = layer.rowsPerUnit * rest.reduce((a, b) => a * b, 1);
+  return Int32Array.from({ length: size }, (_, i) => k * size + i);
+}
+
+/**
+ * A unit layer's per-sample weight gradient [B, ...shape] as [B, units, -1]: each unit's
+ * elements (unitElements) on the last axis, so that a reduction over it aggregates per unit
+ * (DESIGN §1.3: a neuron's s is the mean over the input dimension of |g| — of its column when
+ * the weight is [in, out]).
+ */
+export function unitGradient(g: Value, layer: Pick<UnitLayer, 'filters' | 'axis'>, batch: number): Value {
+  const byUnit = layer.axis === 1 ? op.transpose(g, [0, 2, 1]) : g;
+  return op.reshape(byUnit, [batch, layer.filters, -1]);
 }
 
 /** How many units each kind has in a table, e.g. "768 filters, 2,304 neurons, 432 head units". */

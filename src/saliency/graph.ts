@@ -9,6 +9,7 @@ import { PssError } from '../errors.js';
 import { Graph, type Value } from '../graph/graph.js';
 import type { Model } from '../models/model.js';
 import { Net } from '../models/nn.js';
+import { unitGradient } from '../models/units.js';
 import * as op from '../ops/index.js';
 import type { Aggregation } from './aggregation.js';
 import { kindName } from './units.js';
@@ -28,7 +29,8 @@ export interface SaliencyGraph {
 export interface ForwardOptions {
   /**
    * Add a graph input "unit_mask" [B, U] (U = model.unitCount): unit k of unit layer l — a conv's
-   * output channel, a linear's output feature, a head's rowsPerUnit output features — is
+   * output channel, a linear's output feature (its weight's row k, or column k when the weight
+   * is [in, out]), a head's rowsPerUnit output features — is
    * multiplied, for sample b, by unit_mask[b, l.offset + k]: the same as zeroing that unit's
    * weight rows (and bias) for that sample only.
    */
@@ -137,7 +139,8 @@ export function buildSaliencyGraph(
 
 /**
  * Per-sample saliency [B, U] of a summed per-sample loss: each unit layer's weight gradient
- * aggregated per unit (its rows: a filter, a neuron, a head's q, k or v), or every parameter's
+ * aggregated per unit (its elements, models/units.ts: a filter, a neuron's row or column, a
+ * head's q, k or v), or every parameter's
  * |gradient|. Differentiable again.
  */
 export function saliencyOf(model: Model, net: Net, total: Value, batch: number, mode: Aggregation): Value {
@@ -160,7 +163,7 @@ export function saliencyOf(model: Model, net: Net, total: Value, batch: number, 
     perSample,
   );
   const perUnit = grads.map((g, i) => {
-    const flat = op.reshape(g, [batch, model.layers[i].filters, -1]);
+    const flat = unitGradient(g, model.layers[i], batch);
     if (mode === 'filter') return op.mul(op.reduceL1(flat, [2]), 1 / flat.shape[2]);
     const mean = op.reduceMean(flat, [2]);
     return mode === 'signed' ? mean : op.abs(mean);

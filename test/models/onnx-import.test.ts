@@ -94,7 +94,7 @@ describe('ONNX import: round trip through pss’s own writer (BatchNorm kept)', 
 });
 
 describe('ONNX import: neurons (--units filters+neurons)', () => {
-  it('a Gemm with one row per sample holds neurons; one on tokens (ViT out_proj) does not', async () => {
+  it('linears with the images on axis 0 hold neurons (the head’s Gemm, the MLPs’ MatMuls on tokens); the out_proj Gemm on tokens [N·T, E] and the in-projection MatMul on [T, N, E] do not', async () => {
     const vit = onnxModel(loadSkeleton('test/fixtures/onnx/vit_b_16-op17.skeleton.onnx.gz'), 'vit.onnx');
     const units = vit.withUnits('filters+neurons');
     const outProj = units.params.filter((p) => /out_proj\.weight$/.test(p.name));
@@ -104,15 +104,22 @@ describe('ONNX import: neurons (--units filters+neurons)', () => {
     );
     assert.deepEqual(
       units.layers.filter((l) => l.kind === 'neuron').map((l) => [l.name, l.filters]),
-      [['heads.head', 1000]],
+      [
+        ...[0, 1].flatMap((i) => [
+          [`encoder.layers.encoder_layer_${i}.mlp.0`, 256],
+          [`encoder.layers.encoder_layer_${i}.mlp.3`, 64],
+        ]),
+        ['heads.head', 1000],
+      ],
     );
-    // a batch of two: per-sample saliency of the head's neurons, and one image's neuron turned off
+    assert.ok(!units.layers.some((l) => /self_attention/.test(l.name)), 'no attention projection');
+    // a batch of two: per-sample saliency of the neurons, and one image's neuron turned off
     const [c, h, w] = units.arch.inputShape;
     const shape = [2, c, h, w] as const;
     const x = deterministicInput('vit-neurons', shape);
     await using engine = new SaliencyEngine(units);
     const [a, b] = await engine.compute({ data: x, shape }, [1, 2]);
-    assert.equal(a.saliency.length, vit.unitCount + 1000);
+    assert.equal(a.saliency.length, vit.unitCount + 2 * (256 + 64) + 1000);
     assert.ok(maxRelDiff(a.saliency, b.saliency) > 1e-3, 'the two images differ');
     const [single] = await engine.compute({ data: x.subarray(x.length / 2), shape: [1, c, h, w] }, [2]);
     assert.ok(maxRelDiff(b.saliency, single.saliency) < 1e-5, 'row 1 is its own image');

@@ -13,9 +13,12 @@ import * as op from '../../ops/index.js';
 import { type Architecture, IMAGENET, type Preprocessing } from '../architecture.js';
 import { Model } from '../model.js';
 import { Net } from '../nn.js';
-import { decodeModel, type NodeProto } from './decode.js';
+import type { LinearUnits } from '../units.js';
+import { type Const, decodeModel, type NodeProto } from './decode.js';
 import {
+  type BiasAdd,
   batchNormFolded,
+  biasAdds,
   type Ending,
   endingNote,
   type ImageInput,
@@ -100,7 +103,8 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const chosenOutput = scoresOutput(graph, options.outputName, source, notes);
   const outputName = upgraded.aliases.get(chosenOutput) ?? chosenOutput;
   const { nodes, ending } = withoutFinalActivation(upgraded.nodes, outputName);
-  const { params, convs } = parameters(nodes, initializers);
+  const adds = biasAdds(nodes, initializers, [outputName]);
+  const { params, convs } = parameters(nodes, initializers, adds);
   if (convs.length === 0)
     throw new PssError(
       `${source} has no convolution with constant weights: pss ranks convolution filters, and this model has none`,
@@ -112,10 +116,12 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const inputShape = [input.channels, input.height ?? h, input.width ?? w] as const;
 
   const oneScore: OneScore = { seen: false };
+  // The weights that can hold units first — convs and linears, in node order (the saliency
+  // order; kinds interleaved, as torchvision's state_dict has them) — then the other parameters.
+  const unitWeights = [...params.keys()].filter((k) => convs.includes(k) || params.get(k)!.role === 'linear');
   const define = (net: Net) => {
-    // Convs first, in node order (the saliency order); then the other parameters.
     const getters = new Map<string, () => Value>();
-    for (const k of [...convs, ...[...params.keys()].filter((k) => !convs.includes(k))]) {
+    for (const k of [...unitWeights, ...[...params.keys()].filter((k) => !unitWeights.includes(k))]) {
       const p = params.get(k)!;
       const buffer = p.role === 'bn-mean' || p.role === 'bn-var';
       getters.set(k, net.parameter(p.name, initializers.get(k)!.shape, p.role, buffer));
@@ -125,24 +131,36 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
       params: getters,
       convOutput: (k, y) => net.convOutput(params.get(k)!.name, y),
       linearOutput: (k, y) => net.linearOutput(params.get(k)!.name, y),
+      biasAdds: adds,
       source,
     });
   };
   // One replay now, on placeholders, finds the class count and any problem at load time — and
-  // which Gemms take one row per sample (their rows at batch 1): those hold neurons the unit
-  // mask can reach per image (a Gemm on tokens [N·T, E], as MultiheadAttention's out_proj
-  // exports, does not).
-  const probe = new Graph(op.OPS);
-  const rows = new Map<string, number>();
-  const probeNet = new Net({
-    graph: probe,
-    param: (p) => probe.input(p.name, p.shape),
-    linearOutput: (weight, y) => {
-      rows.set(weight, y.shape[0]);
-      return y;
-    },
-  });
-  const logits = define(probeNet)(probe.input('input', [1, ...inputShape]));
+  // which linear ops have the samples on axis 0 of their output (rows at batch 1 and 2): those
+  // hold neurons the unit mask can reach per image. A Gemm on tokens [N·T, E] (as
+  // MultiheadAttention's out_proj exports) or a MatMul on [T, N, E] (its in-projection) does not.
+  const probeAt = (batch: number) => {
+    const graph = new Graph(op.OPS);
+    const rows = new Map<string, boolean>();
+    const probeNet = new Net({
+      graph,
+      param: (p) => graph.input(p.name, p.shape),
+      linearOutput: (weight, y) => {
+        rows.set(weight, (rows.get(weight) ?? true) && y.rank >= 2 && y.shape[0] === batch);
+        return y;
+      },
+    });
+    return { logits: define(probeNet)(graph.input('input', [batch, ...inputShape])), rows };
+  };
+  const { logits, rows } = probeAt(1);
+  let rows2: Map<string, boolean> | undefined;
+  // at batch 1, [T, 1, E] with T = 1 looks per sample too: batch 2 tells
+  if ([...rows.values()].some(Boolean))
+    try {
+      rows2 = probeAt(2).rows;
+    } catch {
+      // a file made for one image (a batch of 1 fixed in its shapes): at batch 1 axis 0 is the image
+    }
   // a Sigmoid on one score became two classes: the note tells of the one score
   const classes = oneScore.seen ? 1 : logits.shape[1];
   const note = endingNote(ending, classes);
@@ -150,6 +168,23 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   if (dynamic)
     notes.push(
       `the input size is dynamic (${input.height ?? 'H'}x${input.width ?? 'W'}); pss builds the graph for each input's size (default ${inputShape[1]}x${inputShape[2]})`,
+    );
+
+  const unitLinears = new Map<string, LinearUnits>();
+  const leftOut: string[] = [];
+  for (const [k, axis] of neuronWeights(nodes, initializers)) {
+    const { name } = params.get(k)!;
+    if (!rows.has(name)) continue;
+    if (!rows.get(name) || rows2?.get(name) === false) {
+      leftOut.push(name.replace(/[._]weight$/, ''));
+      continue;
+    }
+    const bias = linearBias(nodes, k, adds, initializers, initializers.get(k)!.shape[axis]);
+    unitLinears.set(name, { axis, ...(bias && params.has(bias) ? { bias: params.get(bias)!.name } : {}) });
+  }
+  if (leftOut.length)
+    notes.push(
+      `with --units filters+neurons or all, ${leftOut.length} linear layer${leftOut.length === 1 ? ' is' : 's are'} left out (${leftOut.slice(0, 3).join(', ')}${leftOut.length > 3 ? ', …' : ''}): ${leftOut.length === 1 ? 'its output does' : 'their outputs do'} not hold the images on axis 0 (tokens flattened into rows, or the batch on axis 1), so a neuron cannot be turned off for one image`,
     );
 
   const arch: Architecture = {
@@ -160,11 +195,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     dynamicSize: dynamic,
     classifier: '',
     preprocessing,
-    unitLinears: new Set(
-      neuronWeights(nodes, initializers)
-        .map((k) => params.get(k)!.name)
-        .filter((name) => rows.get(name) === 1),
-    ),
+    unitLinears,
     define,
   };
   return {
@@ -182,6 +213,21 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     opset,
     notes,
   };
+}
+
+/** The bias added to a linear weight's `features` outputs: a Gemm's C, or its MatMul's bias Add. */
+function linearBias(
+  nodes: readonly NodeProto[],
+  weight: string,
+  adds: readonly BiasAdd[],
+  initializers: ReadonlyMap<string, Const>,
+  features: number,
+): string | undefined {
+  const add = adds.find((a) => a.weight === weight);
+  if (add) return add.bias;
+  const c = nodes.find((n) => n.opType === 'Gemm' && n.input?.[1] === weight)?.input?.[2];
+  // one entry per output feature (a C of [N, out] is no neuron's bias)
+  return c && initializers.get(c)?.data.length === features ? c : undefined;
 }
 
 /** An ONNX classifier file as a Model. */

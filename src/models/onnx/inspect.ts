@@ -216,15 +216,17 @@ export interface OnnxParameter {
 
 /**
  * The initializers in the weight, bias and statistics slots of Conv, BatchNormalization, Gemm
- * and MatMul, by initializer name in node order, and the conv weights among them (in node
+ * and MatMul, and the biases of `adds` (a MatMul's bias Add), by initializer name in node order, and the conv weights among them (in node
  * order: the saliency order).
  */
 export function parameters(
   nodes: readonly NodeProto[],
   initializers: ReadonlyMap<string, Const>,
+  adds: readonly BiasAdd[] = [],
 ): { params: Map<string, OnnxParameter>; convs: string[] } {
   const roles = new Map<string, { role: ParamRole; layer: string }>();
   const convs: string[] = [];
+  const biasOf = new Map(adds.map((a) => [a.output, a.bias]));
   nodes.forEach((n, i) => {
     const ins = n.input ?? [];
     const slot = (k: number, role: ParamRole) => {
@@ -243,6 +245,8 @@ export function parameters(
     } else if (n.opType === 'Gemm' || n.opType === 'MatMul') {
       slot(1, 'linear');
       slot(2, 'bias');
+    } else if (n.opType === 'Add' && biasOf.has(n.output?.[0] ?? '')) {
+      slot((n.input ?? []).indexOf(biasOf.get(n.output![0])!), 'bias');
     }
   });
   // Generated names give way to the layer's ("layer1.0.conv1.weight"), unless two parameters
@@ -253,28 +257,73 @@ export function parameters(
   return { params, convs };
 }
 
+/** A linear op's bias: the Add that follows a MatMul with a constant [out] (torch.onnx's nn.Linear on rank > 2). */
+export interface BiasAdd {
+  /** The MatMul's weight initializer ([in, out]). */
+  weight: string;
+  /** The bias initializer. */
+  bias: string;
+  /** The MatMul's output (the Add's input) and the Add's output (the linear layer's). */
+  product: string;
+  output: string;
+}
+
 /**
- * The linear weights whose rows are output features, so that a neuron is a row and masking the
- * op's output turns it off (DESIGN §1.3): initializers read only as a Gemm's B with transB=1
- * ([out, in], torch.onnx's nn.Linear on [N, in]). A MatMul's [in, out] weight holds its neurons
- * in columns, and is left out.
+ * The MatMul → Add(bias) pairs: a MatMul whose B is a 2-D initializer [in, out] and whose
+ * product only an Add reads, its other input an initializer of `out` values ([out] or
+ * [1, ..., out]). The bias is the layer's, so a neuron's mask goes after the Add.
+ */
+export function biasAdds(
+  nodes: readonly NodeProto[],
+  initializers: ReadonlyMap<string, Const>,
+  outputs: readonly string[] = [],
+): BiasAdd[] {
+  const readers = new Map<string, NodeProto[]>();
+  for (const n of nodes) for (const i of n.input ?? []) readers.set(i, [...(readers.get(i) ?? []), n]);
+  const out: BiasAdd[] = [];
+  for (const n of nodes) {
+    const [, weight] = n.input ?? [];
+    const product = n.output?.[0];
+    const w = weight ? initializers.get(weight) : undefined;
+    if (n.opType !== 'MatMul' || !product || !w || w.shape.length !== 2 || outputs.includes(product))
+      continue;
+    const users = readers.get(product) ?? [];
+    const add = users[0];
+    if (users.length !== 1 || add.opType !== 'Add' || add.input?.length !== 2 || !add.output?.[0]) continue;
+    const bias = add.input.find((i) => i !== product);
+    const b = bias ? initializers.get(bias) : undefined;
+    const features = w.shape[1];
+    if (!bias || !b || b.kind !== 'float' || b.data.length !== features || b.shape.at(-1) !== features)
+      continue;
+    out.push({ weight, bias, product, output: add.output[0] });
+  }
+  return out;
+}
+
+/**
+ * The linear weights that can hold neurons, by initializer, with their unit axis (DESIGN
+ * §1.3): initializers read only as a Gemm's B ([out, in] with transB=1, rows; [in, out] with
+ * transB=0, columns) or a MatMul's B ([in, out], columns — torch.onnx's nn.Linear on rank > 2,
+ * tf2onnx's dense layers). Whether the op's output has the samples on axis 0, so a per-image
+ * mask reaches them, the import's probe replay decides.
  */
 export function neuronWeights(
   nodes: readonly NodeProto[],
   initializers: ReadonlyMap<string, Const>,
-): string[] {
-  const ok = new Map<string, boolean>();
+): Map<string, 0 | 1> {
+  const axes = new Map<string, 0 | 1 | undefined>();
   for (const n of nodes)
     (n.input ?? []).forEach((name, k) => {
       if (!initializers.has(name)) return;
-      const rows =
-        n.opType === 'Gemm' &&
+      const linear =
         k === 1 &&
         initializers.get(name)!.shape.length === 2 &&
-        int(n, 'transB', 0) === 1;
-      ok.set(name, (ok.get(name) ?? true) && !!rows);
+        (n.opType === 'Gemm' || n.opType === 'MatMul');
+      const axis = linear ? (n.opType === 'Gemm' && int(n, 'transB', 0) === 1 ? 0 : 1) : undefined;
+      // every use must agree (a weight read twice, once transposed, has no one unit axis)
+      axes.set(name, axes.has(name) && axes.get(name) !== axis ? undefined : axis);
     });
-  return [...ok].filter(([, v]) => v).map(([k]) => k);
+  return new Map([...axes].filter((e): e is [string, 0 | 1] => e[1] !== undefined));
 }
 
 /**

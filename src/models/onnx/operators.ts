@@ -136,7 +136,8 @@ const NN_RULES: ReplayRules = {
   AveragePool: pool('AveragePool'),
   GlobalAveragePool: unary(op.globalAveragePool),
   GlobalMaxPool: unary(op.globalMaxPool),
-  // Through the hook: a Gemm whose weight rows are its outputs holds neurons (inspect.ts, unitLinears).
+  // Through the hook: a Gemm or MatMul with a constant weight holds neurons (inspect.ts
+  // neuronWeights; the import's probe keeps those whose output has the samples on axis 0).
   Gemm: (c) =>
     c.linearOutput(
       1,
@@ -147,7 +148,7 @@ const NN_RULES: ReplayRules = {
         transB: int(c.node, 'transB', 0) === 1,
       }),
     ),
-  MatMul: binary(op.matmul),
+  MatMul: (c) => c.linearOutput(1, op.matmul(c.value(0), c.value(1))),
   Einsum: (c) => op.einsum(string(c.node, 'equation', ''), ...c.values()),
 
   // ---- elementwise arithmetic

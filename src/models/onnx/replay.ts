@@ -7,6 +7,7 @@
 import { PssError, quoted } from '../../errors.js';
 import type { Value } from '../../graph/graph.js';
 import type { Const, NodeProto } from './decode.js';
+import type { BiasAdd } from './inspect.js';
 import { type ReplayContext, replayRule } from './operators.js';
 import { type StaticContext, staticRule } from './static.js';
 
@@ -29,6 +30,11 @@ export interface ReplayInputs {
   convOutput?: (weight: string, y: Value) => Value;
   /** The same on a linear op's output (turning neurons off). */
   linearOutput?: (weight: string, y: Value) => Value;
+  /**
+   * MatMuls whose bias an Add adds (inspect.ts biasAdds): their hook goes on the Add's output,
+   * so that turning a neuron off zeroes its bias too.
+   */
+  biasAdds?: readonly BiasAdd[];
   source: string;
 }
 
@@ -64,6 +70,9 @@ export function replay(r: ReplayInputs): Value {
     if (!e) throw new PssError(`${source}: tensor ${quoted(name)} is used before it is computed`);
     return e;
   };
+  // the hook of a MatMul with a bias Add: on the Add's output (by output name), not the product
+  const deferred = new Set((r.biasAdds ?? []).map((a) => a.product));
+  const afterAdd = new Map((r.biasAdds ?? []).map((a) => [a.output, a.weight]));
   const constants = new Map<Const, Value>();
   const value = (name: string): Value => {
     const e = get(name);
@@ -120,11 +129,15 @@ export function replay(r: ReplayInputs): Value {
             return v && (v.data.length || v.shape.length > 1) ? v : undefined;
           },
           convOutput: (k, y) => (r.convOutput && params.has(ins[k]) ? r.convOutput(ins[k], y) : y),
-          linearOutput: (k, y) => (r.linearOutput && params.has(ins[k]) ? r.linearOutput(ins[k], y) : y),
+          linearOutput: (k, y) =>
+            r.linearOutput && params.has(ins[k]) && !deferred.has(outs[0]) ? r.linearOutput(ins[k], y) : y,
           fail: nodeFail,
         };
         const out = build(c);
         results = Array.isArray(out) ? out : [out];
+        const weight = afterAdd.get(outs[0]);
+        if (weight && r.linearOutput && params.has(weight))
+          results[0] = r.linearOutput(weight, results[0] as Value);
       }
     } catch (e) {
       if (e instanceof PssError && e.message.startsWith(source)) throw e;
