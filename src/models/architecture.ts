@@ -49,10 +49,15 @@ export interface Architecture {
   readonly defaultUnits?: UnitSet;
   /**
    * The linear weights whose outputs reach Net.linearOutput with the samples on axis 0, so their
-   * neurons can be turned off per image, with their unit axis and bias (an imported graph: a
-   * Gemm, or a MatMul and its bias Add); absent: every linear, by rows.
+   * neurons can be turned off per image, with their unit axis (an imported graph: a Gemm, or a
+   * MatMul); absent: every linear, by rows.
    */
   readonly unitLinears?: ReadonlyMap<string, LinearUnits>;
+  /**
+   * Each unit weight's bias, where names do not tell (an imported graph: a Conv's or Gemm's C, a
+   * MatMul's bias Add); absent: the parameter named after the weight (conv1.weight → conv1.bias).
+   */
+  readonly unitBiases?: ReadonlyMap<string, string>;
   /** Declares the layers on `net` in torchvision's order and returns the forward pass (logits). */
   define(net: Net, numClasses: number): (x: Value) => Value;
 }

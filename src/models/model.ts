@@ -41,7 +41,7 @@ export class Model {
     arch.define(net, numClasses);
     this.params = net.params;
     this.units = units ?? arch.defaultUnits ?? DEFAULT_UNIT_SET;
-    this.layers = Object.freeze(unitTable(this.params, this.units, arch.unitLinears));
+    this.layers = Object.freeze(unitTable(this.params, this.units, arch.unitLinears, arch.unitBiases));
     const last = this.layers[this.layers.length - 1];
     this.unitCount = last ? last.offset + last.filters : 0;
     checkWeights(this.params, weights, source, arch.name);

@@ -50,10 +50,9 @@ export interface UnitLayer {
   bias?: string;
 }
 
-/** How an imported linear weight holds neurons: its unit axis, and the bias added to its output. */
+/** How an imported linear weight holds neurons: its unit axis. */
 export interface LinearUnits {
   axis: 0 | 1;
-  bias?: string;
 }
 
 /** What the table needs of a parameter (nn.ts ParamSpec). */
@@ -67,8 +66,9 @@ interface UnitParam {
 /**
  * The unit table of `set` over parameters in declaration order (torchvision's state_dict
  * order, kinds interleaved). `linears`: the linear weights that can hold units, with their unit
- * axis and bias (imported graphs: those whose output pss can mask per sample); absent, every
- * 2-D linear weight, by rows, its bias named after it. An attention out-projection is a neuron
+ * axis (imported graphs: those whose output pss can mask per sample); absent, every 2-D linear
+ * weight, by rows. `biases`: each unit weight's bias (imported graphs); absent, the parameter
+ * named after the weight (conv1.weight → conv1.bias). An attention out-projection is a neuron
  * layer: each of its rows mixes all heads, and a head's own contribution is turned off through
  * its v unit.
  */
@@ -76,6 +76,7 @@ export function unitTable(
   params: readonly UnitParam[],
   set: UnitSet,
   linears?: ReadonlyMap<string, LinearUnits>,
+  biases?: ReadonlyMap<string, string>,
 ): UnitLayer[] {
   const layers: UnitLayer[] = [];
   const names = new Set(params.map((p) => p.name));
@@ -86,7 +87,7 @@ export function unitTable(
     let rowsPerUnit = 1;
     let axis: 0 | 1 = 0;
     // conv1.weight → conv1.bias; an attention's in_proj_weight → in_proj_bias
-    let bias: string | undefined = p.name.replace(/weight$/, 'bias');
+    const bias = biases ? biases.get(p.name) : p.name.replace(/weight$/, 'bias');
     if (p.role === 'conv') kind = 'filter';
     else if (
       p.role === 'linear' &&
@@ -96,7 +97,7 @@ export function unitTable(
     ) {
       kind = set === 'all' && p.heads ? 'head' : 'neuron';
       if (kind === 'head') rowsPerUnit = shape[0] / (3 * p.heads!);
-      if (linears) ({ axis, bias } = linears.get(p.name)!);
+      if (linears) axis = linears.get(p.name)!.axis;
     } else continue;
     const units = shape[axis] / rowsPerUnit;
     if (!Number.isInteger(units))

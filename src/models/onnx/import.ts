@@ -14,7 +14,7 @@ import { type Architecture, IMAGENET, type Preprocessing } from '../architecture
 import { Model } from '../model.js';
 import { Net } from '../nn.js';
 import type { LinearUnits } from '../units.js';
-import { type Const, decodeModel, type NodeProto } from './decode.js';
+import { type Const, decodeModel, int, type NodeProto } from './decode.js';
 import {
   type BiasAdd,
   batchNormFolded,
@@ -171,6 +171,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     );
 
   const unitLinears = new Map<string, LinearUnits>();
+  const unitBiases = new Map<string, string>();
   const leftOut: string[] = [];
   for (const [k, axis] of neuronWeights(nodes, initializers)) {
     const { name } = params.get(k)!;
@@ -179,8 +180,12 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
       leftOut.push(name.replace(/[._]weight$/, ''));
       continue;
     }
-    const bias = linearBias(nodes, k, adds, initializers, initializers.get(k)!.shape[axis]);
-    unitLinears.set(name, { axis, ...(bias && params.has(bias) ? { bias: params.get(bias)!.name } : {}) });
+    unitLinears.set(name, { axis });
+  }
+  for (const k of unitWeights) {
+    const bias = weightBias(nodes, k, adds, initializers);
+    if (bias && params.get(bias)?.role === 'bias')
+      unitBiases.set(params.get(k)!.name, params.get(bias)!.name);
   }
   if (leftOut.length)
     notes.push(
@@ -196,6 +201,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     classifier: '',
     preprocessing,
     unitLinears,
+    unitBiases,
     define,
   };
   return {
@@ -215,19 +221,24 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   };
 }
 
-/** The bias added to a linear weight's `features` outputs: a Gemm's C, or its MatMul's bias Add. */
-function linearBias(
+/**
+ * The bias added to a weight's outputs, one entry per output feature: a Conv's or Gemm's third
+ * input, or a MatMul's bias Add (a Gemm's C of [N, out] is no neuron's bias).
+ */
+function weightBias(
   nodes: readonly NodeProto[],
   weight: string,
   adds: readonly BiasAdd[],
   initializers: ReadonlyMap<string, Const>,
-  features: number,
 ): string | undefined {
   const add = adds.find((a) => a.weight === weight);
   if (add) return add.bias;
-  const c = nodes.find((n) => n.opType === 'Gemm' && n.input?.[1] === weight)?.input?.[2];
-  // one entry per output feature (a C of [N, out] is no neuron's bias)
-  return c && initializers.get(c)?.data.length === features ? c : undefined;
+  const n = nodes.find((m) => (m.opType === 'Gemm' || m.opType === 'Conv') && m.input?.[1] === weight);
+  const c = n?.input?.[2];
+  if (!n || !c) return undefined;
+  const w = initializers.get(weight)!.shape;
+  const features = n.opType === 'Conv' || int(n, 'transB', 0) === 1 ? w[0] : w[1];
+  return initializers.get(c)?.data.length === features ? c : undefined;
 }
 
 /** An ONNX classifier file as a Model. */
