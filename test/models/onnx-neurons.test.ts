@@ -12,6 +12,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { serializeNpy } from '../../src/io/npy.js';
+import { finetuneFilters } from '../../src/jobs/finetune.js';
 import { forwardRunner } from '../../src/jobs/forward.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import { convnext_tiny, convnextDefine } from '../../src/models/convnext.js';
@@ -238,6 +239,34 @@ describe('Gemm with transB=0 and a MatMul without bias: neurons by column', () =
         const ours = r.saliency.subarray(l.offset, l.offset + l.filters);
         assert.ok(maxRelDiff(ours, byHand) < 1e-6, `${l.name}, image ${b}: ${maxRelDiff(ours, byHand)}`);
       }
+  });
+
+  it('fine-tuning a neuron moves its column only, by the learning rate times its gradient', async () => {
+    await using engine = new SaliencyEngine(model);
+    const image = { data: x.subarray(0, 192), shape: [1, 3, 8, 8] as const };
+    const layer = model.layers[1];
+    const [r] = await engine.compute(image, [1], 'filter');
+    // a neuron the image uses (nonzero saliency)
+    const k = Array.from({ length: layer.filters }, (_, j) => j).find(
+      (j) => r.saliency[layer.offset + j] > 0,
+    );
+    assert.ok(k !== undefined);
+    const unit = layer.offset + k;
+    const lr = 0.5;
+    const res = await finetuneFilters(engine, image, 1, [unit], { steps: 1, lr });
+    const before = model.weights.get(layer.param)!;
+    const after = res.params.get(layer.param)!;
+    const [ins, outs] = layer.shape;
+    let sum = 0;
+    for (let i = 0; i < ins; i++)
+      for (let j = 0; j < outs; j++) {
+        const step = Math.abs(before[i * outs + j] - after[i * outs + j]);
+        if (j !== k) assert.equal(step, 0, `W[${i}, ${j}] is not the unit's`);
+        else sum += step / lr;
+      }
+    // the column's mean |gradient| is the unit's saliency
+    const s = r.saliency[unit];
+    assert.ok(Math.abs(sum / ins - s) < 1e-5 * s, `${sum / ins} vs ${s}`);
   });
 
   it('turning neurons off through the mask is zeroing their columns (and the Gemm’s C) by hand', async () => {
