@@ -19,7 +19,7 @@ export {
 } from './filter-saliency/data.js';
 export type { ChartOptions, FilterChart } from './filter-saliency/frame.js';
 export type { Box } from './filter-saliency/label-layout.js';
-export { layerHierarchy, shortLayerName } from './filter-saliency/layer-names.js';
+export { compactLayerName, layerHierarchy, shortLayerName } from './filter-saliency/layer-names.js';
 export { layerSummaryChart } from './filter-saliency/layer-summary.js';
 export { filterSaliencyChart } from './filter-saliency/profile-chart.js';
 

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import {
+  compactLayerName,
   type FilterSaliencyData,
   filterSaliencyChart,
   filterSaliencyPng,
@@ -232,6 +233,19 @@ describe('layer names', () => {
     assert.deepEqual(layerHierarchy('features.0'), { stage: 'features.0', block: 'features.0' });
     assert.equal(shortLayerName('features.denseblock1.denselayer1.conv1'), 'denseblock1.denselayer1.conv1');
     assert.equal(shortLayerName('features.10'), 'features.10');
+  });
+  it("a transformer's encoder layers are its stages, and long names keep the part that tells them apart", () => {
+    assert.deepEqual(layerHierarchy('encoder.layers.encoder_layer_3.self_attention.in_proj'), {
+      stage: 'encoder.layers.encoder_layer_3',
+      block: 'encoder.layers.encoder_layer_3.self_attention',
+    });
+    assert.deepEqual(layerHierarchy('features.1.0.attn.qkv'), { stage: 'features.1', block: 'features.1.0' });
+    assert.equal(shortLayerName('encoder.layers.encoder_layer_3.mlp.0'), 'encoder_layer_3.mlp.0');
+    assert.equal(
+      compactLayerName('encoder.layers.encoder_layer_3.self_attention.in_proj', 10, 150),
+      'encoder_layer_3…in_proj',
+    );
+    assert.equal(compactLayerName('layer1.0.conv2', 10, 150), 'layer1.0.conv2');
   });
 });
 

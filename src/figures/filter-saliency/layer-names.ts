@@ -5,24 +5,52 @@
 import { fitText } from '../text.js';
 import type { SaliencyLayer } from './data.js';
 
-/** Top-level containers whose next name component is the stage (torchvision's "features"). */
-const CONTAINERS = new Set(['features', 'module', 'model', 'backbone', 'body']);
+/**
+ * Containers whose next name component is the stage: torchvision's "features" (CNNs, Swin) and
+ * ViT's "encoder.layers" (each encoder layer a stage), a leading run of these names.
+ */
+const CONTAINERS = new Set(['features', 'module', 'model', 'backbone', 'body', 'encoder', 'layers']);
 
-/** A layer's stage (e.g. "layer2", "features.denseblock3", "Mixed_6a") and block ("layer2.1"). */
+/** How many leading components of a name are containers (at least one component is left). */
+function containerDepth(parts: readonly string[]): number {
+  let k = 0;
+  while (k + 1 < parts.length && CONTAINERS.has(parts[k])) k++;
+  return k;
+}
+
+/**
+ * A layer's stage (e.g. "layer2", "features.denseblock3", "Mixed_6a",
+ * "encoder.layers.encoder_layer_3") and block ("layer2.1", "….encoder_layer_3.mlp").
+ */
 export function layerHierarchy(name: string): { stage: string; block: string } {
   const parts = name.split('.');
-  const k = CONTAINERS.has(parts[0]) && parts.length >= 2 ? 2 : 1;
+  const k = containerDepth(parts) + 1;
   const stage = parts.slice(0, k).join('.');
   const block = parts.length > k + 1 ? parts.slice(0, k + 1).join('.') : stage;
   return { stage, block };
 }
 
-/** A layer name without a leading container ("features.denseblock1…" → "denseblock1…"; "features.0" stays). */
+/** A layer name without its leading containers ("features.denseblock1…" → "denseblock1…"; "features.0" stays). */
 export function shortLayerName(name: string): string {
   const parts = name.split('.');
-  return CONTAINERS.has(parts[0]) && parts.length > 1 && !/^\d/.test(parts[1])
-    ? parts.slice(1).join('.')
-    : name;
+  const k = containerDepth(parts);
+  return k > 0 && !/^\d/.test(parts[k]) ? parts.slice(k).join('.') : name;
+}
+
+/**
+ * A layer's short name in at most `maxWidth` px: whole if it fits, else its first component and
+ * as many of its last ones as fit ("encoder_layer_3.self_attention.in_proj" →
+ * "encoder_layer_3…in_proj"), so that the part that tells layers apart stays readable.
+ */
+export function compactLayerName(name: string, fontSize: number, maxWidth: number): string {
+  const short = shortLayerName(name);
+  if (fitText(short, fontSize, maxWidth) === short) return short;
+  const parts = short.split('.');
+  for (let j = parts.length - 2; j >= 1; j--) {
+    const text = `${parts[0]}…${parts.slice(-j).join('.')}`;
+    if (fitText(text, fontSize, maxWidth) === text) return text;
+  }
+  return fitText(short, fontSize, maxWidth);
 }
 
 /** Whether each layer starts a stage (the first layer does). */
@@ -77,7 +105,7 @@ export function pickLayerLabels(
       priority = 1;
       weight = span.get(`b:${block}`)!;
     } else {
-      text = shortLayerName(layers[i].name);
+      text = compactLayerName(layers[i].name, fontSize, maxWidth);
       priority = 0;
       weight = layers[i].filters;
     }

@@ -1,7 +1,7 @@
 /** The per-layer summary: the largest value of each conv layer, one bar per layer. */
 import type { TopLevelSpec } from 'vega-lite';
 import { describeUnitCounts } from '../../models/units.js';
-import { fitText, textWidth } from '../text.js';
+import { textWidth } from '../text.js';
 import {
   checkLayers,
   type FilterSaliencyData,
@@ -19,7 +19,7 @@ import {
   tickLabelWidth,
   yTitle,
 } from './frame.js';
-import { type AxisLabel, labelExpr, pickLayerLabels, shortLayerName } from './layer-names.js';
+import { type AxisLabel, compactLayerName, labelExpr, pickLayerLabels } from './layer-names.js';
 
 interface Bar {
   i: number;
@@ -56,7 +56,7 @@ function barLabels(layers: readonly SaliencyLayer[], band: number) {
       ? layers.map((l, i) => ({
           layer: i,
           at: i,
-          text: fitText(shortLayerName(l.name), size, 150),
+          text: compactLayerName(l.name, size, 150),
           stage: false,
         }))
       : pickLayerLabels(layers, (i) => (i + 0.5) * band, spacing, 150, size);
