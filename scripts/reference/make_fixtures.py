@@ -16,6 +16,7 @@ gives the saliency:
   signed          = g.mean(1,2,3)
   parameter       = |g|.flatten() of every parameter (named_parameters order), concatenated
   neuron          = |g|.mean(1)          per output row of every 2-D parameter (linear neurons)
+  neuron_abs_mean = |g.mean(1)|,  neuron_signed = g.mean(1)   (the other two aggregations)
 The same run in float32 (the float32 weights and input as they are) gives every stored
 quantity's noise floor, `noise_floor` in the metadata (noise_floor.py).
 """
@@ -99,7 +100,7 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
     linear_idx = [i for i, p in enumerate(params) if p.dim() == 2]
     out = {"logits": [], "loss": [], "filter": [], "filter_abs_mean": [], "signed": []}
     if linear_idx:
-        out["neuron"] = []
+        out.update(neuron=[], neuron_abs_mean=[], neuron_signed=[])
     if want_parameter:
         out["parameter"] = []
     for b in range(x64.shape[0]):
@@ -116,6 +117,8 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
         out["signed"].append(torch.cat([g.mean(dim=(1, 2, 3)) for g in gc]))
         if linear_idx:
             out["neuron"].append(torch.cat([grads[i].abs().mean(dim=1) for i in linear_idx]))
+            out["neuron_abs_mean"].append(torch.cat([grads[i].mean(dim=1).abs() for i in linear_idx]))
+            out["neuron_signed"].append(torch.cat([grads[i].mean(dim=1) for i in linear_idx]))
         if want_parameter:
             out["parameter"].append(torch.cat([g.abs().flatten() for g in grads]))
     res = {k: torch.stack(v).numpy().astype(np.float64) for k, v in out.items()}

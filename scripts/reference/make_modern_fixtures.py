@@ -1,11 +1,18 @@
 #!/usr/bin/env python3
 """Parity fixtures of the modern CNNs (issue 16): mobilenet_v3_small, mobilenet_v3_large,
 efficientnet_b0, regnet_y_400mf, convnext_tiny, like make_fixtures.py's zoo fixtures (label
-ranked 5th, filter modes only, float64 ground truth, float32 noise floor) but on a 64×64
-input, so the fixtures stay small and the tests fast: test/fixtures/modern/<arch>.safetensors.
-Their state dicts (names, shapes, order) are added to test/fixtures/zoo_state_dicts.json.
+ranked 5th, float64 ground truth, float32 noise floor) but on a 64×64 input, so the
+fixtures stay small and the tests fast: test/fixtures/modern/<arch>.safetensors with the
+filters in every aggregation (filter, filter_abs_mean, signed), the linear neurons in every
+aggregation (neuron, neuron_abs_mean, neuron_signed: --units filters+neurons), and for
+convnext_tiny `--aggregation parameter` on every 997th element (parameter_index,
+parameter_sub, as make_fixtures.py's resnet50). Their state dicts (names, shapes, order) are
+added to test/fixtures/zoo_state_dicts.json.
 
-    /usr/bin/python3 scripts/reference/make_modern_fixtures.py [--only mobilenet_v3_small,...] [--keep-reference]
+    /usr/bin/python3 scripts/reference/make_modern_fixtures.py [--only mobilenet_v3_small,...] [--keep-reference | --add-reference]
+
+--add-reference adds the references a committed fixture lacks and keeps the others bit for
+bit with their noise floors (noise_floor.add_reference).
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import torch
 import torchvision
 
@@ -26,6 +34,7 @@ import make_fixtures as mf  # noqa: E402
 from noise_floor import writer  # noqa: E402
 
 ARCHS = ["mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0", "regnet_y_400mf", "convnext_tiny"]
+PARAMETER_ARCHS = ["convnext_tiny"]  # --aggregation parameter: every 997th element
 SIZE = 64
 OUT = os.path.join(mf.OUT_DIR, "modern")
 
@@ -55,7 +64,7 @@ def make(arch):
     order = torch.argsort(logits0, descending=True)
     label = int(order[4])  # class ranked 5th by the float64 logits
     labels = torch.tensor([label], dtype=torch.int64)
-    res, info = mf.per_sample_saliency(model, x64, labels, want_parameter=False)
+    res, info = mf.per_sample_saliency(model, x64, labels, want_parameter=arch in PARAMETER_ARCHS)
     meta = mf.common_meta(arch, shape, x32)
     meta.update(info)
     meta["labels"] = json.dumps([label])
@@ -63,8 +72,15 @@ def make(arch):
     meta["top5"] = json.dumps([int(i) for i in order[:5]])
     tensors = {k: res[k] for k in ("logits", "loss", "filter", "filter_abs_mean", "signed")}
     tensors["labels"] = labels.numpy()
-    if arch == "convnext_tiny":  # its linears' neurons (--units filters+neurons): MLPs on channels-last pixels
-        tensors["neuron"] = res["neuron"]
+    # the linears' neurons (--units filters+neurons): the classifier's, and ConvNeXt's MLPs on
+    # channels-last pixels; none of these has attention, so --units all is the same set
+    tensors.update({k: res[k] for k in ("neuron", "neuron_abs_mean", "neuron_signed")})
+    if arch in PARAMETER_ARCHS:
+        full = res["parameter"][0]
+        idx = np.arange(0, full.shape[0], 997, dtype=np.int64)
+        tensors["parameter_index"] = idx
+        tensors["parameter_sub"] = full[idx][None, :]
+        meta["parameter_sub"] = "parameter_sub[0, k] = parameter[0, parameter_index[k]]; index = arange(0, P, 997)"
     st = mf.stats(arch, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
     meta.update(torchvision_weights(arch))
@@ -91,8 +107,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--only", default=",".join(ARCHS))
     ap.add_argument("--keep-reference", action="store_true")
+    ap.add_argument("--add-reference", action="store_true")
     a = ap.parse_args()
-    mf.write_reference = writer(mf.write_safetensors, a.keep_reference)
+    mf.write_reference = writer(mf.write_safetensors, a.keep_reference, a.add_reference)
     archs = a.only.split(",")
     for arch in archs:
         if arch not in ARCHS:

@@ -7,7 +7,9 @@ Stored as JSON in the safetensors `__metadata__` under `noise_floor`:
   {key: {"rel": max|f32 - f64| / max|f64|, "one_minus_cos": 1 - cos(f32, f64),
          "rows": [{"rel", "one_minus_cos"}, ...]}}      # rows: per sample, batched keys only
 and `noise_floor_how` says what was run.  With --keep-reference, the fixture scripts only
-add the floor to the committed fixture (keep_reference below).
+add the floor to the committed fixture (keep_reference below); with --add-reference
+(make_modern_fixtures.py, make_transformer_fixtures.py) they add new references to it and
+keep the old ones and their floors (add_reference).
 """
 
 from __future__ import annotations
@@ -112,29 +114,43 @@ def summary(name: str, floors: dict) -> None:
 _NP = {"F64": np.float64, "F32": np.float32, "I64": np.int64, "U8": np.uint8}
 
 
-def keep_reference(path: str, tensors: dict, metadata: dict) -> int:
-    """Adds the noise floor to the fixture already at `path` and changes nothing else: its
-    tensors and metadata stay byte for byte.  The float64 ground truth differs in its last
-    bits between CPUs (AVX2 and AVX-512 kernels sum in different orders, about 5e-16), so a
-    fixture regenerated elsewhere would not be the committed one.  Refuses when the freshly
-    computed `tensors` differ from the stored ones by more than that (another model or input)."""
+def _read(path: str):
     with open(path, "rb") as f:
         data = f.read()
     (n,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + n])
-    body = data[8 + n:]
-    assert set(tensors) == set(header) - {"__metadata__"}, (path, sorted(tensors), sorted(header))
-    for name, fresh in tensors.items():
+    return header, data[8 + n:]
+
+
+def _stored(header: dict, body: bytes, name: str) -> np.ndarray:
+    h = header[name]
+    a, b = h["data_offsets"]
+    return np.frombuffer(body[a:b], dtype=np.dtype(_NP[h["dtype"]]).newbyteorder("<")).reshape(h["shape"])
+
+
+def _check_same(path: str, header: dict, body: bytes, tensors: dict, names) -> None:
+    """Refuses when a freshly computed tensor differs from the stored one by more than another
+    CPU's last bits (another model or input)."""
+    for name in names:
         h = header[name]
-        a, b = h["data_offsets"]
-        stored = np.frombuffer(body[a:b], dtype=np.dtype(_NP[h["dtype"]]).newbyteorder("<")).reshape(h["shape"])
-        fresh = np.asarray(fresh)
+        stored, fresh = _stored(header, body, name), np.asarray(tensors[name])
         assert stored.shape == fresh.shape, (path, name, stored.shape, fresh.shape)
         # float64: the last bits of another CPU; float32 (rounded from float64): one ulp
         tol = {"F64": 1e-12, "F32": 2.0 ** -23}.get(h["dtype"], 0.0)
         scale = float(np.abs(stored).max()) if stored.size else 0.0
         diff = float(np.abs(stored.astype(np.float64) - fresh.astype(np.float64)).max()) if stored.size else 0.0
         assert diff <= tol * scale, f"{path}: {name} differs from the stored reference by {diff / max(scale, 1e-300):.3g}"
+
+
+def keep_reference(path: str, tensors: dict, metadata: dict) -> int:
+    """Adds the noise floor to the fixture already at `path` and changes nothing else: its
+    tensors and metadata stay byte for byte.  The float64 ground truth differs in its last
+    bits between CPUs (AVX2 and AVX-512 kernels sum in different orders, about 5e-16), so a
+    fixture regenerated elsewhere would not be the committed one.  Refuses when the freshly
+    computed `tensors` differ from the stored ones by more than that (another model or input)."""
+    header, body = _read(path)
+    assert set(tensors) == set(header) - {"__metadata__"}, (path, sorted(tensors), sorted(header))
+    _check_same(path, header, body, tensors, tensors)
     header["__metadata__"].update({k: metadata[k] for k in ("noise_floor", "noise_floor_how")})
     hb = json.dumps(header, separators=(",", ":")).encode("utf-8")
     hb += b" " * (-len(hb) % 8)
@@ -145,6 +161,27 @@ def keep_reference(path: str, tensors: dict, metadata: dict) -> int:
     return os.path.getsize(path)
 
 
-def writer(write_safetensors, keep: bool):
-    """write_safetensors, or keep_reference with --keep-reference."""
+def add_reference(write_safetensors, path: str, tensors: dict, metadata: dict) -> int:
+    """Adds to the fixture at `path` the tensors it lacks, their noise floors and the metadata
+    keys it lacks; every stored tensor (bit for bit), its noise floor and every stored metadata
+    value stay, so the tests' old bounds do not move.  Refuses, as keep_reference, when a fresh
+    tensor the fixture has differs from the stored one."""
+    header, body = _read(path)
+    meta = header.pop("__metadata__")
+    old = [k for k in header if k in tensors]
+    assert set(old) == set(header), (path, "not recomputed:", sorted(set(header) - set(tensors)))
+    _check_same(path, header, body, tensors, old)
+    out = {k: _stored(header, body, k) for k in old}
+    out.update({k: v for k, v in tensors.items() if k not in header})
+    floors = json.loads(meta["noise_floor"])
+    floors.update({k: v for k, v in json.loads(metadata["noise_floor"]).items() if k not in floors})
+    merged = {**metadata, **meta, "noise_floor": json.dumps(floors, separators=(",", ":"))}
+    return write_safetensors(path, out, merged)
+
+
+def writer(write_safetensors, keep: bool, add: bool = False):
+    """write_safetensors, or keep_reference with --keep-reference, or add_reference with
+    --add-reference."""
+    if add:
+        return lambda path, tensors, metadata: add_reference(write_safetensors, path, tensors, metadata)
     return keep_reference if keep else write_safetensors

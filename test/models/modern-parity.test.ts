@@ -4,7 +4,10 @@
  * table, logits and saliency in every filter mode within assertParity's noise-floor tolerance;
  * and every conv of theirs (squeeze-excitation and depthwise ones too) turns off through the
  * conv-output mask exactly as zeroing its weights and bias does, as their linear neurons do
- * through the linear-output mask.
+ * through the linear-output mask. With --units filters+neurons every aggregation of the
+ * filters and the linear neurons (the classifier's; ConvNeXt's MLPs too) is checked; none has
+ * attention, so --units all is the same unit set. ConvNeXt-Tiny also has `--aggregation
+ * parameter` on every 997th element.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -29,6 +32,12 @@ const MODES: [Aggregation, string][] = [
   ['filter-abs-mean', 'filter_abs_mean'],
   ['signed', 'signed'],
 ];
+/** The fixture's neuron reference of each aggregation (make_modern_fixtures.py). */
+const NEURON_KEY: Record<string, string> = {
+  filter: 'neuron',
+  'filter-abs-mean': 'neuron_abs_mean',
+  signed: 'neuron_signed',
+};
 export const MODERN = [
   'mobilenet_v3_small',
   'mobilenet_v3_large',
@@ -137,19 +146,42 @@ for (const name of MODERN) {
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
     });
-    if (fx.has('neuron'))
-      it('filters+neurons: the filters as before and every neuron (mean |∇W row|) against PyTorch', async (t) => {
-        const units = model.withUnits('filters+neurons');
-        await using engine = new SaliencyEngine(units);
-        const [r] = await engine.compute({ data, shape }, [label], 'filter');
+    it('filters+neurons in every aggregation: the filters as before and every neuron (its ∇W row) against PyTorch', async (t) => {
+      const units = model.withUnits('filters+neurons');
+      await using engine = new SaliencyEngine(units);
+      for (const [mode, key] of MODES) {
+        const [r] = await engine.compute({ data, shape }, [label], mode);
         const pick = (kind: string) =>
           Float64Array.from(
             units.layers
               .filter((l) => l.kind === kind)
               .flatMap((l) => Array.from({ length: l.filters }, (_, i) => r.saliency[l.offset + i])),
           );
-        assertParity(t, 'filters', pick('filter'), fx.reference('filter'));
-        assertParity(t, 'neurons', pick('neuron'), fx.reference('neuron'));
+        assertParity(t, `filters ${mode}`, pick('filter'), fx.reference(key));
+        assertParity(t, `neurons ${mode}`, pick('neuron'), fx.reference(NEURON_KEY[mode]));
+      }
+    });
+    it('--units all is filters+neurons (no attention, so no head units)', async () => {
+      const units = model.withUnits('filters+neurons');
+      const all = model.withUnits('all');
+      assert.deepEqual(all.layers, units.layers);
+      await using a = new SaliencyEngine(all);
+      await using u = new SaliencyEngine(units);
+      const [ra] = await a.compute({ data, shape }, [label], 'signed');
+      const [ru] = await u.compute({ data, shape }, [label], 'signed');
+      assert.equal(ra.saliency.length, units.unitCount);
+      assert.ok(
+        maxRelDiff(ra.saliency, ru.saliency) < 1e-6,
+        `all vs filters+neurons: ${maxRelDiff(ra.saliency, ru.saliency)}`,
+      );
+    });
+    if (fx.has('parameter_sub'))
+      it('parameter (every 997th): |∇| of every parameter element against PyTorch', async (t) => {
+        await using engine = new SaliencyEngine(model);
+        const [r] = await engine.compute({ data, shape }, [label], 'parameter');
+        assert.equal(r.saliency.length, Number(fx.metadata.num_params));
+        const sub = Float64Array.from(fx.get('parameter_index').data, (i) => r.saliency[i]);
+        assertParity(t, 'parameter (every 997th)', sub, fx.reference('parameter_sub'));
       });
     it('with filters+neurons, neurons turn off through the linear-output mask as zeroed rows and biases do', async () => {
       const units = model.withUnits('filters+neurons');
