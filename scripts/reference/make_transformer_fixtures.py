@@ -14,6 +14,11 @@ loss and the saliency under every unit set (DESIGN §1.3) and filter aggregation
                                                heads, v heads), float32
   all_<agg>                            (not stored: units_ with each in-projection's rows
                                                replaced by its head units; its noise floor is)
+  parameter_index, parameter_sub       [P/997], [1, P/997]  --aggregation parameter (|g| of
+                                               every parameter element, named_parameters
+                                               order) on every 997th element, as
+                                               make_fixtures.py's resnet50; vit_b_16 and swin_t;
+                                               float32
 
 with <agg> filter (mean |g|), filter_abs_mean (|mean g|), signed (mean g) over a unit's weight
 rows (not the bias). `unit_params` in the metadata: [[name, rows, heads]] of the unit weights.
@@ -24,7 +29,10 @@ for ViT at the last block's ln_1 output as a map of its patch tokens), --what in
 input_saliency_<arch>_all.safetensors the same over --units all (the transformers' default;
 z not stored). The state dicts are added to test/fixtures/zoo_state_dicts.json.
 
-    /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input,input-all] [--keep-reference]
+    /usr/bin/python3 scripts/reference/make_transformer_fixtures.py [--only vit_b_32,...] [--what units,input,input-all] [--keep-reference | --add-reference]
+
+--add-reference adds the references a committed fixture lacks and keeps the others bit for
+bit with their noise floors (noise_floor.add_reference).
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, 
 
 ARCHS = ["vit_b_16", "vit_b_32", "swin_t"]
 INPUT_ARCHS = ["vit_b_16", "swin_t"]
+PARAMETER_ARCHS = ["vit_b_16", "swin_t"]  # --aggregation parameter: every 997th element
 SIZE = 224
 OUT = os.path.join(mf.OUT_DIR, "transformers")
 AGGS = {
@@ -88,14 +97,24 @@ def unit_vector(units, grads, agg, unit_set):
     return torch.cat(parts)
 
 
-def saliency(model, x, label):
-    """Logits, loss and every saliency vector of one sample (numpy float64, rows [1, ...])."""
+def parameter_index(model):
+    """Every 997th element of the concatenated parameters (make_fixtures.py's subsample)."""
+    return np.arange(0, sum(p.numel() for p in model.parameters()), 997, dtype=np.int64)
+
+
+def saliency(model, x, label, with_parameter=False):
+    """Logits, loss and every saliency vector of one sample (numpy float64, rows [1, ...]);
+    with_parameter: also parameter_sub, |g| of every parameter element at parameter_index."""
     units = unit_params(model)
     params = dict(model.named_parameters())
     logits = model(x)
     loss = F.cross_entropy(logits, torch.tensor([label]))
-    grads = dict(zip([n for n, _ in units], torch.autograd.grad(loss, [params[n] for n, _ in units])))
+    wrt = list(params) if with_parameter else [n for n, _ in units]
+    grads = dict(zip(wrt, torch.autograd.grad(loss, [params[n] for n in wrt])))
     out = {"logits": logits.detach(), "loss": loss.detach()[None]}
+    if with_parameter:
+        flat = torch.cat([g.abs().flatten() for g in grads.values()])
+        out["parameter_sub"] = flat[torch.from_numpy(parameter_index(model))]
     for agg, f in AGGS.items():
         out[agg] = unit_vector(units, grads, agg, "filters")
         out[f"units_{agg}"] = unit_vector(units, grads, agg, "filters+neurons")
@@ -111,10 +130,11 @@ def make(arch):
     with torch.no_grad():
         order = torch.argsort(model(x64)[0], descending=True)
     label = int(order[4])  # class ranked 5th by the float64 logits
-    ref = saliency(model, x64, label)
+    with_parameter = arch in PARAMETER_ARCHS
+    ref = saliency(model, x64, label, with_parameter)
     runs = []
     for _, m32, to_input in float32_runs(model32):
-        runs.append(noise_floors(saliency(m32, to_input(torch.from_numpy(x32)), label), ref, list(ref)))
+        runs.append(noise_floors(saliency(m32, to_input(torch.from_numpy(x32)), label, with_parameter), ref, list(ref)))
     floors = max_floors(runs)
     summary(arch, floors)
     units = unit_params(model)
@@ -136,8 +156,11 @@ def make(arch):
     st = mf.stats(arch, ref["logits"], ref["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
     tensors = {k: ref[k] for k in ("logits", "loss", "filter", "filter_abs_mean", "signed")}
-    tensors.update({k: v.astype(np.float32) for k, v in ref.items() if k.startswith(("units_", "heads_"))})
+    tensors.update({k: v.astype(np.float32) for k, v in ref.items() if k.startswith(("units_", "heads_", "parameter_"))})
     tensors["labels"] = np.array([label], dtype=np.int64)
+    if with_parameter:
+        tensors["parameter_index"] = parameter_index(model)
+        meta["parameter_sub"] = "parameter_sub[0, k] = parameter[0, parameter_index[k]]; index = arange(0, P, 997)"
     os.makedirs(OUT, exist_ok=True)
     return mf.write_reference(os.path.join(OUT, f"{arch}.safetensors"), tensors, meta)
 
@@ -224,9 +247,10 @@ def main():
     ap.add_argument("--only", default=",".join(ARCHS))
     ap.add_argument("--what", default="units,input,input-all")
     ap.add_argument("--keep-reference", action="store_true")
+    ap.add_argument("--add-reference", action="store_true")
     a = ap.parse_args()
     torch.set_num_threads(2)
-    write = writer(mf.write_safetensors, a.keep_reference)
+    write = writer(mf.write_safetensors, a.keep_reference, a.add_reference)
     mf.write_reference = write
     archs = a.only.split(",")
     for arch in archs:

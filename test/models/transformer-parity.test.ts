@@ -3,7 +3,8 @@
  * (fixtures: scripts/reference/make_transformer_fixtures.py, test/fixtures/transformers/): the
  * parameters and unit tables, torchvision's weights and eval transform, the logits, and the
  * saliency under every unit set (filters, filters+neurons, all) and filter aggregation within
- * assertParity's noise-floor tolerance; and explain's second-order input gradient.
+ * assertParity's noise-floor tolerance, `--aggregation parameter` on every 997th element
+ * (vit_b_16, swin_t); and explain's second-order input gradient.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -176,6 +177,18 @@ for (const name of TRANSFORMERS) {
             set === 'all' ? allUnits(fx, key) : fx.reference(`units_${key}`),
           );
         }
+      });
+    if (fx.has('parameter_sub'))
+      it('parameter (every 997th): |∇| of every parameter element against PyTorch', async (t) => {
+        await using engine = new SaliencyEngine(model);
+        const [r] = await engine.compute({ data, shape }, [label], 'parameter');
+        const params = JSON.parse(fx.metadata.param_names) as [string, number][];
+        assert.equal(
+          r.saliency.length,
+          params.reduce((n, [, k]) => n + k, 0),
+        );
+        const sub = Float64Array.from(fx.get('parameter_index').data, (i) => r.saliency[i]);
+        assertParity(t, 'parameter (every 997th)', sub, fx.reference('parameter_sub'));
       });
   });
 }
