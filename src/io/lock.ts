@@ -62,6 +62,15 @@ export const lockPath = (target: string): string => `${target.replace(/(.)\/+$/,
 
 /** path -> token of the locks this process holds. */
 const held = new Map<string, string>();
+/**
+ * Tokens of this process's callers that are taking a lock or hold one: a lock file with our pid
+ * and one of these tokens is live. (Not `held` alone: between a lock file's creation and its
+ * caller's next step another caller of this process could read it, find it in no one's hands
+ * and take it over.)
+ */
+const ours = new Set<string>();
+/** Every token this process has taken a lock with: a lock file of ours not in `ours` was released meanwhile. */
+const issued = new Set<string>();
 
 /** Releases every lock this process holds, synchronously (for exit and interrupt handlers). */
 export function releaseAllLocks(): void {
@@ -70,6 +79,7 @@ export function releaseAllLocks(): void {
 
 function releaseFile(path: string, token: string): void {
   held.delete(path);
+  ours.delete(token);
   try {
     const owner = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockOwner>;
     if (owner.token === token) unlinkSync(path);
@@ -133,6 +143,23 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
     throw ioError(e, 'write', target);
   }
   const started = Date.now();
+  ours.add(owner.token);
+  issued.add(owner.token);
+  try {
+    return await take(path, target, owner, options, started);
+  } catch (e) {
+    ours.delete(owner.token);
+    throw e;
+  }
+}
+
+async function take(
+  path: string,
+  target: string,
+  owner: LockOwner,
+  options: LockOptions,
+  started: number,
+): Promise<Lock> {
   for (;;) {
     if (await create(path, owner)) {
       held.set(path, owner.token);
@@ -144,7 +171,8 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
     }
     const found = await readLock(path);
     if (!found) continue; // released meanwhile: try again
-    const state = judge(found, path, options.task);
+    const state = judge(found, options.task);
+    if (state === 'released') continue;
     if (state === 'stale') {
       await takeOver(path, found.text);
       continue;
@@ -233,13 +261,14 @@ function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function judge(found: FoundLock, path: string, task?: string): 'live' | 'stale' | 'being-written' {
+function judge(found: FoundLock, task?: string): 'live' | 'stale' | 'being-written' | 'released' {
   const o = found.owner;
   if (!o) return found.ageMs > UNREADABLE_GRACE_MS ? 'stale' : 'being-written';
   // No way to look at another host's processes; but our own task's earlier instance is gone.
   if (o.host !== hostname()) return task !== undefined && o.task === task ? 'stale' : 'live';
-  // Our own pid, but not a lock we hold: an earlier process (containers restart with the same pids).
-  if (o.pid === process.pid) return held.has(path) ? 'live' : 'stale';
+  // Our own pid: one of our callers' (live, or released since we read it), else an earlier
+  // process's (containers restart with the same pids).
+  if (o.pid === process.pid) return ours.has(o.token) ? 'live' : issued.has(o.token) ? 'released' : 'stale';
   try {
     process.kill(o.pid, 0);
     return 'live';

@@ -125,6 +125,22 @@ describe('locks', () => {
     assert.equal(second, true);
   });
 
+  it('concurrent callers in one process hold it one at a time (the new lock is ours from the moment it exists)', async () => {
+    const target = join(tempDir(), 'out');
+    let inside = 0;
+    let most = 0;
+    const work = async () => {
+      inside++;
+      most = Math.max(most, inside);
+      await new Promise((r) => setTimeout(r, 1));
+      inside--;
+    };
+    for (let round = 0; round < 300; round++)
+      await Promise.all(Array.from({ length: 6 }, () => withLock(target, work, { wait: true, pollMs: 0 })));
+    assert.equal(most, 1);
+    assert.ok(!existsSync(lockPath(target)));
+  });
+
   it('a release never removes a lock that someone else holds now', async () => {
     const out = target();
     const lock = await acquireLock(out);
