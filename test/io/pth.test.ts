@@ -463,6 +463,7 @@ describe("the original authors' statistics", { skip: haveRef ? false : `${REF} i
       ({
         name,
         unitCount: 5504,
+        units: 'filters',
         arch: architecture('vgg19'),
         weightsHash: () => 'f'.repeat(64),
       }) as unknown as Model;

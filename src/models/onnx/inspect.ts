@@ -18,6 +18,9 @@ import {
 } from './decode.js';
 import { checkOpset } from './opsets.js';
 import { isSupported } from './replay.js';
+import type { BiasAdd } from './rule.js';
+
+export type { BiasAdd };
 
 /** The opset of the default domain, 7 to 21. */
 export function opsetOf(model: ModelProto, source: string): number {
@@ -255,17 +258,6 @@ export function parameters(
   const unique = new Set(named).size === named.length;
   const params = new Map([...roles].map(([k, r], i) => [k, { ...r, name: unique ? named[i] : k }]));
   return { params, convs };
-}
-
-/** A linear op's bias: the Add that follows a MatMul with a constant [out] (torch.onnx's nn.Linear on rank > 2). */
-export interface BiasAdd {
-  /** The MatMul's weight initializer ([in, out]). */
-  weight: string;
-  /** The bias initializer. */
-  bias: string;
-  /** The MatMul's output (the Add's input) and the Add's output (the linear layer's). */
-  product: string;
-  output: string;
 }
 
 /**

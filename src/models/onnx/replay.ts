@@ -7,8 +7,8 @@
 import { PssError, quoted } from '../../errors.js';
 import type { Value } from '../../graph/graph.js';
 import type { Const, NodeProto } from './decode.js';
-import type { BiasAdd } from './inspect.js';
 import { type ReplayContext, replayRule } from './operators.js';
+import type { BiasAdd } from './rule.js';
 import { type StaticContext, staticRule } from './static.js';
 
 /** Whether pss imports nodes of this op type (of the default domain). */

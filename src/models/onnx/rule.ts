@@ -41,3 +41,14 @@ export const optionalList = (c: ReplayContext, k: number, what: string): number[
   const v = c.constant(k, what);
   return v.length ? v : undefined;
 };
+
+/** A linear op's bias: the Add that follows a MatMul with a constant [out] (torch.onnx's nn.Linear on rank > 2). */
+export interface BiasAdd {
+  /** The MatMul's weight initializer ([in, out]). */
+  weight: string;
+  /** The bias initializer. */
+  bias: string;
+  /** The MatMul's output (the Add's input) and the Add's output (the linear layer's). */
+  product: string;
+  output: string;
+}
