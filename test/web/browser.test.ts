@@ -238,8 +238,11 @@ describe('pss serve in a browser', { skip }, () => {
     await tip.waitFor({ state: 'visible' });
     assert.match((await tip.textContent()) ?? '', /^fc · neuron \d+/);
     await shot('06-units.png');
+    // the page's own wording follows: units, not filters
+    assert.equal(await text('#prune-panel h2'), 'Zero units');
     await page.locator('#model-select').selectOption({ label: 'fashion-cnn (bundled)' });
     await page.locator('#chart-caption', { hasText: 'sorted by z' }).waitFor();
+    assert.equal(await text('#prune-panel h2'), 'Zero filters');
   });
 
   it('loads nothing from outside the server, and throws no script errors', () => {

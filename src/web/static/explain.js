@@ -14,7 +14,8 @@ export function clearResults() {
   $('top5').replaceChildren();
   chart.clear();
   $('top-table').tBodies[0].replaceChildren();
-  $('map-pss-caption').textContent = 'Input-space saliency: top-k filters';
+  $('map-pss-caption').textContent =
+    `Input-space saliency: top-k ${state.model?.unitSet && state.model.unitSet !== 'filters' ? 'units' : 'filters'}`;
   $('map-cam-predicted-caption').textContent = 'Grad-CAM, predicted class';
   $('map-cam-true-caption').textContent = 'Grad-CAM, true class';
   for (const id of ['map-input', 'map-pss', 'map-cam-predicted', 'map-cam-true']) {

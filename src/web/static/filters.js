@@ -12,9 +12,10 @@ export function showFilterMap(r, f) {
   if (!r) {
     img.hidden = true;
     img.removeAttribute('src');
-    img.alt = 'No filter chosen';
+    const word = state.model?.unitSet && state.model.unitSet !== 'filters' ? 'unit' : 'filter';
+    img.alt = `No ${word} chosen`;
     $('map-filter-empty').hidden = false;
-    $('map-filter-caption').textContent = "One filter's input-space map";
+    $('map-filter-caption').textContent = `One ${word}'s input-space map`;
     return;
   }
   img.src = r.maps.pss;

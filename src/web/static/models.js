@@ -47,6 +47,11 @@ export function setModel(info) {
     `${info.name}: ${info.unitSet === 'filters' ? `${info.layerCount} conv layers, ${fmtCount(info.unitCount)} filters` : `${info.layerCount} layers, ${info.unitCounts} (--units ${info.unitSet})`}, ` +
     `input ${info.inputShape.join('×')}, ${info.numClasses} classes; ${stats}.${pre}`;
   $('model-notes').replaceChildren(...info.notes.map((n) => node('li', {}, n)));
+  // The page's static wording names the model's units: filters, or units when there are more kinds.
+  const word = info.unitSet === 'filters' ? 'filter' : 'unit';
+  for (const el of document.querySelectorAll('.unit-word')) el.textContent = word;
+  for (const el of document.querySelectorAll('.unit-word-title'))
+    el.textContent = word[0].toUpperCase() + word.slice(1);
   showStandardizations(info);
   $('k').max = String(info.unitCount);
   const labels = $('label');
