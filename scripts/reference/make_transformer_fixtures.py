@@ -47,7 +47,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 import torchvision
-from torchvision.models.swin_transformer import ShiftedWindowAttention
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -55,6 +54,7 @@ sys.path.insert(0, HERE)
 import make_fixtures as mf  # noqa: E402
 import make_modern_fixtures as mmf  # noqa: E402
 import make_modern_input_saliency as mis  # noqa: E402
+from units import unit_params  # noqa: E402
 from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary, writer  # noqa: E402
 
 ARCHS = ["vit_b_16", "vit_b_32", "swin_t"]
@@ -67,22 +67,6 @@ AGGS = {
     "filter_abs_mean": lambda r: r.mean(1).abs(),
     "signed": lambda r: r.mean(1),
 }
-
-
-def unit_params(model):
-    """[(name, heads)] of the weights whose rows are units, in named_parameters order: conv
-    weights (4-D), nn.Linear weights, MultiheadAttention's in_proj_weight; heads > 0 for an
-    in-projection (MultiheadAttention, Swin's qkv)."""
-    linear, heads = set(), {}
-    for name, m in model.named_modules():
-        if isinstance(m, torch.nn.Linear):
-            linear.add(f"{name}.weight")
-        if isinstance(m, torch.nn.MultiheadAttention):
-            linear.add(f"{name}.in_proj_weight")
-            heads[f"{name}.in_proj_weight"] = m.num_heads
-        if isinstance(m, ShiftedWindowAttention):
-            heads[f"{name}.qkv.weight"] = m.num_heads
-    return [(n, heads.get(n, 0)) for n, p in model.named_parameters() if p.dim() == 4 or n in linear]
 
 
 def unit_vector(units, grads, agg, unit_set):

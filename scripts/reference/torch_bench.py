@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import resource
 import statistics
@@ -80,25 +81,18 @@ def build_model(arch: str, num_classes: int = 1000):
 
 def unit_weights(model, units: str):
     """[(weight, rows per unit)] of the weights whose rows are units under `units`, in
-    named_parameters order (pss's unit table: src/models/units.ts)."""
-    from torchvision.models.swin_transformer import ShiftedWindowAttention
+    named_parameters order (pss's unit table: units.py, src/models/units.ts)."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from units import unit_params
 
-    linear, heads = set(), {}
-    for name, m in model.named_modules():
-        prefix = f"{name}." if name else ""
-        if isinstance(m, torch.nn.Linear):
-            linear.add(f"{prefix}weight")
-        if isinstance(m, torch.nn.MultiheadAttention):
-            linear.add(f"{prefix}in_proj_weight")
-            heads[f"{prefix}in_proj_weight"] = m.num_heads
-        if isinstance(m, ShiftedWindowAttention):
-            heads[f"{prefix}qkv.weight"] = m.num_heads
+    params = dict(model.named_parameters())
     out = []
-    for n, p in model.named_parameters():
+    for n, heads in unit_params(model):
+        p = params[n]
         if p.dim() == 4:
             out.append((p, 1))
-        elif units != "filters" and n in linear:
-            out.append((p, p.shape[0] // (3 * heads[n]) if units == "all" and n in heads else 1))
+        elif units != "filters":
+            out.append((p, p.shape[0] // (3 * heads) if units == "all" and heads else 1))
     return out
 
 
