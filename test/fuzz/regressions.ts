@@ -154,6 +154,35 @@ export const REGRESSIONS: readonly Regression[] = [
   },
   {
     target: 'pth',
+    name: 'a legacy checkpoint whose protocol version is 120 bytes (a 465-character message listing them)',
+    // torch.save's legacy magic number (LONG1), then SHORT_BINBYTES of 120 bytes as the version
+    bytes: () =>
+      concat(
+        Uint8Array.of(
+          0x80,
+          0x02,
+          0x8a,
+          0x0a,
+          0x6c,
+          0xfc,
+          0x9c,
+          0x46,
+          0xf9,
+          0x20,
+          0x6a,
+          0xa8,
+          0x50,
+          0x19,
+          0x2e,
+        ),
+        Uint8Array.of(0x80, 0x02, 0x43, 120),
+        new Uint8Array(120).fill(0x78),
+        Uint8Array.of(0x2e),
+      ),
+    message: /unknown legacy protocol version \(120 bytes\)$/,
+  },
+  {
+    target: 'pth',
     name: 'a zip64 directory claiming 2^32-1 entries (a hang in the zip reader)',
     bytes: zip64Count,
     message: /the zip directory lists more entries than a file of 102 bytes can hold/,

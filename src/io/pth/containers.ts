@@ -4,7 +4,7 @@
  * its storages filled with their bytes.
  */
 import { unzipSync } from 'fflate';
-import { PssError } from '../../errors.js';
+import { PssError, quoted } from '../../errors.js';
 import { isTuple, PyDict, type PyValue, unpickle } from '../pickle.js';
 import { resolveGlobal } from './globals.js';
 import { describe, ITEMSIZE, plain, StorageType, TorchStorage } from './tensor.js';
@@ -75,7 +75,16 @@ export function readLegacy(bytes: Uint8Array, what: string, bad: Bad): PyValue {
   if (magic.value !== LEGACY_MAGIC)
     bad("a pickle without PyTorch's magic number (a plain pickle file, not torch.save?)");
   const protocol = unpickle(bytes, { offset: magic.end, resolveGlobal: noGlobals });
-  if (protocol.value !== LEGACY_PROTOCOL) bad(`unknown legacy protocol version ${String(protocol.value)}`);
+  if (protocol.value !== LEGACY_PROTOCOL) {
+    const v = protocol.value;
+    const shown =
+      typeof v === 'number' || typeof v === 'bigint'
+        ? String(v)
+        : v instanceof Uint8Array
+          ? `(${v.length} bytes)`
+          : quoted(String(v), 40);
+    bad(`unknown legacy protocol version ${shown}`);
+  }
   const sysInfo = unpickle(bytes, { offset: protocol.end, resolveGlobal: noGlobals });
   if (sysInfo.value instanceof PyDict && sysInfo.value.get('little_endian') === false)
     throw new PssError(`${what} was saved on a big-endian machine, which pss does not read`);
