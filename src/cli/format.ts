@@ -1,7 +1,7 @@
 /** Human summaries for the terminal. */
 import type { RankedFilter } from '../saliency/rank.js';
 import type { SaliencyReport } from '../saliency/report.js';
-import { kindName, unitLabel } from '../saliency/units.js';
+import { kindName, onlyFilters, unitLabelIn } from '../saliency/units.js';
 
 const className = (i: number, name?: string) => (name ? `${name} (${i})` : `class ${i}`);
 
@@ -23,8 +23,8 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
       : r.standardized
         ? `z-score against ${r.statistics!.count} validation images (${r.aggregation})`
         : `raw saliency (${r.aggregation}); give --stats for z-scores`;
-    // Filters alone read as before; other unit sets name each unit's kind.
-    const filtersOnly = (r.units ?? 'filters') === 'filters';
+    // Filters alone read as before; other kinds of unit are named.
+    const filtersOnly = onlyFilters(r.layers);
     lines.push(
       '',
       `Most salient ${filtersOnly ? 'filters' : `units (--units ${r.units})`}, by ${pot ? 'P' : r.rankedBy === 'abs-z' ? '|value|' : 'value'} — ${what}:`,
@@ -36,8 +36,7 @@ export function formatSummary(r: SaliencyReport, ranked: readonly RankedFilter[]
     );
     ranked.forEach((t, i) => {
       const kind = filtersOnly ? '' : `${kindName(t.kind).padEnd(9)}  `;
-      const layer = r.layers.find((l) => l.name === t.layer);
-      const unit = layer ? unitLabel(layer, t.filter) : String(t.filter);
+      const unit = unitLabelIn(r.layers, t.layer, t.filter);
       lines.push(
         `  ${String(i + 1).padStart(3)}  ${t.layer.padEnd(w)}  ${unit.padStart(6)}  ${kind}${fmt(t.value)}`,
       );

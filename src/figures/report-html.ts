@@ -13,6 +13,7 @@
 import { writeFileAtomic } from '../io/files.js';
 import { describeUnitCounts } from '../models/units.js';
 import { type SaliencyReport, softmax } from '../saliency/report.js';
+import { unitLabelIn, unitName, unitsName } from '../saliency/units.js';
 import { escapeXml, formatValue } from './text.js';
 
 /** A figure: a relative file name, or PNG bytes to embed (optionally with the file name for its caption). */
@@ -177,10 +178,10 @@ export function reportHtml(
 
   const topRows = report.top.map(
     (f, i) =>
-      `<tr><td class="num">${i + 1}</td><td class="mono">${esc(f.layer)}${f.kind && f.kind !== 'filter' ? ` (${f.kind})` : ''}</td><td class="num">${f.filter}</td><td class="num">${f.index}</td><td class="num">${f.z === null ? '—' : esc(f.z.toFixed(2))}</td><td class="num">${esc(formatValue(f.saliency))}</td></tr>`,
+      `<tr><td class="num">${i + 1}</td><td class="mono">${esc(f.layer)}${f.kind && f.kind !== 'filter' ? ` (${f.kind})` : ''}</td><td class="num">${esc(unitLabelIn(report.layers, f.layer, f.filter))}</td><td class="num">${f.index}</td><td class="num">${f.z === null ? '—' : esc(f.z.toFixed(2))}</td><td class="num">${esc(formatValue(f.saliency))}</td></tr>`,
   );
   const top = report.top.length
-    ? `<section><h2>Most salient ${(report.units ?? 'filters') === 'filters' ? 'filters' : 'units'}</h2><table class="top"><thead><tr><th>rank</th><th>layer</th><th>${(report.units ?? 'filters') === 'filters' ? 'filter' : 'unit'}</th><th>index</th><th>z</th><th>raw saliency</th></tr></thead><tbody>${topRows.join('')}</tbody></table></section>`
+    ? `<section><h2>Most salient ${unitsName(report.layers)}</h2><table class="top"><thead><tr><th>rank</th><th>layer</th><th>${unitName(report.layers)}</th><th>index</th><th>z</th><th>raw saliency</th></tr></thead><tbody>${topRows.join('')}</tbody></table></section>`
     : '';
   const notes = reportNotes(report, options.notes);
   const noteList = notes.length

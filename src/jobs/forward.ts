@@ -14,7 +14,7 @@ export interface ForwardRunner {
   readonly batch: number;
   /**
    * Logits [n, classes] of n images (n·C·H·W values, any n), run `batch` rows at a time. With
-   * unitMask, `mask` holds n rows of model.unitCount (1 keeps a filter, 0 zeroes it); with
+   * unitMask, `mask` holds n rows of model.unitCount (1 keeps a unit, 0 turns it off); with
    * paramInputs, `params` holds their current values.
    */
   logits(
@@ -46,7 +46,7 @@ export function forwardRunner(
       if (images.length % per) throw new PssError(`${images.length} input values are not whole images`);
       const n = images.length / per;
       if (options.unitMask && o.mask?.length !== n * f)
-        throw new Error(`filter mask needs ${n * f} values, got ${o.mask?.length}`);
+        throw new Error(`unit mask needs ${n * f} values, got ${o.mask?.length}`);
       const out = new Float32Array(n * classes);
       const x = new Float32Array(batch * per);
       const m = options.unitMask ? new Float32Array(batch * f) : undefined;

@@ -5,7 +5,7 @@ import { describeNonFinite } from '../util/vector.js';
 import type { Architecture } from './architecture.js';
 import { deterministicParameter } from './deterministic.js';
 import { Net, type ParamSpec } from './nn.js';
-import { DEFAULT_UNIT_SET, type UnitLayer, type UnitSet, unitTable } from './units.js';
+import { DEFAULT_UNIT_SET, type UnitLayer, type UnitSet, unitCount, unitTable } from './units.js';
 
 /** Facts about a model that change how its results read. */
 export interface ModelInfo {
@@ -42,8 +42,7 @@ export class Model {
     this.params = net.params;
     this.units = units ?? arch.defaultUnits ?? DEFAULT_UNIT_SET;
     this.layers = Object.freeze(unitTable(this.params, this.units, arch.unitLinears, arch.unitBiases));
-    const last = this.layers[this.layers.length - 1];
-    this.unitCount = last ? last.offset + last.filters : 0;
+    this.unitCount = unitCount(this.layers);
     checkWeights(this.params, weights, source, arch.name);
   }
 

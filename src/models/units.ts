@@ -63,6 +63,15 @@ interface UnitParam {
   heads?: number;
 }
 
+/** A unit weight's layer (module) name: conv1.weight → conv1, an attention's in_proj_weight → in_proj. */
+export const unitLayerName = (param: string): string => param.replace(/[._]weight$/, '');
+
+/** How many positions a unit table covers (its last layer's end). */
+export function unitCount(layers: readonly { offset: number; filters: number }[]): number {
+  const last = layers[layers.length - 1];
+  return last ? last.offset + last.filters : 0;
+}
+
 /**
  * The unit table of `set` over parameters in declaration order (torchvision's state_dict
  * order, kinds interleaved). `linears`: the linear weights that can hold units, with their unit
@@ -103,7 +112,7 @@ export function unitTable(
     if (!Number.isInteger(units))
       throw new Error(`${p.name} [${shape.join(', ')}] does not split into ${p.heads} heads`);
     layers.push({
-      name: p.name.replace(/[._]weight$/, ''),
+      name: unitLayerName(p.name),
       param: p.name,
       offset,
       filters: units,

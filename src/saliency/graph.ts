@@ -30,9 +30,9 @@ export interface ForwardOptions {
   /**
    * Add a graph input "unit_mask" [B, U] (U = model.unitCount): unit k of unit layer l — a conv's
    * output channel, a linear's output feature (its weight's row k, or column k when the weight
-   * is [in, out]), a head's rowsPerUnit output features — is
-   * multiplied, for sample b, by unit_mask[b, l.offset + k]: the same as zeroing that unit's
-   * weight rows (and bias) for that sample only.
+   * is [in, out]), a head's rowsPerUnit output features — is multiplied, for sample b, by
+   * unit_mask[b, l.offset + k]: the same as zeroing that unit's weight rows (and bias) for
+   * that sample only.
    */
   unitMask?: boolean;
   /** Parameters that become graph inputs (named like the parameter) instead of constants. */
@@ -140,8 +140,7 @@ export function buildSaliencyGraph(
 /**
  * Per-sample saliency [B, U] of a summed per-sample loss: each unit layer's weight gradient
  * aggregated per unit (its elements, models/units.ts: a filter, a neuron's row or column, a
- * head's q, k or v), or every parameter's
- * |gradient|. Differentiable again.
+ * head's q, k or v), or every parameter's |gradient|. Differentiable again.
  */
 export function saliencyOf(model: Model, net: Net, total: Value, batch: number, mode: Aggregation): Value {
   const perSample = { perSampleBatch: batch };

@@ -9,9 +9,10 @@
  * Ranking is in rank.ts.
  */
 import { PssError } from '../errors.js';
-import type { UnitKind, UnitLayer } from '../models/units.js';
+import { type UnitKind, type UnitLayer, unitCount } from '../models/units.js';
 
 export type { UnitKind, UnitLayer };
+export { unitCount };
 
 /** A layer's run of positions in the saliency vector (what reports and figures carry). */
 export interface LayerSpan {
@@ -39,21 +40,19 @@ export function layerSpans(layers: readonly LayerSpan[]): LayerSpan[] {
   return layers.map(({ name, offset, filters, kind }) => ({ name, offset, filters, kind: kind ?? 'filter' }));
 }
 
-/** How many positions the layers cover (the last layer's end). */
-export function unitCount(layers: readonly LayerSpan[]): number {
-  const last = layers[layers.length - 1];
-  return last ? last.offset + last.filters : 0;
-}
-
 /** A unit kind's name, plural with n ≠ 1: "filter", "neurons", "head units". */
 export function kindName(kind: UnitKind | undefined, n = 1): string {
   const one = kind === 'head' ? 'head unit' : (kind ?? 'filter');
   return n === 1 ? one : `${one}s`;
 }
 
+/** Whether every unit of these layers is a filter (a CNN's default): then words say "filter". */
+export const onlyFilters = (layers: readonly LayerSpan[]): boolean =>
+  layers.every((l) => (l.kind ?? 'filter') === 'filter');
+
 /** What the units of a set of layers are called: "filters" when all are filters, else "units". */
 export function unitsName(layers: readonly LayerSpan[]): string {
-  return layers.every((l) => (l.kind ?? 'filter') === 'filter') ? 'filters' : 'units';
+  return onlyFilters(layers) ? 'filters' : 'units';
 }
 
 /** One unit of these layers, in words: "filter" when all are filters, else "unit". */
@@ -100,6 +99,12 @@ export function unitLabel(layer: LayerSpan, index: number): string {
   if (layer.kind !== 'head') return String(index);
   const heads = layer.filters / 3;
   return `${'qkv'[Math.floor(index / heads)]}${index % heads}`;
+}
+
+/** Unit `index` of the layer named `layer` as unitLabel names it (its index where no such layer is listed). */
+export function unitLabelIn(layers: readonly LayerSpan[], layer: string, index: number): string {
+  const l = layers.find((x) => x.name === layer);
+  return l ? unitLabel(l, index) : String(index);
 }
 
 /**

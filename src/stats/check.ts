@@ -7,6 +7,7 @@ import { PssError } from '../errors.js';
 import { IMAGENET } from '../models/architecture.js';
 import type { Model } from '../models/model.js';
 import { type Aggregation, saliencyLength } from '../saliency/aggregation.js';
+import { unitsName } from '../saliency/units.js';
 import type { Statistics } from './file.js';
 
 /** The preprocessing statistics record: the model's transform and input shape, as JSON. */
@@ -14,7 +15,7 @@ export const preprocessingOf = (model: Model): string =>
   JSON.stringify({ ...model.arch.preprocessing, input: model.arch.inputShape });
 
 const what = (a: Aggregation, model: Model) =>
-  a === 'parameter' ? 'parameter values' : model.units === 'filters' ? 'filters' : 'units';
+  a === 'parameter' ? 'parameter values' : unitsName(model.layers);
 const short = (hash: string) => hash.slice(0, 12);
 
 /** Throws a PssError naming the difference when the statistics do not describe this model and aggregation. */

@@ -1,7 +1,7 @@
 /** What the filter-saliency charts draw: the values, the layer table, and the filters to mark. */
 import { topK } from '../../saliency/rank.js';
 import type { SaliencyReport } from '../../saliency/report.js';
-import { type LayerSpan, locate } from '../../saliency/units.js';
+import { type LayerSpan, locate, onlyFilters } from '../../saliency/units.js';
 
 /** A layer of the chart: its name, first position in the saliency vector, and filter count. */
 export type SaliencyLayer = LayerSpan;
@@ -39,8 +39,7 @@ export function filterSaliencyData(report: SaliencyReport): FilterSaliencyData {
 }
 
 /** Whether the vector holds units other than filters: then the charts name each layer's kind. */
-export const hasOtherKinds = (layers: readonly SaliencyLayer[]) =>
-  layers.some((l) => (l.kind ?? 'filter') !== 'filter');
+export const hasOtherKinds = (layers: readonly SaliencyLayer[]) => !onlyFilters(layers);
 
 export function checkLayers(values: ArrayLike<number>, layers: readonly SaliencyLayer[]) {
   if (layers.length === 0) throw new RangeError('filter-saliency chart: no conv layers');

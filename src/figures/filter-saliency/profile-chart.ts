@@ -13,7 +13,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import { describeUnitCounts } from '../../models/units.js';
-import { unitCount, unitLabel } from '../../saliency/units.js';
+import { unitCount, unitLabelIn } from '../../saliency/units.js';
 import { textWidth } from '../text.js';
 import {
   checkLayers,
@@ -109,9 +109,7 @@ function markedPoints(
   return marks.map((m) => {
     const x = position.get(m.index)!;
     const y = values[m.index];
-    const layer = layers.find((l) => l.name === m.layer);
-    const unit = layer ? unitLabel(layer, m.filter) : String(m.filter);
-    return { text: `${m.layer}#${unit}`, x, y, px: g.px(x), py: g.py(y) };
+    return { text: `${m.layer}#${unitLabelIn(layers, m.layer, m.filter)}`, x, y, px: g.px(x), py: g.py(y) };
   });
 }
 

@@ -13,7 +13,7 @@ import * as op from '../../ops/index.js';
 import { type Architecture, IMAGENET, type Preprocessing } from '../architecture.js';
 import { Model } from '../model.js';
 import { Net } from '../nn.js';
-import type { LinearUnits } from '../units.js';
+import { type LinearUnits, unitLayerName } from '../units.js';
 import { type Const, decodeModel, int, type NodeProto } from './decode.js';
 import {
   type BiasAdd,
@@ -177,7 +177,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     const { name } = params.get(k)!;
     if (!rows.has(name)) continue;
     if (!rows.get(name) || rows2?.get(name) === false) {
-      leftOut.push(name.replace(/[._]weight$/, ''));
+      leftOut.push(unitLayerName(name));
       continue;
     }
     unitLinears.set(name, { axis });

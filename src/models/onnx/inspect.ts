@@ -219,8 +219,8 @@ export interface OnnxParameter {
 
 /**
  * The initializers in the weight, bias and statistics slots of Conv, BatchNormalization, Gemm
- * and MatMul, and the biases of `adds` (a MatMul's bias Add), by initializer name in node order, and the conv weights among them (in node
- * order: the saliency order).
+ * and MatMul, and the biases of `adds` (a MatMul's bias Add), by initializer name in node
+ * order, and the conv weights among them (in node order: the saliency order).
  */
 export function parameters(
   nodes: readonly NodeProto[],
