@@ -18,8 +18,9 @@ import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname } from 'node:path';
 import { MAX_PIXELS } from '../image/budget.js';
-import { isUnitSet, UNIT_SETS, type UnitSet } from '../models/units.js';
+import { UNIT_SETS, type UnitSet } from '../models/units.js';
 import { STANDARDIZATIONS, type Standardization } from '../saliency/standardize.js';
+import { unitName, unitsName } from '../saliency/units.js';
 import type { Explorer } from './explorer.js';
 import { HttpError, indexList, numberField, readJson, sendJson, stringField } from './http.js';
 import { displayName } from './images.js';
@@ -66,22 +67,19 @@ export function apiRoutes(
   const query = (c: Context, key: string) => c.url.searchParams.get(key) || undefined;
   const receive = (c: Context, name: string, limit: number, what: string) =>
     uploads.receive(c.req, name, limit, what, c.signal);
+  /** A field that names one of `options` (absent: undefined, the default's choice), or a 400. */
+  const oneOf = <T extends string>(
+    key: string,
+    v: string | undefined,
+    options: readonly T[],
+  ): T | undefined => {
+    if (v === undefined || (options as readonly string[]).includes(v)) return v as T | undefined;
+    throw new HttpError(400, `"${key}" must be one of ${options.join(', ')}, got ${JSON.stringify(v)}`);
+  };
   /** The unit set the page asks for (absent: the architecture's default). */
-  const unitsOf = (v: string | undefined): UnitSet | undefined => {
-    if (v === undefined || isUnitSet(v)) return v;
-    throw new HttpError(
-      400,
-      `"units" must be one of ${Object.keys(UNIT_SETS).join(', ')}, got ${JSON.stringify(v)}`,
-    );
-  };
+  const unitsOf = (v: string | undefined) => oneOf('units', v, Object.keys(UNIT_SETS) as UnitSet[]);
   /** The standardisation the page asks for (absent: the server's, pss serve --standardize). */
-  const standardizeOf = (v: string | undefined): Standardization | undefined => {
-    if (v === undefined || (STANDARDIZATIONS as readonly string[]).includes(v)) return v as Standardization;
-    throw new HttpError(
-      400,
-      `"standardize" must be one of ${STANDARDIZATIONS.join(', ')}, got ${JSON.stringify(v)}`,
-    );
-  };
+  const standardizeOf = (v: string | undefined) => oneOf<Standardization>('standardize', v, STANDARDIZATIONS);
   /** A file reference from the page; a path (not an upload or a cache name) is "typed". */
   const ref = (c: Context, v: string | undefined) => {
     if (v && !/^(upload:|tv:|hf:|https?:)/.test(v)) c.typed.push(v);
@@ -206,7 +204,9 @@ export function apiRoutes(
         const image = stringField(body, 'image');
         const zero = indexList(body, 'zero', m.model.unitCount) ?? [];
         const t0 = Date.now();
-        const what = zero.length ? `predicting with ${zero.length} filters zeroed` : 'predicting';
+        const what = zero.length
+          ? `predicting with ${zero.length} ${unitsName(m.model.layers)} zeroed`
+          : 'predicting';
         const { logits: _, ...p } = await queue.run(
           `${what} (${m.model.name})`,
           () => explorer.predict(m, image, zero),
@@ -233,8 +233,8 @@ export function apiRoutes(
         if (request.filters?.length === 0) throw new HttpError(400, '"filters" is empty');
         const t0 = Date.now();
         const what = request.filters
-          ? `${request.filters.length} chosen filter(s)`
-          : `top ${request.k} filters${(request.standardize ?? explorer.standardize) === 'pot' ? ' by POT' : ''}`;
+          ? `${request.filters.length} chosen ${unitName(m.model.layers)}(s)`
+          : `top ${request.k} ${unitsName(m.model.layers)}${(request.standardize ?? explorer.standardize) === 'pot' ? ' by POT' : ''}`;
         const r = await queue.run(
           `explaining (${what}, ${m.model.name})`,
           () => explorer.explain(m, image, request),

@@ -36,6 +36,9 @@ export const unitValue = (r, u) =>
 /** A count with thousands separators. */
 export const fmtCount = (n) => n.toLocaleString('en-US');
 
+/** What one unit of a model (its info) is called: "filter" under --units filters (the default), else "unit". */
+export const unitWord = (m) => (m?.unitSet && m.unitSet !== 'filters' ? 'unit' : 'filter');
+
 /** A top-5 list as labelled bars. */
 export function renderBars(list, probabilities, highlight) {
   list.replaceChildren(

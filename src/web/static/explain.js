@@ -1,7 +1,7 @@
 // The explanation of the chosen image: prediction and top 5, the four maps, the filter profile
 // and its top-k table.
 import { api, attempt, clearError } from './api.js';
-import { $, className, fmt, node, percent, renderBars, unitValue, valueName } from './dom.js';
+import { $, className, fmt, node, percent, renderBars, unitValue, unitWord, valueName } from './dom.js';
 import { showFilter, showFilterMap } from './filters.js';
 import { chart, isCurrent, state } from './state.js';
 import { clearPrune, updatePrune } from './zeroing.js';
@@ -14,8 +14,7 @@ export function clearResults() {
   $('top5').replaceChildren();
   chart.clear();
   $('top-table').tBodies[0].replaceChildren();
-  $('map-pss-caption').textContent =
-    `Input-space saliency: top-k ${state.model?.unitSet && state.model.unitSet !== 'filters' ? 'units' : 'filters'}`;
+  $('map-pss-caption').textContent = `Input-space saliency: top-k ${unitWord(state.model)}s`;
   $('map-cam-predicted-caption').textContent = 'Grad-CAM, predicted class';
   $('map-cam-true-caption').textContent = 'Grad-CAM, true class';
   for (const id of ['map-input', 'map-pss', 'map-cam-predicted', 'map-cam-true']) {

@@ -1,7 +1,7 @@
 // One filter at a time: clicking a filter (chart or table) maps the pixels that drive it alone;
 // the clicked filters are kept as chips, for "zero the clicked ones".
 import { api, attempt } from './api.js';
-import { $, filterName, fmt, node, unitValue, valueName } from './dom.js';
+import { $, filterName, fmt, node, unitValue, unitWord, valueName } from './dom.js';
 import { chart, isCurrent, state } from './state.js';
 import { clickedChanged } from './zeroing.js';
 
@@ -12,7 +12,7 @@ export function showFilterMap(r, f) {
   if (!r) {
     img.hidden = true;
     img.removeAttribute('src');
-    const word = state.model?.unitSet && state.model.unitSet !== 'filters' ? 'unit' : 'filter';
+    const word = unitWord(state.model);
     img.alt = `No ${word} chosen`;
     $('map-filter-empty').hidden = false;
     $('map-filter-caption').textContent = `One ${word}'s input-space map`;

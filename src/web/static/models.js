@@ -2,7 +2,7 @@
 // the list), the chosen model's description, loading a built-in architecture with uploaded or
 // cached weights, importing an ONNX classifier with its preprocessing, releasing a model.
 import { api, attempt, clearError } from './api.js';
-import { $, fmtCount, node } from './dom.js';
+import { $, fmtCount, node, unitWord } from './dom.js';
 import { state } from './state.js';
 import { unitLookup } from './units.js';
 
@@ -48,7 +48,7 @@ export function setModel(info) {
     `input ${info.inputShape.join('×')}, ${info.numClasses} classes; ${stats}.${pre}`;
   $('model-notes').replaceChildren(...info.notes.map((n) => node('li', {}, n)));
   // The page's static wording names the model's units: filters, or units when there are more kinds.
-  const word = info.unitSet === 'filters' ? 'filter' : 'unit';
+  const word = unitWord(info);
   for (const el of document.querySelectorAll('.unit-word')) el.textContent = word;
   for (const el of document.querySelectorAll('.unit-word-title'))
     el.textContent = word[0].toUpperCase() + word.slice(1);

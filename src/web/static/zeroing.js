@@ -1,14 +1,11 @@
 // "Zero these filters": the prediction with the top k or the clicked filters turned off — their
 // whole output zero (weights and bias), as `pss prune` does; computed by the server.
 import { api, attempt } from './api.js';
-import { $, className, node, percent, renderBars } from './dom.js';
+import { $, className, node, percent, renderBars, unitWord } from './dom.js';
 import { isCurrent, state } from './state.js';
 
 export const PRUNE_HINT =
   'Forward pass only: the prediction with those filters turned off (their output zero: weights and bias).';
-
-/** What one unit of the model is called: "filter" when all are (the default), else "unit". */
-const unitWord = (m) => (m?.unitSet && m.unitSet !== 'filters' ? 'unit' : 'filter');
 
 export const pruneMode = () => document.querySelector('input[name="prune-mode"]:checked').value;
 let pruneSeq = 0;
