@@ -18,26 +18,8 @@ import { Runner } from '../../src/runtime/session.js';
 import { buildForward, crossEntropy, FEED, oneHot } from '../../src/saliency/graph.js';
 import { pss, tempDir } from '../helpers/cli.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
-import { type Node, onnxBytes } from '../helpers/onnx.js';
+import { hashedTensor as deterministic, onnxNode as node, onnxBytes } from '../helpers/onnx.js';
 
-const deterministic = (name: string) => {
-  const dims = name.split(':')[1].split('x').map(Number);
-  return {
-    dims,
-    values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => hashUniform(name, i)),
-  };
-};
-const node = (
-  opType: string,
-  input: string[],
-  output: string[],
-  attribute: Node['attribute'] = [],
-): Node => ({
-  opType,
-  input,
-  output,
-  attribute,
-});
 const ints = (name: string, values: number[]) => ({ name, ints: values, type: 7 });
 const pads = ints('pads', [1, 1, 1, 1]);
 

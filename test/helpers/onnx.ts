@@ -127,6 +127,28 @@ export function tinyOnnx(ops: readonly string[]): Uint8Array {
 export type Node = import('onnx-proto').onnx.INodeProto;
 export type Attr = import('onnx-proto').onnx.IAttributeProto;
 
+/** A node of a hand-built graph. */
+export const onnxNode = (
+  opType: string,
+  input: string[],
+  output: string[],
+  attribute: Attr[] = [],
+): Node => ({
+  opType,
+  input,
+  output,
+  attribute,
+});
+
+/** An initializer named "key:DxD...": those dims, values u(name, i) in [-1, 1) (onnxBytes's `deterministic`). */
+export function hashedTensor(name: string): { dims: number[]; values: number[] } {
+  const dims = name.split(':')[1].split('x').map(Number);
+  return {
+    dims,
+    values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => hashUniform(name, i)),
+  };
+}
+
 /**
  * A classifier file from nodes over input x (default [1, 3, 8, 8]) to output y (default [1, 10]).
  * Inputs named "key:DxD..." not in `constants` become float initializers of those dims with

@@ -5,8 +5,28 @@
  * definition (src/saliency/units.ts, a mask on each unit layer's output) must equal. With
  * `keepBias`, the weights alone (what the explorer used to do).
  */
+import { forwardRunner } from '../../src/jobs/forward.js';
 import { Model } from '../../src/models/model.js';
 import { unitElements } from '../../src/models/units.js';
+import { SaliencyEngine } from '../../src/saliency/engine.js';
+
+/** Logits of `model` on `x` ([n, ...inputShape]) with its weights as constants, one image per run. */
+export async function plainLogits(model: Model, x: Float32Array): Promise<Float32Array> {
+  await using engine = new SaliencyEngine(model);
+  return await forwardRunner(engine, 1).logits(x);
+}
+
+/** Logits of `model` on one image `x` with units `off` turned off through the unit mask. */
+export async function maskedLogits(
+  model: Model,
+  x: Float32Array,
+  off: readonly number[],
+): Promise<Float32Array> {
+  const mask = new Float32Array(model.unitCount).fill(1);
+  for (const f of off) mask[f] = 0;
+  await using engine = new SaliencyEngine(model);
+  return await forwardRunner(engine, 1, { unitMask: true }).logits(x, { mask });
+}
 
 export function zeroUnits(model: Model, units: readonly number[], o: { keepBias?: boolean } = {}): Model {
   const weights = new Map(model.weights);

@@ -23,15 +23,9 @@ import { architecture } from '../../src/models/zoo.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
-import { zeroUnits } from '../helpers/zero-by-hand.js';
+import { plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
 const tiny = Model.deterministic(tinycnn);
-
-/** Logits of `model` on `x` ([n, ...inputShape]) with its weights as constants, one image per run. */
-async function plainLogits(model: Model, x: Float32Array): Promise<Float32Array> {
-  await using engine = new SaliencyEngine(model);
-  return await forwardRunner(engine, 1).logits(x);
-}
 
 describe('filter masks', () => {
   it('a zero in the mask equals zeroing the filter (weights and bias) by hand, per sample', async () => {

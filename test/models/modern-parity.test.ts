@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { forwardRunner } from '../../src/jobs/forward.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
@@ -23,8 +22,9 @@ import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { explain } from '../../src/saliency/explain.js';
+import { pairAndAlone } from '../helpers/batch.js';
 import { assertParity, INPUT_COSINE, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-import { zeroUnits } from '../helpers/zero-by-hand.js';
+import { maskedLogits, plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
 const SIZE = 64;
 const MODES: [Aggregation, string][] = [
@@ -115,11 +115,7 @@ for (const name of MODERN) {
     });
     it('a batch of two keeps its samples apart (per-sample gradients through SE, LayerNorm, layer scale)', async () => {
       const other = deterministicInput('input-2', shape);
-      const both = { data: Float32Array.from([...data, ...other]), shape: [2, 3, SIZE, SIZE] as const };
-      await using engine = new SaliencyEngine(model);
-      const pair = await engine.compute(both, [label, 7], 'signed');
-      const [first] = await engine.compute({ data, shape }, [label], 'signed');
-      const [second] = await engine.compute({ data: other, shape }, [7], 'signed');
+      const { pair, first, second } = await pairAndAlone(model, shape, data, other, [label, 7]);
       assert.ok(
         maxRelDiff(pair[0].saliency, first.saliency) < 1e-5,
         `row 0: ${maxRelDiff(pair[0].saliency, first.saliency)}`,
@@ -136,13 +132,9 @@ for (const name of MODERN) {
       const off = [
         ...new Set([0, ...pick(/\.fc[12]$/).slice(0, 2), ...pick(/./).slice(-1), model.layers[2].offset + 3]),
       ];
-      const mask = new Float32Array(model.unitCount).fill(1);
-      for (const f of off) mask[f] = 0;
-      await using engine = new SaliencyEngine(model);
-      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
-      await using zeroedEngine = new SaliencyEngine(zeroUnits(model, off));
-      const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
-      const plain = await forwardRunner(engine, 1).logits(data);
+      const masked = await maskedLogits(model, data, off);
+      const zeroed = await plainLogits(zeroUnits(model, off), data);
+      const plain = await plainLogits(model, data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the filters off changes the logits');
     });
@@ -194,12 +186,8 @@ for (const name of MODERN) {
       );
       // a neuron of the first linear (ConvNeXt: an MLP on channels-last pixels), of the last, and a filter
       const off = [neurons[0].offset + 2, neurons[neurons.length - 1].offset + 5, 1];
-      const mask = new Float32Array(units.unitCount).fill(1);
-      for (const f of off) mask[f] = 0;
-      await using engine = new SaliencyEngine(units);
-      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
-      await using zeroedEngine = new SaliencyEngine(zeroUnits(units, off));
-      const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
+      const masked = await maskedLogits(units, data, off);
+      const zeroed = await plainLogits(zeroUnits(units, off), data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(masked[5] === 0, 'the last linear is the classifier: logit 5 is off');
     });

@@ -13,26 +13,14 @@ import type { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-import { loadSkeleton, type Node, onnxBytes } from '../helpers/onnx.js';
+import {
+  hashedTensor as deterministic,
+  loadSkeleton,
+  type Node,
+  onnxNode as node,
+  onnxBytes,
+} from '../helpers/onnx.js';
 
-const deterministic = (name: string) => {
-  const dims = name.split(':')[1].split('x').map(Number);
-  return {
-    dims,
-    values: Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => hashUniform(name, i)),
-  };
-};
-const node = (
-  opType: string,
-  input: string[],
-  output: string[],
-  attribute: Node['attribute'] = [],
-): Node => ({
-  opType,
-  input,
-  output,
-  attribute,
-});
 const body = (x: string, y = 'y', classes = 10): Node[] => [
   node('Conv', [x, 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
   node('Relu', ['c'], ['r']),

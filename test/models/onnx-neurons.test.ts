@@ -16,14 +16,21 @@ import { finetuneFilters } from '../../src/jobs/finetune.js';
 import { forwardRunner } from '../../src/jobs/forward.js';
 import type { Architecture } from '../../src/models/architecture.js';
 import { convnext_tiny, convnextDefine } from '../../src/models/convnext.js';
-import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
+import { deterministicInput } from '../../src/models/deterministic.js';
 import { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { pss, tempDir } from '../helpers/cli.js';
 import { assertParity, cosine, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
-import { loadSkeleton, type Node, onnxBytes, rebuildInitializer, skeletonRecipes } from '../helpers/onnx.js';
-import { zeroUnits } from '../helpers/zero-by-hand.js';
+import {
+  hashedTensor,
+  loadSkeleton,
+  onnxNode as node,
+  onnxBytes,
+  rebuildInitializer,
+  skeletonRecipes,
+} from '../helpers/onnx.js';
+import { maskedLogits, plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
 const fx = loadFixture('onnx/convnext_tiny');
 const shape = JSON.parse(fx.metadata.input_shape) as [number, number, number, number];
@@ -125,17 +132,10 @@ for (const opset of JSON.parse(fx.metadata.opsets) as number[])
         first(/^classifier\.2$/, label),
         3,
       ];
-      const mask = new Float32Array(imported.unitCount).fill(1);
-      for (const f of off) mask[f] = 0;
-      await using engine = new SaliencyEngine(imported);
-      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
-      const byHand = async (m: Model) => {
-        await using e = new SaliencyEngine(m);
-        return await forwardRunner(e, 1).logits(data);
-      };
-      const zeroed = await byHand(zeroUnits(imported, off));
-      const weightsOnly = await byHand(zeroUnits(imported, off, { keepBias: true }));
-      const plain = await forwardRunner(engine, 1).logits(data);
+      const masked = await maskedLogits(imported, data, off);
+      const zeroed = await plainLogits(zeroUnits(imported, off), data);
+      const weightsOnly = await plainLogits(zeroUnits(imported, off, { keepBias: true }), data);
+      const plain = await plainLogits(imported, data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the units off changes the logits');
       assert.ok(maxRelDiff(weightsOnly, zeroed) > 1e-4, 'the mask comes after the bias Add');
@@ -172,17 +172,6 @@ for (const opset of JSON.parse(fx.metadata.opsets) as number[])
   });
 
 describe('Gemm with transB=0 and a MatMul without bias: neurons by column', () => {
-  const node = (
-    opType: string,
-    input: string[],
-    output: string[],
-    attribute: Node['attribute'] = [],
-  ): Node => ({
-    opType,
-    input,
-    output,
-    attribute,
-  });
   const bytes = onnxBytes({
     opset: 13,
     nodes: [
@@ -194,11 +183,7 @@ describe('Gemm with transB=0 and a MatMul without bias: neurons by column', () =
       node('Relu', ['h'], ['h2']),
       node('MatMul', ['h2', 'm:6x10'], ['y']),
     ],
-    deterministic: (name) => {
-      const dims = name.split(':')[1].split('x').map(Number);
-      const n = dims.reduce((a, b) => a * b, 1);
-      return { dims, values: Array.from({ length: n }, (_, i) => hashUniform(name, i)) };
-    },
+    deterministic: hashedTensor,
     inputs: [{ name: 'x', dims: ['N', 3, 8, 8] }],
     outputs: [{ name: 'y', dims: ['N', 10] }],
   });

@@ -8,7 +8,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { forwardRunner } from '../../src/jobs/forward.js';
 import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import { torchHubNameProblem } from '../../src/models/download/integrity.js';
 import { mapHubNames } from '../../src/models/hub-names.js';
@@ -21,8 +20,9 @@ import { ARCHITECTURES } from '../../src/models/zoo.js';
 import type { Aggregation } from '../../src/saliency/aggregation.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { explain } from '../../src/saliency/explain.js';
+import { pairAndAlone } from '../helpers/batch.js';
 import { assertParity, INPUT_COSINE, loadFixture, maxRelDiff, type Reference } from '../helpers/fixtures.js';
-import { zeroUnits } from '../helpers/zero-by-hand.js';
+import { maskedLogits, plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
 const SIZE = 224;
 const MODES: [Aggregation, string][] = [
@@ -208,11 +208,7 @@ for (const name of ['vit_b_32', 'swin_t']) {
 
     it('a batch of two keeps its samples apart (class token, position embedding, windows, every unit)', async () => {
       const other = deterministicInput('input-2', shape);
-      const both = { data: Float32Array.from([...data, ...other]), shape: [2, 3, SIZE, SIZE] as const };
-      await using engine = new SaliencyEngine(model);
-      const pair = await engine.compute(both, [3, 7], 'signed');
-      const [first] = await engine.compute({ data, shape }, [3], 'signed');
-      const [second] = await engine.compute({ data: other, shape }, [7], 'signed');
+      const { pair, first, second } = await pairAndAlone(model, shape, data, other, [3, 7]);
       assert.ok(
         maxRelDiff(pair[0].saliency, first.saliency) < 1e-5,
         `row 0: ${maxRelDiff(pair[0].saliency, first.saliency)}`,
@@ -238,13 +234,9 @@ for (const name of ['vit_b_32', 'swin_t']) {
         mlp.offset,
         model.unitCount - 1,
       ];
-      const mask = new Float32Array(model.unitCount).fill(1);
-      for (const f of off) mask[f] = 0;
-      await using engine = new SaliencyEngine(model);
-      const masked = await forwardRunner(engine, 1, { unitMask: true }).logits(data, { mask });
-      await using zeroedEngine = new SaliencyEngine(zeroUnits(model, off));
-      const zeroed = await forwardRunner(zeroedEngine, 1).logits(data);
-      const plain = await forwardRunner(engine, 1).logits(data);
+      const masked = await maskedLogits(model, data, off);
+      const zeroed = await plainLogits(zeroUnits(model, off), data);
+      const plain = await plainLogits(model, data);
       assert.ok(maxRelDiff(masked, zeroed) < 1e-5, `masked vs zeroed: ${maxRelDiff(masked, zeroed)}`);
       assert.ok(maxRelDiff(plain, zeroed) > 1e-4, 'turning the units off changes the logits');
     });
