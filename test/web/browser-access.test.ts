@@ -43,6 +43,9 @@ describe('pss serve in a browser: keyboard and screen sizes', { skip }, () => {
 
   it('keyboard only: choose an example, upload a file, pick a filter in the chart, zero it', async () => {
     const { page } = s;
+    // Playwright starts intercepting file choosers only when a listener is added, without waiting
+    // for Chromium to confirm; listening from the start keeps that out of the key press's way.
+    page.on('filechooser', () => {});
     await page.goto(s.server.url);
     await explained(page, 'Shirt (6)', 'T-shirt/top (0)');
 
