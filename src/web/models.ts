@@ -139,6 +139,13 @@ export class ModelStore implements AsyncDisposable {
     return { path: f.path, key: f.key };
   }
 
+  /** What a model's title adds for statistics other than its own: the file's name as the page knows it. */
+  private statsTitle(ref: string | undefined): string {
+    if (ref === undefined) return '';
+    const shown = ref.startsWith('upload:') ? this.named(ref, 'stats').shown : ref;
+    return ` · statistics ${basename(shown)}`;
+  }
+
   /**
    * The models of the command line: the bundled default always, and `spec` if it names another
    * (it may download, as the other commands do — only the page never downloads).
@@ -157,7 +164,7 @@ export class ModelStore implements AsyncDisposable {
     const title = /\.onnx$/i.test(spec.model)
       ? basename(spec.model)
       : `${model.name}${spec.weights ? ` · ${spec.weights}` : ''}`;
-    const m = await this.add(key, title, model, spec.stats);
+    const m = await this.add(key, `${title}${this.statsTitle(spec.stats)}`, model, spec.stats);
     m.pinned = true;
     this.initialId = m.id;
   }
@@ -206,7 +213,7 @@ export class ModelStore implements AsyncDisposable {
       : await loadModel({ model: arch.name });
     const model = o.units ? loaded.withUnits(o.units) : loaded;
     const stats = o.commandLine ? { path: o.stats } : await this.stats(o.stats);
-    const title = `${weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`}${o.units ? ` · ${o.units}` : ''}`;
+    const title = `${weights ? `${arch.name} · ${basename(weights.shown)}` : `${arch.name} (bundled)`}${o.units ? ` · ${o.units}` : ''}${this.statsTitle(o.stats)}`;
     return this.add(key, title, model, stats.path);
   }
 
@@ -232,7 +239,8 @@ export class ModelStore implements AsyncDisposable {
     const { preprocessing } = imported;
     const model = o.units ? imported.model.withUnits(o.units) : imported.model;
     const stats = await this.stats(o.stats);
-    const m = await this.add(key, `${upload.name}${o.units ? ` · ${o.units}` : ''}`, model, stats.path);
+    const title = `${upload.name}${o.units ? ` · ${o.units}` : ''}${this.statsTitle(o.stats)}`;
+    const m = await this.add(key, title, model, stats.path);
     m.preprocessing = preprocessing;
     try {
       await checkForward(m.engine, model, upload.name);
@@ -329,7 +337,11 @@ export class ModelStore implements AsyncDisposable {
       units: layerSpans(model.layers),
       standardized: stats !== undefined,
       statistics: stats
-        ? { file: basename(stats.path), count: stats.stats.acc.count, dataset: stats.stats.meta.dataset }
+        ? {
+            file: basename(this.redactor.clean(stats.path)),
+            count: stats.stats.acc.count,
+            dataset: stats.stats.meta.dataset,
+          }
         : null,
       /** POT at the server's quantile, or why not (no statistics, no tails, tails too short). */
       pot: { quantile: this.potQuantile, refusal: this.potRefusal(m) },

@@ -119,6 +119,9 @@ describe('pss serve --standardize', () => {
     const { id } = (await up.json()) as Json;
     const m = await api('/api/models', { arch: 'fashion-cnn', stats: id });
     assert.equal(m.status, 200, m.json.error);
+    // the model is told apart from the bundled one, its statistics by their upload name
+    assert.equal(m.json.title, 'fashion-cnn (bundled) · statistics old.safetensors');
+    assert.equal(m.json.statistics.file, 'old.safetensors');
     assert.match(
       m.json.pot.refusal,
       /^old\.safetensors keeps no tails .* recompute the statistics with pss stats$/,
