@@ -182,7 +182,10 @@ export function onnxBytes(o: {
         ? { name, dims: [values.length], dataType: 7, int64Data: values }
         : { name, dims: [values.length], dataType: 1, floatData: values },
     );
-  for (const n of o.nodes)
+  // the nodes of If branches read the outer scope's initializers too
+  const all = (nodes: Node[]): Node[] =>
+    nodes.flatMap((n) => [n, ...(n.attribute ?? []).flatMap((a) => (a.g?.node ? all(a.g.node) : []))]);
+  for (const n of all(o.nodes))
     for (const i of n.input ?? [])
       if (i.includes(':') && !initializer.has(i) && !graphInputs.has(i)) {
         const { dims, values } = o.deterministic(i);

@@ -56,7 +56,7 @@ export function decodeModel(bytes: Uint8Array, source: string): { model: ModelPr
   }
   const graph = model.graph;
   if (!graph?.node?.length) throw new PssError(`${source} has no graph`);
-  for (const n of graph.node) {
+  for (const n of withBranches(graph.node as NodeProto[])) {
     if (n.domain && !IDENTIFIER.test(n.domain))
       throw new PssError(`${source}: a node's operator domain ${quoted(n.domain)} is not an ONNX identifier`);
     if (!IDENTIFIER.test(n.opType ?? ''))
@@ -166,6 +166,17 @@ export function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Con
 }
 
 // ---- node attributes ---------------------------------------------------------------------------
+
+/** An If node's branch graphs (then_branch, else_branch): their nodes read the outer scope's tensors. */
+export function branches(n: NodeProto): GraphProto[] {
+  if (n.opType !== 'If' || !isDefaultDomain(n.domain)) return [];
+  return (n.attribute ?? []).flatMap((a) => (a.g ? [{ ...a.g, node: a.g.node ?? [] } as GraphProto] : []));
+}
+
+/** The nodes and, depth first after each If, the nodes of its branches. */
+export function withBranches(nodes: readonly NodeProto[]): NodeProto[] {
+  return nodes.flatMap((n) => [n, ...branches(n).flatMap((g) => withBranches(g.node))]);
+}
 
 export function attr(n: NodeProto, name: string): onnxProto.onnx.IAttributeProto | undefined {
   return n.attribute?.find((a) => a.name === name);

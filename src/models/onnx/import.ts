@@ -14,7 +14,7 @@ import { type Architecture, IMAGENET, type Preprocessing } from '../architecture
 import { Model } from '../model.js';
 import { Net } from '../nn.js';
 import { type LinearUnits, unitLayerName } from '../units.js';
-import { type Const, decodeModel, int, type NodeProto } from './decode.js';
+import { type Const, decodeModel, int, type NodeProto, withBranches } from './decode.js';
 import {
   type BiasAdd,
   batchNormFolded,
@@ -104,7 +104,8 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const outputName = upgraded.aliases.get(chosenOutput) ?? chosenOutput;
   const { nodes, ending } = withoutFinalActivation(upgraded.nodes, outputName);
   const adds = biasAdds(nodes, initializers, [outputName]);
-  const { params, convs } = parameters(nodes, initializers, adds);
+  // a weight read in an If's branch is a parameter too (zero gradient where the branch is not taken)
+  const { params, convs } = parameters(withBranches(nodes), initializers, adds);
   if (convs.length === 0)
     throw new PssError(
       `${source} has no convolution with constant weights: pss ranks convolution filters, and this model has none`,

@@ -15,6 +15,7 @@ import {
   type NodeProto,
   num,
   tensorConst,
+  withBranches,
 } from './decode.js';
 import { checkOpset } from './opsets.js';
 import { isSupported } from './replay.js';
@@ -31,7 +32,7 @@ export function opsetOf(model: ModelProto, source: string): number {
 export function refuseUnsupported(nodes: readonly NodeProto[], source: string): void {
   const unsupported = [
     ...new Set(
-      nodes
+      withBranches(nodes)
         .filter((n) => !isDefaultDomain(n.domain) || !isSupported(n.opType ?? ''))
         .map((n) => (isDefaultDomain(n.domain) ? (n.opType ?? '') : `${n.opType} (domain ${n.domain})`)),
     ),

@@ -5,7 +5,7 @@
  * and static.ts then know one form of each operator. pss reads opsets 7 to 21.
  */
 import { PssError } from '../../errors.js';
-import { attr, type Const, float, isDefaultDomain, type NodeProto, string } from './decode.js';
+import { attr, branches, type Const, float, isDefaultDomain, type NodeProto, string } from './decode.js';
 import { konst } from './tensor.js';
 
 export const OPSETS = { min: 7, max: 21 } as const;
@@ -269,34 +269,56 @@ export function upgradeNodes(
   let count = 0;
   const changes = OPSET_CHANGES.filter((ch) => opset < ch.since);
   const aliases = new Map<string, string>();
-  const out: NodeProto[] = [];
-  for (const node of nodes) {
-    const resolve = (name: string) => aliases.get(name) ?? name;
-    let todo: NodeProto[] = [{ ...node, input: (node.input ?? []).map(resolve) }];
-    for (const ch of changes) {
-      todo = todo.flatMap((n) =>
-        n.opType === ch.op && isDefaultDomain(n.domain)
-          ? ch.upgrade(n, {
-              constant: (c) => {
-                const name = `pss:opset${opset}:${count++}`;
-                constants.set(name, c);
-                return name;
-              },
-              fail: (m) => {
-                throw new PssError(`${source}: ${m}`);
-              },
-            })
-          : [n],
-      );
-    }
-    for (const n of todo) {
-      const x = n.input?.[0];
-      if (n.opType === 'Identity' && x && (initializers.has(x) || constants.has(x)) && n.output?.[0]) {
-        aliases.set(n.output[0], x);
-        continue;
+  const resolve = (name: string) => aliases.get(name) ?? name;
+  // An If's branches read the outer scope's tensors: upgraded with the same table and aliases.
+  const withUpgradedBranches = (node: NodeProto): NodeProto =>
+    branches(node).length
+      ? {
+          ...node,
+          attribute: node.attribute?.map((a) =>
+            a.g
+              ? {
+                  ...a,
+                  g: {
+                    ...a.g,
+                    node: upgradeList(a.g.node ?? []),
+                    output: a.g.output?.map((o) => ({ ...o, name: resolve(o.name ?? '') })),
+                  },
+                }
+              : a,
+          ),
+        }
+      : node;
+  const upgradeList = (nodes: readonly NodeProto[]): NodeProto[] => {
+    const out: NodeProto[] = [];
+    for (const node of nodes) {
+      let todo: NodeProto[] = [withUpgradedBranches({ ...node, input: (node.input ?? []).map(resolve) })];
+      for (const ch of changes) {
+        todo = todo.flatMap((n) =>
+          n.opType === ch.op && isDefaultDomain(n.domain)
+            ? ch.upgrade(n, {
+                constant: (c) => {
+                  const name = `pss:opset${opset}:${count++}`;
+                  constants.set(name, c);
+                  return name;
+                },
+                fail: (m) => {
+                  throw new PssError(`${source}: ${m}`);
+                },
+              })
+            : [n],
+        );
       }
-      out.push(n);
+      for (const n of todo) {
+        const x = n.input?.[0];
+        if (n.opType === 'Identity' && x && (initializers.has(x) || constants.has(x)) && n.output?.[0]) {
+          aliases.set(n.output[0], x);
+          continue;
+        }
+        out.push(n);
+      }
     }
-  }
-  return { nodes: out, constants, aliases };
+    return out;
+  };
+  return { nodes: upgradeList(nodes), constants, aliases };
 }

@@ -6,13 +6,14 @@
  */
 import { PssError, quoted } from '../../errors.js';
 import type { Value } from '../../graph/graph.js';
-import type { Const, NodeProto } from './decode.js';
+import { attr, type Const, type NodeProto } from './decode.js';
 import { type ReplayContext, replayRule } from './operators.js';
 import type { BiasAdd } from './rule.js';
 import { type StaticContext, staticRule } from './static.js';
 
 /** Whether pss imports nodes of this op type (of the default domain). */
-export const isSupported = (opType: string): boolean => !!(replayRule(opType) || staticRule(opType));
+export const isSupported = (opType: string): boolean =>
+  opType === 'If' || !!(replayRule(opType) || staticRule(opType));
 
 type Entry = { value: Value } | { konst: Const };
 
@@ -87,12 +88,41 @@ export function replay(r: ReplayInputs): Value {
     return 'konst' in e ? e.konst : undefined;
   };
 
-  for (const n of r.nodes) {
+  /**
+   * An If whose condition is known here (torch.onnx's squeeze of a dimension it cannot see is
+   * one: Equal on a Shape) runs its chosen branch in place; one on the image's values would make
+   * the graph's structure depend on the image, and is refused.
+   */
+  const branch = (n: NodeProto, nodeFail: (message: string) => never): Entry[] => {
+    const cond = konst(n.input?.[0]);
+    if (!cond)
+      return nodeFail('its condition depends on the image; pss replays graphs whose structure is fixed');
+    if (cond.data.length !== 1) return nodeFail(`its condition has ${cond.data.length} values, not one`);
+    const g = attr(n, cond.data[0] ? 'then_branch' : 'else_branch')?.g;
+    if (!g) return nodeFail(`it has no ${cond.data[0] ? 'then' : 'else'}_branch`);
+    run(g.node ?? []);
+    const outputs = g.output ?? [];
+    if (outputs.length < (n.output ?? []).length) nodeFail('its branch has fewer outputs than the node');
+    return outputs.map((o) => get(o.name ?? ''));
+  };
+
+  const run = (nodes: readonly NodeProto[]) => {
+    for (const n of nodes) step(n);
+  };
+
+  const step = (n: NodeProto) => {
     const ins = n.input ?? [];
     const outs = n.output ?? [];
     const t = n.opType!;
     const nodeFail = (message: string): never =>
       fail(`node ${quoted(n.name || outs[0] || t)} (${t}): ${brief(message)}`);
+    if (t === 'If') {
+      const entries = branch(n, nodeFail);
+      outs.forEach((name, k) => {
+        if (name) env.set(name, entries[k]);
+      });
+      return;
+    }
     const allStatic = ins.filter(Boolean).every((i) => !params.has(i) && konst(i));
     const evaluate = staticRule(t);
     const build = replayRule(t);
@@ -148,6 +178,7 @@ export function replay(r: ReplayInputs): Value {
       const v = results[k];
       if (name && v) env.set(name, 'graph' in v ? { value: v } : { konst: v });
     });
-  }
+  };
+  run(r.nodes);
   return value(r.outputName);
 }
