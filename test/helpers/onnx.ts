@@ -160,14 +160,15 @@ export function onnxBytes(o: {
   constants?: Record<string, number[]>;
   deterministic: (name: string) => { dims: number[]; values: number[] };
   inputs?: { name: string; dims: (number | string)[] }[];
-  outputs?: { name: string; dims: (number | string)[] }[];
+  /** elemType: TensorProto's data type (default 1, float). */
+  outputs?: { name: string; dims: (number | string)[]; elemType?: number }[];
 }): Uint8Array {
   const { onnx } = onnxProto;
-  const vi = (name: string, dims: (number | string)[]) => ({
+  const vi = (name: string, dims: (number | string)[], elemType = 1) => ({
     name,
     type: {
       tensorType: {
-        elemType: 1,
+        elemType,
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
@@ -199,7 +200,7 @@ export function onnxBytes(o: {
       node: o.nodes,
       initializer: [...initializer.values()],
       input: inputs.map((i) => vi(i.name, i.dims)),
-      output: (o.outputs ?? [{ name: 'y', dims: [1, 10] }]).map((i) => vi(i.name, i.dims)),
+      output: (o.outputs ?? [{ name: 'y', dims: [1, 10] }]).map((i) => vi(i.name, i.dims, i.elemType)),
     },
   }).finish();
 }

@@ -161,6 +161,39 @@ describe('ONNX inputs as they come', () => {
       /output "features" has 4 dimensions; pss needs class scores of shape \[N, classes\]/,
     );
   });
+
+  it('a label beside the scores: the float scores are read, and what only the label needs is never imported', async () => {
+    const nodes = [
+      ...body('x', 'y'),
+      // ArgMax and TopK are not differentiable, and the second input feeds only the label
+      node('Add', ['y', 'bias'], ['shifted']),
+      node('ArgMax', ['shifted'], ['label'], [{ name: 'axis', i: 1, type: 2 }]),
+    ];
+    const bytes = onnxBytes({
+      opset: 17,
+      nodes,
+      deterministic,
+      inputs: [
+        { name: 'x', dims: [1, 3, 8, 8] },
+        { name: 'bias', dims: [1, 10] },
+      ],
+      outputs: [
+        { name: 'label', dims: [1, 1], elemType: 7 },
+        { name: 'y', dims: [1, 10] },
+      ],
+    });
+    const model = onnxModel(bytes, 'labelled.onnx');
+    assert.match(notes(model), /has 2 outputs .*: using "y" as class scores/);
+    assert.match(notes(model), /the graph never reads "bias"/);
+    const shape = [1, 3, 8, 8] as const;
+    const x = input(shape);
+    const ref = await ortRun(bytes, { x: [x, shape], bias: [new Float32Array(10), [1, 10]] }, 'y');
+    assert.ok(maxRelDiff(await logits(model, x, shape), ref) < 1e-6);
+    assert.throws(
+      () => onnxModel(bytes, 'labelled.onnx', { outputName: 'label' }),
+      /^PssError: labelled\.onnx uses ONNX operators pss cannot differentiate: ArgMax$/,
+    );
+  });
 });
 
 describe('ONNX endings: Softmax, LogSoftmax and Sigmoid', () => {

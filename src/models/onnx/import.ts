@@ -23,6 +23,7 @@ import {
   endingNote,
   type ImageInput,
   imageInput,
+  neededFor,
   neuronWeights,
   opsetOf,
   parameters,
@@ -97,12 +98,13 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
   const opset = opsetOf(model, source);
   const initializers = readInitializers(graph, source);
   const upgraded = upgradeNodes(graph.node, opset, initializers, source);
-  refuseUnsupported(upgraded.nodes, source);
   const notes: string[] = [];
-  const input = imageInput(graph, initializers, upgraded.nodes, options.inputName, source, notes);
   const chosenOutput = scoresOutput(graph, options.outputName, source, notes);
   const outputName = upgraded.aliases.get(chosenOutput) ?? chosenOutput;
-  const { nodes, ending } = withoutFinalActivation(upgraded.nodes, outputName);
+  const needed = neededFor(upgraded.nodes, outputName);
+  refuseUnsupported(needed, source);
+  const input = imageInput(graph, initializers, needed, options.inputName, source, notes);
+  const { nodes, ending } = withoutFinalActivation(needed, outputName);
   const adds = biasAdds(nodes, initializers, [outputName]);
   // a weight read in an If's branch is a parameter too (zero gradient where the branch is not taken)
   const { params, convs } = parameters(withBranches(nodes), initializers, adds);

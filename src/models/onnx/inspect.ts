@@ -56,6 +56,22 @@ const dimsOf = (v: ValueInfo) =>
 const showDims = (dims: readonly (number | undefined)[] | undefined) =>
   dims ? `[${dims.map((d) => d ?? '?').join(', ')}]` : '[?]';
 
+/**
+ * The nodes `output` depends on, in file order (ONNX keeps nodes topologically sorted): what
+ * only another output reads — an ArgMax or TopK label beside the scores — need not be importable.
+ */
+export function neededFor(nodes: readonly NodeProto[], output: string): NodeProto[] {
+  const wanted = new Set([output]);
+  const keep = nodes.map(() => false);
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    if (!(nodes[i].output ?? []).some((o) => wanted.has(o))) continue;
+    keep[i] = true;
+    // an If's branches read the outer scope: everything they read is wanted too
+    for (const m of withBranches([nodes[i]])) for (const x of m.input ?? []) if (x) wanted.add(x);
+  }
+  return nodes.filter((_, i) => keep[i]);
+}
+
 /** The model's image input: which graph input, its layout and its static dimensions. */
 export interface ImageInput {
   name: string;
@@ -97,7 +113,7 @@ export function imageInput(
   const images = inputs.filter((i) => dimsOf(i)?.length === 4 || !dimsOf(i));
   const input = chosen === undefined ? (images[0] ?? inputs[0]) : inputs.find((i) => i.name === chosen);
   if (!input) throw new PssError(`${source} has no input ${quoted(chosen!)}; its inputs: ${list}`);
-  const read = new Set(nodes.flatMap((n) => n.input ?? []));
+  const read = new Set(withBranches(nodes).flatMap((n) => n.input ?? []));
   const others = inputs.filter((i) => i !== input);
   const fed = others.filter((i) => read.has(i.name!));
   if (fed.length)
@@ -123,6 +139,9 @@ export function imageInput(
   return { name: input.name!, layout, channels: channels ?? 3, height, width };
 }
 
+/** TensorProto element types of floating point: float, float16, double, bfloat16. */
+const FLOAT_TYPES = new Set([1, 10, 11, 16]);
+
 /** The output pss reads class scores from: the one named `chosen`, or the first (said so when there are several). */
 export function scoresOutput(
   graph: GraphProto,
@@ -133,10 +152,14 @@ export function scoresOutput(
   const outputs = (graph.output ?? []).filter((o) => o.name);
   if (!outputs.length) throw new PssError(`${source} has no output`);
   const list = outputs.map((o) => `${quoted(o.name!)} ${showDims(dimsOf(o))}`).join(', ');
+  // class scores are floating-point [N, K]: not an int64 label beside them
+  const floating = (o: ValueInfo) => FLOAT_TYPES.has(o.type?.tensorType?.elemType ?? 1);
   const output =
     chosen === undefined
-      ? // class scores are [N, K]: prefer the first output of rank 2
-        (outputs.find((o) => dimsOf(o)?.length === 2) ?? outputs[0])
+      ? (outputs.find((o) => dimsOf(o)?.length === 2 && floating(o)) ??
+        outputs.find((o) => dimsOf(o)?.length === 2) ??
+        outputs.find(floating) ??
+        outputs[0])
       : outputs.find((o) => o.name === chosen);
   if (!output) throw new PssError(`${source} has no output ${quoted(chosen!)}; its outputs: ${list}`);
   const classes = num(output.type?.tensorType?.shape?.dim?.[1]?.dimValue);
