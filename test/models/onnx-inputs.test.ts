@@ -196,6 +196,59 @@ describe('ONNX inputs as they come', () => {
   });
 });
 
+/** IEEE half precision: the bits of a float (rounded to nearest even), and back. */
+function halfBits(v: number): number {
+  const f = new DataView(new ArrayBuffer(4));
+  f.setFloat32(0, v);
+  const x = f.getUint32(0);
+  const sign = (x >>> 16) & 0x8000;
+  const e = ((x >>> 23) & 0xff) - 127 + 15;
+  if (e <= 0 || e >= 31) return sign; // the test's weights are in [-1, 1) and not tiny
+  const m = x & 0x7fffff;
+  let h = sign | (e << 10) | (m >>> 13);
+  const rest = m & 0x1fff;
+  if (rest > 0x1000 || (rest === 0x1000 && h & 1)) h++;
+  return h;
+}
+const fromHalf = (h: number) =>
+  (h & 0x8000 ? -1 : 1) * (1 + (h & 0x3ff) / 1024) * 2 ** (((h >> 10) & 0x1f) - 15);
+
+describe('a half-precision file', () => {
+  it('float16 weights and Casts around the ops: computed in float32, as the same weights in a float32 file', async () => {
+    const rounded = (name: string) => {
+      const t = deterministic(name);
+      return { dims: t.dims, values: t.values.map((v) => fromHalf(halfBits(v))) };
+    };
+    const float32 = onnxBytes({ opset: 17, nodes: body('x'), deterministic: rounded });
+    const nodes = [
+      node('Cast', ['x'], ['x16'], [{ name: 'to', i: 10, type: 2 }]),
+      ...body('x16', 'y16'),
+      node('Cast', ['y16'], ['y'], [{ name: 'to', i: 1, type: 2 }]),
+    ];
+    const { onnx } = (await import('onnx-proto')).default;
+    const half = onnx.ModelProto.decode(onnxBytes({ opset: 17, nodes, deterministic }));
+    for (const t of half.graph!.initializer!) {
+      const bits = Uint16Array.from(t.floatData!, halfBits);
+      Object.assign(t, { dataType: 10, floatData: [], rawData: new Uint8Array(bits.buffer) });
+    }
+    const float16 = onnx.ModelProto.encode(half).finish();
+    const shape = [1, 3, 8, 8] as const;
+    const x = input(shape);
+    const model = onnxModel(float16, 'half.onnx');
+    await using engine = new SaliencyEngine(model);
+    await using reference = new SaliencyEngine(onnxModel(float32, 'single.onnx'));
+    const [[r], [ref]] = [
+      await engine.compute({ data: x, shape }, [2]),
+      await reference.compute({ data: x, shape }, [2]),
+    ];
+    assert.ok(maxRelDiff(r.logits, await ortRun(float32, { x: [x, shape] }, 'y')) < 1e-6);
+    assert.deepEqual(r.logits, ref.logits);
+    assert.deepEqual(r.saliency, ref.saliency);
+    // ONNX Runtime runs the file itself in float16: the same logits to half precision
+    assert.ok(maxRelDiff(r.logits, await ortRun(float16, { x: [x, shape] }, 'y')) < 1e-2);
+  });
+});
+
 describe('ONNX endings: Softmax, LogSoftmax and Sigmoid', () => {
   const shape = [1, 3, 8, 8] as const;
   const x = input(shape);

@@ -209,10 +209,18 @@ const NN_RULES: ReplayRules = {
   Or: binary(op.or),
   Not: unary(op.not),
   Where: (c) => op.where(c.value(0), c.value(1), c.value(2)),
+  // pss's graphs compute in float32: a half-precision file (Casts to float16 or bfloat16 around
+  // its ops) runs at float32's precision, as double does
   Cast: (c) => {
     const to = int(c.node, 'to', 1);
     const dtype =
-      to === 9 ? 'bool' : to === 7 || to === 6 ? 'int64' : to === 11 || to === 1 ? 'float32' : undefined;
+      to === 9
+        ? 'bool'
+        : to === 7 || to === 6
+          ? 'int64'
+          : [1, 10, 11, 16].includes(to)
+            ? 'float32'
+            : undefined;
     return dtype ? op.cast(c.value(0), dtype) : c.fail(`Cast to ONNX type ${to} is not supported`);
   },
 
