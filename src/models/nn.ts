@@ -6,7 +6,16 @@
 import type { Graph, Value } from '../graph/graph.js';
 import * as op from '../ops/index.js';
 
-export type ParamRole = 'conv' | 'bn-weight' | 'bn-bias' | 'bn-mean' | 'bn-var' | 'linear' | 'bias';
+/** 'conv-transpose': an imported ConvTranspose's weight [C, M/group, kh, kw], a parameter without units. */
+export type ParamRole =
+  | 'conv'
+  | 'conv-transpose'
+  | 'bn-weight'
+  | 'bn-bias'
+  | 'bn-mean'
+  | 'bn-var'
+  | 'linear'
+  | 'bias';
 
 export interface ParamSpec {
   name: string;

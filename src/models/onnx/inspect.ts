@@ -225,6 +225,7 @@ const GENERATED_NAME = /^onnx::|^_v_|^v\d+$|^\d/;
 /** torchvision's parameter name suffix for each role. */
 const SUFFIX: Record<ParamRole, string> = {
   conv: 'weight',
+  'conv-transpose': 'weight',
   linear: 'weight',
   bias: 'bias',
   'bn-weight': 'weight',
@@ -242,9 +243,10 @@ export interface OnnxParameter {
 }
 
 /**
- * The initializers in the weight, bias and statistics slots of Conv, BatchNormalization, Gemm
- * and MatMul, and the biases of `adds` (a MatMul's bias Add), by initializer name in node
- * order, and the conv weights among them (in node order: the saliency order).
+ * The initializers in the weight, bias and statistics slots of Conv, ConvTranspose (a weight
+ * without units: its output channels are axis 1), BatchNormalization, Gemm and MatMul, and the
+ * biases of `adds` (a MatMul's bias Add), by initializer name in node order, and the conv
+ * weights among them (in node order: the saliency order).
  */
 export function parameters(
   nodes: readonly NodeProto[],
@@ -265,6 +267,9 @@ export function parameters(
       slot(2, 'bias');
       // A weight two convs share is one parameter (its gradient sums both uses), listed once.
       if (ins[1] && roles.get(ins[1])?.role === 'conv' && !convs.includes(ins[1])) convs.push(ins[1]);
+    } else if (n.opType === 'ConvTranspose') {
+      slot(1, 'conv-transpose');
+      slot(2, 'bias');
     } else if (n.opType === 'BatchNormalization') {
       (['bn-weight', 'bn-bias', 'bn-mean', 'bn-var'] as const).forEach((r, k) => {
         slot(k + 1, r);

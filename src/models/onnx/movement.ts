@@ -1,7 +1,8 @@
 /**
  * Replay rules of data movement and indexing: reshapes, transposes, slices, pads, concats,
- * splits, tiles, expands, gathers and scatters at constant indices, resizing. Their shapes,
- * axes and indices must be constants (evaluated by static.ts where the file computes them).
+ * splits, tiles, expands, gathers and scatters at constant indices, resizing, depth to space and
+ * back. Their shapes, axes and indices must be constants (evaluated by static.ts where the file
+ * computes them).
  */
 import type { Value } from '../../graph/graph.js';
 import * as op from '../../ops/index.js';
@@ -114,6 +115,42 @@ function resizeRule(c: ReplayContext): Value {
     ) as op.ResizeOptions['coordinateTransformationMode'],
     nearestMode: string(n, 'nearest_mode', 'round_prefer_floor') as op.ResizeOptions['nearestMode'],
   });
+}
+
+/** The blocksize of DepthToSpace / SpaceToDepth on x [N, C, H, W]. */
+function blocksize(c: ReplayContext, x: Value): number {
+  const bs = int(c.node, 'blocksize', 0);
+  if (bs < 1) c.fail(`${c.node.opType} needs a positive blocksize`);
+  if (x.rank !== 4) c.fail(`${c.node.opType} needs an input of rank 4; it is [${x.shape}]`);
+  return bs;
+}
+
+/**
+ * DepthToSpace as the ONNX spec writes it: channels split into (bs, bs, C/bs²) for DCR (torch's
+ * pixel_shuffle is CRD: (C/bs², bs, bs)), the blocks moved beside H and W.
+ */
+function depthToSpace(c: ReplayContext): Value {
+  const x = c.value(0);
+  const bs = blocksize(c, x);
+  const [n, ch, h, w] = x.shape;
+  if (ch % (bs * bs)) c.fail(`DepthToSpace of ${ch} channels in blocks of ${bs}x${bs}`);
+  const mode = string(c.node, 'mode', 'DCR');
+  if (mode !== 'DCR' && mode !== 'CRD') c.fail(`DepthToSpace mode ${mode} is not supported`);
+  const out = ch / (bs * bs);
+  const dcr = mode === 'DCR';
+  const split = dcr ? [n, bs, bs, out, h, w] : [n, out, bs, bs, h, w];
+  const perm = dcr ? [0, 3, 4, 1, 5, 2] : [0, 1, 4, 2, 5, 3];
+  return op.reshape(op.transpose(op.reshape(x, split), perm), [n, out, h * bs, w * bs]);
+}
+
+/** SpaceToDepth, DepthToSpace's inverse in DCR mode. */
+function spaceToDepth(c: ReplayContext): Value {
+  const x = c.value(0);
+  const bs = blocksize(c, x);
+  const [n, ch, h, w] = x.shape;
+  if (h % bs || w % bs) c.fail(`SpaceToDepth of ${h}x${w} in blocks of ${bs}x${bs}`);
+  const blocks = op.reshape(x, [n, ch, h / bs, bs, w / bs, bs]);
+  return op.reshape(op.transpose(blocks, [0, 3, 5, 1, 2, 4]), [n, ch * bs * bs, h / bs, w / bs]);
 }
 
 export const MOVEMENT_RULES: ReplayRules = {
@@ -230,6 +267,8 @@ export const MOVEMENT_RULES: ReplayRules = {
     return op.scatterElements(x, idx, c.value(2), a, reduction);
   },
   Resize: resizeRule,
+  DepthToSpace: depthToSpace,
+  SpaceToDepth: spaceToDepth,
 };
 
 /** The positions a Slice with step `step` picks on an axis of `dim` (ONNX's clamping). */

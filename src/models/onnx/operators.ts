@@ -16,52 +16,56 @@ import {
   type ReplayRules,
   unary,
 } from './rule.js';
+import { asTwoD, explicitPads, perAxis, transposedPads } from './spatial.js';
 
 export type { ReplayContext, ReplayRule } from './rule.js';
-
-/** ONNX pads, with auto_pad SAME_UPPER/SAME_LOWER/VALID resolved on the static input size. */
-function explicitPads(c: ReplayContext, spatial: readonly number[], kernel: readonly number[]): number[] {
-  const n = c.node;
-  const autoPad = string(n, 'auto_pad', 'NOTSET');
-  if (autoPad === 'NOTSET') return ints(n, 'pads', [0, 0, 0, 0])!;
-  if (autoPad === 'VALID') return [0, 0, 0, 0];
-  if (autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER') c.fail(`unknown auto_pad ${autoPad}`);
-  const strides = ints(n, 'strides', [1, 1])!;
-  const dilations = ints(n, 'dilations', [1, 1])!;
-  const pads = [0, 0, 0, 0];
-  [0, 1].forEach((i) => {
-    const out = Math.ceil(spatial[i] / strides[i]);
-    const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i]);
-    const small = Math.floor(total / 2);
-    [pads[i], pads[i + 2]] = autoPad === 'SAME_UPPER' ? [small, total - small] : [total - small, small];
-  });
-  return pads;
-}
 
 const pool =
   (type: 'MaxPool' | 'AveragePool'): ReplayRule =>
   (c) => {
     const n = c.node;
-    if (ints(n, 'dilations', [1, 1])!.some((d) => d !== 1)) c.fail('dilated pooling is not supported');
+    if (ints(n, 'dilations')?.some((d) => d !== 1)) c.fail('dilated pooling is not supported');
     if (type === 'MaxPool' && (n.output ?? []).filter(Boolean).length > 1)
       c.fail('MaxPool with an Indices output is not supported');
     const kernel = ints(n, 'kernel_shape') ?? c.fail(`${type} has no kernel_shape`);
-    if (kernel.length !== 2) c.fail(`${type} over ${kernel.length} spatial axes is not supported`);
-    const strides = ints(n, 'strides', [1, 1])!;
     const x = c.value(0);
+    const r = kernel.length;
+    if (x.rank !== r + 2) c.fail(`${type} kernel_shape [${kernel}] does not fit an input of rank ${x.rank}`);
+    const strides = perAxis(c, 'strides', r, 1);
     const pads = explicitPads(c, x.shape.slice(2), kernel);
     if (int(n, 'ceil_mode', 0)) {
       // Ceil mode = extra end padding that lets the last partial window count.
       if (type === 'AveragePool') c.fail('AveragePool with ceil_mode is not supported');
-      [0, 1].forEach((i) => {
-        const span = x.shape[2 + i] + pads[i] + pads[i + 2] - kernel[i];
-        pads[i + 2] += (strides[i] - (span % strides[i])) % strides[i];
+      kernel.forEach((k, i) => {
+        const span = x.shape[2 + i] + pads[i] + pads[i + r] - k;
+        pads[i + r] += (strides[i] - (span % strides[i])) % strides[i];
       });
     }
-    return type === 'MaxPool'
-      ? op.maxPool(x, { kernel, strides, pads })
-      : op.averagePool(x, { kernel, strides, pads, countIncludePad: int(n, 'count_include_pad', 0) === 1 });
+    const countIncludePad = int(n, 'count_include_pad', 0) === 1;
+    return (
+      asTwoD(x, { kernel, strides, pads }, (v, w) =>
+        type === 'MaxPool' ? op.maxPool(v, w) : op.averagePool(v, { ...w, countIncludePad }),
+      ) ??
+      c.fail(
+        `${type} over ${r} spatial axes is supported when at most 2 of them pool (the others kernel 1, stride 1, no pads); kernel_shape [${kernel}], strides [${strides}], pads [${pads}]`,
+      )
+    );
   };
+
+/** Conv over 1 spatial axis: a 2-D conv of [N, C, 1, L] with the weight [O, I, k] as [O, I, 1, k]. */
+function conv1d(c: ReplayContext, x: Value, w: Value, b: Value | undefined): Value {
+  if (x.rank !== 3) c.fail(`a Conv weight [${w.shape}] needs an input of rank 3; it is [${x.shape}]`);
+  const [n, ch, len] = x.shape;
+  const [o, i, k] = w.shape;
+  const [p0, p1] = explicitPads(c, [len], [k]);
+  const y = op.conv(op.reshape(x, [n, ch, 1, len]), op.reshape(w, [o, i, 1, k]), b, {
+    strides: [1, ...perAxis(c, 'strides', 1, 1)],
+    dilations: [1, ...perAxis(c, 'dilations', 1, 1)],
+    group: int(c.node, 'group', 1),
+    pads: [0, p0, 0, p1],
+  });
+  return op.reshape(y, [n, y.shape[1], y.shape[3]]);
+}
 
 /** Reduce*: axes from the second input (opset-18 form), all axes when absent unless noop_with_empty_axes. */
 const reduce =
@@ -95,14 +99,36 @@ const NN_RULES: ReplayRules = {
   Conv: (c) => {
     const w = c.value(1);
     const x = c.value(0);
+    const b = c.has(2) ? c.value(2) : undefined;
+    if (w.rank === 3) return c.convOutput(1, conv1d(c, x, w, b));
     if (w.rank !== 4) c.fail(`Conv over ${w.rank - 2} spatial axes is not supported`);
-    const y = op.conv(x, w, c.has(2) ? c.value(2) : undefined, {
-      strides: ints(c.node, 'strides', [1, 1]),
-      dilations: ints(c.node, 'dilations', [1, 1]),
+    const y = op.conv(x, w, b, {
+      strides: perAxis(c, 'strides', 2, 1),
+      dilations: perAxis(c, 'dilations', 2, 1),
       group: int(c.node, 'group', 1),
       pads: explicitPads(c, x.shape.slice(2), w.shape.slice(2)),
     });
     return c.convOutput(1, y);
+  },
+  // The weight [C, M/group, kh, kw] is a parameter but holds no units (its output channels are
+  // its axis 1 within each group; inspect.ts parameters).
+  ConvTranspose: (c) => {
+    const w = c.value(1);
+    const x = c.value(0);
+    if (w.rank !== 4) c.fail(`ConvTranspose over ${w.rank - 2} spatial axes is not supported`);
+    const a = {
+      strides: perAxis(c, 'strides', 2, 1),
+      dilations: perAxis(c, 'dilations', 2, 1),
+      outputPadding: perAxis(c, 'output_padding', 2, 0),
+    };
+    const kernel = ints(c.node, 'kernel_shape') ?? w.shape.slice(2);
+    if (kernel.join() !== w.shape.slice(2).join())
+      c.fail(`kernel_shape [${kernel}] is not the weight's [${w.shape.slice(2)}]`);
+    return op.convTranspose(x, w, c.has(2) ? c.value(2) : undefined, {
+      ...a,
+      group: int(c.node, 'group', 1),
+      pads: transposedPads(c, x.shape.slice(2), kernel, a),
+    });
   },
   BatchNormalization: (c) => {
     if ((c.node.output ?? []).filter(Boolean).length > 1 || int(c.node, 'training_mode', 0))
