@@ -1,5 +1,9 @@
-/** NumPy .npy files (format versions 1-3), float32 C-order tensors — read and write. */
+/**
+ * NumPy .npy files (format versions 1-3): float32, float64 and float16 arrays in C or Fortran
+ * order read as float32 C-order tensors (numpy's default float64 needs no astype); float32 written.
+ */
 import { PssError, quoted } from '../errors.js';
+import { halfToFloat } from './half.js';
 
 export interface NpyArray {
   shape: number[];
@@ -47,15 +51,15 @@ export function parseNpy(buf: Uint8Array, what = '.npy file'): NpyArray {
   const missing = ['descr', 'fortran_order', 'shape'].filter((k) => !fields.has(k));
   if (missing.length) bad(`the header has no ${missing.map((k) => `'${k}'`).join(', ')}`);
   const descr = fields.get('descr')!.slice(1, -1);
-  if (descr !== '<f4' && descr !== '=f4')
+  const dtype = /^([<>=|])f([248])$/.exec(descr);
+  if (!dtype || dtype[1] === '|')
     bad(
-      `dtype ${quoted(descr, 20)} is not supported; pss expects float32 ('<f4'), e.g. x.astype(np.float32)`,
+      `dtype ${quoted(descr, 20)} is not supported; pss reads floating-point arrays (float32, float64 or float16), e.g. x.astype(np.float32)`,
     );
-  if (fields.get('fortran_order') !== 'False') {
-    if (fields.get('fortran_order') === 'True')
-      bad('Fortran-ordered arrays are not supported; save with np.ascontiguousarray(x)');
-    bad(`'fortran_order' is ${fields.get('fortran_order')}, not True or False`);
-  }
+  const little = dtype![1] !== '>';
+  const size = Number(dtype![2]);
+  const order = fields.get('fortran_order');
+  if (order !== 'False' && order !== 'True') bad(`'fortran_order' is ${order}, not True or False`);
   const shape = fields
     .get('shape')!
     .slice(1, -1)
@@ -68,10 +72,39 @@ export function parseNpy(buf: Uint8Array, what = '.npy file'): NpyArray {
   const n = shape.reduce((a, b) => a * b, 1);
   const offset = start + headerLen;
   const have = buf.byteLength - offset;
-  if (have !== 4 * n) bad(`holds ${have} data bytes; shape [${shape.join(', ')}] of float32 needs ${4 * n}`);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = view.getFloat32(offset + 4 * i, true);
+  if (have !== size * n)
+    bad(`holds ${have} data bytes; shape [${shape.join(', ')}] of float${8 * size} needs ${size * n}`);
+  const read =
+    size === 4
+      ? (o: number) => view.getFloat32(o, little)
+      : size === 8
+        ? (o: number) => view.getFloat64(o, little)
+        : (o: number) => halfToFloat(view.getUint16(o, little));
+  const stored = new Float32Array(n);
+  for (let i = 0; i < n; i++) stored[i] = read(offset + size * i);
+  const data = order === 'True' ? fortranToC(stored, shape) : stored;
   return { shape, data };
+}
+
+/** A column-major (Fortran-order) array's elements in row-major order. */
+function fortranToC(stored: Float32Array, shape: readonly number[]): Float32Array {
+  const out = new Float32Array(stored.length);
+  const rank = shape.length;
+  const stride = shape.map((_, k) => shape.slice(0, k).reduce((a, b) => a * b, 1));
+  const index = new Array<number>(rank).fill(0);
+  for (let i = 0, o = 0; i < out.length; i++) {
+    out[i] = stored[o];
+    // the next row-major index: the last axis fastest
+    for (let k = rank - 1; k >= 0; k--) {
+      if (++index[k] < shape[k]) {
+        o += stride[k];
+        break;
+      }
+      o -= (shape[k] - 1) * stride[k];
+      index[k] = 0;
+    }
+  }
+  return out;
 }
 
 export function serializeNpy(data: Float32Array, shape: readonly number[]): Uint8Array {

@@ -1,5 +1,6 @@
 import type { FileHandle } from 'node:fs/promises';
 import { PssError, quoted } from '../errors.js';
+import { halfToFloat } from './half.js';
 /**
  * The safetensors format: an 8-byte little-endian header length, a JSON header
  * ({name: {dtype, shape, data_offsets}, __metadata__}), then raw little-endian data.
@@ -188,15 +189,6 @@ export function toFloat64(t: StTensor): Float64Array {
   if (t.dtype === 'I64')
     return Float64Array.from({ length: n }, (_, i) => Number(view.getBigInt64(8 * i, true)));
   return Float64Array.from(toFloat32(t));
-}
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? Number.NaN : s * Number.POSITIVE_INFINITY;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
 export interface TensorToWrite {

@@ -110,11 +110,14 @@ describe('pss saliency', () => {
       args[4] = path('nope.safetensors');
       assertUserError(pss([...args, '--label', '1']), /weights file not found/);
     });
-    it('a .npy of the wrong dtype', () => {
-      const f64 = Buffer.from(serializeNpy(input, [3, 29, 29]));
-      f64.write("'<f8'", f64.indexOf("'<f4'"));
-      writeFileSync(path('f64.npy'), f64);
-      assertUserError(pss([...base.slice(0, -1), path('f64.npy'), '--label', '1']), /dtype "<f8" .*float32/);
+    it('a .npy of integers', () => {
+      const i32 = Buffer.from(serializeNpy(input, [3, 29, 29]));
+      i32.write("'<i4'", i32.indexOf("'<f4'"));
+      writeFileSync(path('i32.npy'), i32);
+      assertUserError(
+        pss([...base.slice(0, -1), path('i32.npy'), '--label', '1']),
+        /dtype "<i4" is not supported; pss reads floating-point arrays \(float32, float64 or float16\)/,
+      );
     });
     it('a .npy of the wrong shape', () => {
       writeFileSync(path('flat.npy'), serializeNpy(input, [input.length]));

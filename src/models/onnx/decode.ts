@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
 import { PssError, quoted } from '../../errors.js';
+import { halfToFloat } from '../../io/half.js';
 
 const { onnx } = onnxProto;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -111,18 +112,8 @@ const TENSOR_READERS: Record<number, Reader> = {
   6: [4, (r, o) => r.getInt32(o, true), (t) => t.int32Data, 'int32_data'],
   9: [1, (r, o) => r.getUint8(o), (t) => t.int32Data, 'int32_data'],
   // float16 (half-precision exports): raw bytes, or the bits in int32_data
-  10: [2, (r, o) => halfToNumber(r.getUint16(o, true)), (t) => t.int32Data?.map(halfToNumber), 'int32_data'],
+  10: [2, (r, o) => halfToFloat(r.getUint16(o, true)), (t) => t.int32Data?.map(halfToFloat), 'int32_data'],
 };
-
-/** An IEEE 754 half-precision number from its 16 bits. */
-function halfToNumber(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exponent = (bits >> 10) & 0x1f;
-  const fraction = bits & 0x3ff;
-  if (exponent === 0) return sign * fraction * 2 ** -24;
-  if (exponent === 31) return fraction ? Number.NaN : sign * Number.POSITIVE_INFINITY;
-  return sign * (1 + fraction / 1024) * 2 ** (exponent - 15);
-}
 
 /**
  * An initializer or Constant tensor as a Const. Its data is either raw_data (little-endian) or
