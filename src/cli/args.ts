@@ -143,7 +143,7 @@ export const imageArgs = {
   input: {
     type: 'string',
     description:
-      'Preprocessed image: float32 .npy of shape [C,H,W] or [1,C,H,W], already normalised (or --image)',
+      'Preprocessed image: a .npy (float32, float64 or float16) of shape [C,H,W] or [1,C,H,W], already normalised (or --image)',
     valueHint: 'x.npy',
   },
   label: {
