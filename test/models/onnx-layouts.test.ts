@@ -440,4 +440,29 @@ describe('ONNX import: ConvTranspose', () => {
       ['w:4x3x3x3'],
     );
   });
+
+  it('gives each image of a batch of two its own parameter saliency, its weight and bias included', async () => {
+    const model = onnxModel(bytesOf(TRANSPOSED[1]), 'convt.onnx');
+    const other = Float32Array.from(image, (v, i) => v * Math.cos(i));
+    await using engine = new SaliencyEngine(model);
+    const pair = await engine.compute(
+      { data: Float32Array.from([...image, ...other]), shape: [2, 3, 8, 8] },
+      [1, 7],
+      'parameter',
+    );
+    const alone = [
+      ...(await engine.compute({ data: image, shape: SHAPE }, [1], 'parameter')),
+      ...(await engine.compute({ data: other, shape: SHAPE }, [7], 'parameter')),
+    ];
+    // every parameter's |g|, in declaration order: the ConvTranspose's 4·2·3·2 weights and 4 biases last
+    const total = model.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
+    assert.equal(pair[0].saliency.length, total);
+    const tail = (v: ArrayLike<number>) => Array.from(v).slice(total - 52);
+    for (const k of [0, 1]) {
+      const d = maxRelDiff(pair[k].saliency, alone[k].saliency);
+      assert.ok(d < 1e-5, `image ${k}: batch of two against alone: ${d}`);
+      assert.ok(tail(alone[k].saliency).every((v) => v > 0));
+    }
+    assert.ok(maxRelDiff(tail(alone[0].saliency), tail(alone[1].saliency)) > 1e-3);
+  });
 });
