@@ -20,7 +20,7 @@ import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { pairAndAlone } from '../helpers/batch.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
 import { checkGrads } from '../helpers/gradcheck.js';
-import { type Attr, hashedTensor, type Node, onnxBytes, onnxNode } from '../helpers/onnx.js';
+import { type Attr, hashedTensor, type Node, onnxBytes, onnxNode, tinyOnnx } from '../helpers/onnx.js';
 import { rng } from '../helpers/random.js';
 import { maskedLogits, plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
@@ -464,5 +464,15 @@ describe('ONNX import: ConvTranspose', () => {
       assert.ok(tail(alone[k].saliency).every((v) => v > 0));
     }
     assert.ok(maxRelDiff(tail(alone[0].saliency), tail(alone[1].saliency)) > 1e-3);
+  });
+});
+
+describe('ONNX import: the unsupported-operator listing', () => {
+  it('names none of these operators any more, and still the ones pss lacks', () => {
+    assert.throws(
+      () => onnxModel(tinyOnnx(['DepthToSpace', 'SpaceToDepth', 'ConvTranspose', 'Foo', 'LpPool']), 'm.onnx'),
+      (e: Error) =>
+        e instanceof PssError && /operators pss cannot differentiate: Foo, LpPool$/.test(e.message),
+    );
   });
 });
