@@ -92,11 +92,13 @@ write_reference = write_safetensors
 # ---------------------------------------------------------------- saliency
 
 
-def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_parameter: bool):
-    """model: float64, eval.  Returns dict of float64 numpy arrays."""
+def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_parameter: bool, filters=None):
+    """model: float64, eval.  Returns dict of float64 numpy arrays.  The filters are the
+    output channels of the 4-D parameters, or of the parameters named in `filters` (a conv
+    weight of any rank: the mean is over every axis but the first)."""
     names = [n for n, _ in model.named_parameters()]
     params = [p for _, p in model.named_parameters()]
-    conv_idx = [i for i, p in enumerate(params) if p.dim() == 4]
+    conv_idx = [i for i, p in enumerate(params) if (p.dim() == 4 if filters is None else names[i] in filters)]
     linear_idx = [i for i, p in enumerate(params) if p.dim() == 2]
     out = {"logits": [], "loss": [], "filter": [], "filter_abs_mean": [], "signed": []}
     if linear_idx:
@@ -112,9 +114,10 @@ def per_sample_saliency(model, x64: torch.Tensor, labels: torch.Tensor, want_par
         out["logits"].append(logits.detach()[0])
         out["loss"].append(loss.detach())
         gc = [grads[i] for i in conv_idx]
-        out["filter"].append(torch.cat([g.abs().mean(dim=(1, 2, 3)) for g in gc]))
-        out["filter_abs_mean"].append(torch.cat([g.mean(dim=(1, 2, 3)).abs() for g in gc]))
-        out["signed"].append(torch.cat([g.mean(dim=(1, 2, 3)) for g in gc]))
+        dims = [tuple(range(1, g.dim())) for g in gc]  # (1, 2, 3) for a Conv2d
+        out["filter"].append(torch.cat([g.abs().mean(dim=d) for g, d in zip(gc, dims)]))
+        out["filter_abs_mean"].append(torch.cat([g.mean(dim=d).abs() for g, d in zip(gc, dims)]))
+        out["signed"].append(torch.cat([g.mean(dim=d) for g, d in zip(gc, dims)]))
         if linear_idx:
             out["neuron"].append(torch.cat([grads[i].abs().mean(dim=1) for i in linear_idx]))
             out["neuron_abs_mean"].append(torch.cat([grads[i].mean(dim=1).abs() for i in linear_idx]))
@@ -142,14 +145,15 @@ def prepare(model, input_shape, name="input"):
     return x32, torch.from_numpy(x32.astype(np.float64)), model32
 
 
-def float32_floors(name, model32, x32, labels, tensors64, batched=False):
+def float32_floors(name, model32, x32, labels, tensors64, batched=False, filters=None):
     """Reruns the saliency of `tensors64` in float32 (the float32 model and input, every run
-    of noise_floor.float32_runs); returns the noise-floor metadata of every float64 tensor."""
+    of noise_floor.float32_runs; `filters` as per_sample_saliency's); returns the noise-floor
+    metadata of every float64 tensor."""
     want_parameter = "parameter" in tensors64 or "parameter_sub" in tensors64
     keys = [k for k, v in tensors64.items() if np.asarray(v).dtype == np.float64]
     runs = []
     for _, model, to_input in float32_runs(model32):
-        res32, _ = per_sample_saliency(model, to_input(torch.from_numpy(x32)), labels, want_parameter)
+        res32, _ = per_sample_saliency(model, to_input(torch.from_numpy(x32)), labels, want_parameter, filters)
         if "parameter_sub" in tensors64:
             res32["parameter_sub"] = res32["parameter"][:, tensors64["parameter_index"]]
         runs.append(noise_floors(res32, tensors64, keys, batched=keys if batched else ()))

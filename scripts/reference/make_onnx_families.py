@@ -23,7 +23,9 @@ skeletons, with their PyTorch float64 reference.
    deterministic statistics), z, the top-10 and cos. Noise floors as every fixture
    (noise_floor.py). Writes test/fixtures/onnx/F.safetensors.
 
-OUT is /tmp/pss-onnx-families (PSS_ONNX_OUT overrides).
+OUT is /tmp/pss-onnx-families (PSS_ONNX_OUT overrides). make_onnx_patterns.py runs the same steps
+(main) on the custom modules of onnx_patterns.py. The filters are the weights of the modules
+exported as Conv (onnx_families.filter_params: the 4-D parameters of every family).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -46,11 +49,24 @@ sys.path.insert(0, HERE)
 import deterministic as det  # noqa: E402
 from make_fixtures import common_meta, float32_floors, per_sample_saliency, stats, write_safetensors  # noqa: E402
 from noise_floor import float32_runs, floor_metadata, max_floors, noise_floors, summary  # noqa: E402
-from onnx_families import FAMILIES, fold, fold_candidates, load_deterministic_all, relpos_tables  # noqa: E402
+from onnx_families import (  # noqa: E402
+    FAMILIES, filter_params, fold, fold_candidates, load_deterministic_all, relpos_tables)
 
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-FIXTURES = os.path.join(ROOT, "test", "fixtures", "onnx")
-OUT = os.environ.get("PSS_ONNX_OUT", "/tmp/pss-onnx-families")
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A list of Cases (onnx_families.py, onnx_patterns.py), where its skeletons and references
+    go, and where its exports go (PSS_ONNX_OUT overrides)."""
+
+    cases: dict
+    fixtures: str
+    out: str
+
+
+FAMILY_SUITE = Suite(FAMILIES, os.path.join(ROOT, "test", "fixtures", "onnx"),
+                     os.environ.get("PSS_ONNX_OUT", "/tmp/pss-onnx-families"))
 K, BOOST = 10, 100.0
 torch.set_num_threads(2)
 warnings.filterwarnings("ignore")
@@ -64,26 +80,26 @@ def deterministic_stats(n):
             torch.from_numpy(sigma.astype(np.float32).astype(np.float64)))
 
 
-def build(name):
-    ctor, size, opsets, input_gradient = FAMILIES[name]
+def build(suite, name):
+    case = suite.cases[name]
     torch.manual_seed(0)  # irrelevant (all values overwritten) but keeps construction stable
-    model = ctor()
+    model = case.ctor()
     table = load_deterministic_all(model)
-    return model.eval(), table, size, opsets, input_gradient
+    return model.eval(), table, case
 
 
-def export(name):
-    model, table, size, opsets, _ = build(name)
-    os.makedirs(OUT, exist_ok=True)
-    with open(os.path.join(OUT, f"{name}.params.json"), "w") as f:
+def export(suite, name):
+    model, table, case = build(suite, name)
+    os.makedirs(suite.out, exist_ok=True)
+    with open(os.path.join(suite.out, f"{name}.params.json"), "w") as f:
         json.dump({"params": table, "folds": fold_candidates(model), "relpos": relpos_tables(model)}, f)
-    x = torch.from_numpy(det.input_value("input", (1, 3, size, size)))
-    for opset in opsets:
-        path = os.path.join(OUT, f"{name}-op{opset}.onnx")
+    x = torch.from_numpy(det.input_value("input", case.shape))
+    for opset in case.opsets:
+        path = os.path.join(suite.out, f"{name}-op{opset}.onnx")
         torch.onnx.export(
             model, x, path, opset_version=opset, training=torch.onnx.TrainingMode.EVAL,
             input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, **case.export,
         )
         print(f"[{name}] wrote {path} ({os.path.getsize(path) >> 20} MB)", flush=True)
 
@@ -91,48 +107,50 @@ def export(name):
 def export_dynamic(name="mobilenet_v3_small", opset=9):
     """The issue's case as users bring it (a paddle2onnx MobileNetV3: opset 9, dynamic height and
     width, a Softmax output): OUT/F-op9-dynamic.onnx; its skeleton is stripped as the others."""
-    model, _, size, _, _ = build(name)
+    suite = FAMILY_SUITE
+    model, _, case = build(suite, name)
     logits = model.forward
     model.forward = lambda x: torch.softmax(logits(x), 1)  # traced as the module's forward
-    x = torch.from_numpy(det.input_value("input", (1, 3, size, size)))
-    path = os.path.join(OUT, f"{name}-op{opset}-dynamic.onnx")
+    x = torch.from_numpy(det.input_value("input", case.shape))
+    path = os.path.join(suite.out, f"{name}-op{opset}-dynamic.onnx")
     torch.onnx.export(
         model, x, path, opset_version=opset, training=torch.onnx.TrainingMode.EVAL,
         input_names=["input"], output_names=["probabilities"],
         dynamic_axes={"input": {0: "batch", 2: "height", 3: "width"}, "probabilities": {0: "batch"}},
     )
-    dst = os.path.join(FIXTURES, f"{name}-op{opset}-dynamic.skeleton.onnx.gz")
+    dst = os.path.join(suite.fixtures, f"{name}-op{opset}-dynamic.skeleton.onnx.gz")
     subprocess.run(["npx", "tsx", os.path.join(HERE, "strip-onnx.ts"), "--params",
-                    os.path.join(OUT, f"{name}.params.json"), path, dst], check=True, cwd=ROOT)
+                    os.path.join(suite.out, f"{name}.params.json"), path, dst], check=True, cwd=ROOT)
 
 
-def strip(name):
-    for opset in FAMILIES[name][2]:
-        src = os.path.join(OUT, f"{name}-op{opset}.onnx")
-        dst = os.path.join(FIXTURES, f"{name}-op{opset}.skeleton.onnx.gz")
+def strip(suite, name):
+    os.makedirs(suite.fixtures, exist_ok=True)
+    for opset in suite.cases[name].opsets:
+        src = os.path.join(suite.out, f"{name}-op{opset}.onnx")
+        dst = os.path.join(suite.fixtures, f"{name}-op{opset}.skeleton.onnx.gz")
         subprocess.run(["npx", "tsx", os.path.join(HERE, "strip-onnx.ts"), "--params",
-                        os.path.join(OUT, f"{name}.params.json"), src, dst], check=True, cwd=ROOT)
+                        os.path.join(suite.out, f"{name}.params.json"), src, dst], check=True, cwd=ROOT)
 
 
-def used_folds(name, opsets):
+def used_folds(suite, name, opsets):
     """The Conv-BN pairs the exports folded: the same at every opset."""
     folds = None
     for opset in opsets:
-        with open(os.path.join(OUT, f"{name}-op{opset}.folds.json")) as f:
+        with open(os.path.join(suite.out, f"{name}-op{opset}.folds.json")) as f:
             these = json.load(f)
         assert folds is None or these == folds, f"{name}: opset {opset} folds other pairs"
         folds = these
     return folds
 
 
-def input_gradient(model, x, label, mu, sigma):
+def input_gradient(model, x, label, mu, sigma, filters):
     """explain's quantities (DESIGN §1 step 6): M = d/dx cos(z(x), s'), z, the top k, cos."""
     x = x.clone().requires_grad_()
-    convs = [p for p in model.parameters() if p.dim() == 4]
+    convs = [p for n, p in model.named_parameters() if n in filters]
     logits = model(x)
     loss = F.cross_entropy(logits, torch.tensor([label]))
     grads = torch.autograd.grad(loss, convs, create_graph=True)
-    s = torch.cat([g.abs().mean((1, 2, 3)) for g in grads])
+    s = torch.cat([g.abs().mean(tuple(range(1, g.dim()))) for g in grads])
     z = (s - mu) / sigma
     top = torch.argsort(z, descending=True)[:K]
     target = z.detach().clone()
@@ -166,13 +184,16 @@ def twice_differentiable(model):
                 setattr(m, child, Hardsigmoid())
 
 
-def reference(name):
-    model, _, size, opsets, with_input_gradient = build(name)
+def reference(suite, name):
+    model, _, case = build(suite, name)
+    opsets, with_input_gradient, shape = case.opsets, case.input_gradient, case.shape
+    if hasattr(model, "pss_logits"):  # onnx_patterns.Classifier: the scores before a Softmax or Sigmoid
+        model.pss_logits = True
     if with_input_gradient:
         twice_differentiable(model)
-    folds = used_folds(name, opsets)
+    folds = used_folds(suite, name, opsets)
     fold(model, folds)
-    shape = (1, 3, size, size)
+    filters = set(filter_params(model))
     x32 = det.input_value("input", shape)
     model32 = copy.deepcopy(model)
     model.double()
@@ -181,22 +202,25 @@ def reference(name):
         order = torch.argsort(model(x64)[0], descending=True)
     label = int(order[4])  # class ranked 5th by the float64 logits
     labels = torch.tensor([label], dtype=torch.int64)
-    res, info = per_sample_saliency(model, x64, labels, want_parameter=False)
+    res, info = per_sample_saliency(model, x64, labels, want_parameter=False, filters=filters)
     meta = common_meta(name, shape, x32)
     meta.update(info)
+    if case.layout != "NCHW":
+        meta["input_layout"] = case.layout
     meta.update({"labels": json.dumps([label]), "opsets": json.dumps(list(opsets)), "folds": json.dumps(folds),
                  "label_rule": "class ranked 5th (index 4 of descending argsort) by float64 logits"})
     tensors = {k: res[k] for k in ("logits", "loss", "filter")}
     tensors["labels"] = labels.numpy()
     st = stats(name, res["logits"], res["loss"])
     meta["logits_stats"] = json.dumps({k: st[k] for k in ("min", "max", "std")})
-    floors = json.loads(float32_floors(name, model32, x32, labels, tensors)["noise_floor"])
+    floors = json.loads(float32_floors(name, model32, x32, labels, tensors, filters=filters)["noise_floor"])
     if with_input_gradient:
         mu, sigma = deterministic_stats(int(info["num_filters"]))
-        ref, pred = input_gradient(model, x64, label, mu, sigma)
+        ref, pred = input_gradient(model, x64, label, mu, sigma, filters)
         runs = []
         for _, m32, to_input in float32_runs(model32):
-            f32, pred32 = input_gradient(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float())
+            f32, pred32 = input_gradient(m32, to_input(torch.from_numpy(x32)), label, mu.float(), sigma.float(),
+                                         filters)
             assert (f32["top"] == ref["top"]).all() and pred32 == pred, (name, f32["top"], ref["top"])
             runs.append(noise_floors(f32, ref, ["input_gradient", "z", "cos"]))
         ig = max_floors(runs)
@@ -206,23 +230,24 @@ def reference(name):
                         "top": ref["top"].astype(np.int64), "cos": ref["cos"]})
         meta.update({"predicted": str(pred), "k": str(K), "boost": str(BOOST)})
     meta.update(floor_metadata(floors))
-    path = os.path.join(FIXTURES, f"{name}.safetensors")
+    path = os.path.join(suite.fixtures, f"{name}.safetensors")
     print(f"[{name}] wrote {path} ({write_safetensors(path, tensors, meta)} bytes)", flush=True)
 
 
-def main():
-    args = sys.argv[1:]
-    if args[:1] == ["dynamic"]:
-        return export_dynamic()
+def main(suite, args):
+    """[STEP] [NAME ...]: the step (export, strip, reference) or all three, on the named cases or all."""
     steps = ["export", "strip", "reference"]
     if args and args[0] in steps:
         steps, args = [args[0]], args[1:]
-    for name in args or list(FAMILIES):
+    for name in args or list(suite.cases):
         for step in steps:
             t = time.time()
-            {"export": export, "strip": strip, "reference": reference}[step](name)
+            {"export": export, "strip": strip, "reference": reference}[step](suite, name)
             print(f"[{name}] {step}: {time.time() - t:.1f}s", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["dynamic"]:
+        export_dynamic()
+    else:
+        main(FAMILY_SUITE, sys.argv[1:])

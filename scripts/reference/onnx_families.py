@@ -14,6 +14,9 @@ and downsampling with widths 24-48-96-192 and depths 2-1-1-1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Callable
+
 import numpy as np
 import torch
 import torchvision
@@ -39,35 +42,51 @@ def small_vit():
                                                   hidden_dim=64, mlp_dim=256)
 
 
-# name: (constructor, input side, opsets, input gradient in the fixture)
+@dataclass(frozen=True)
+class Case:
+    """One model of an ONNX parity suite: its constructor, input shape (batch 1), the opsets
+    torch.onnx exports it at, whether its fixture holds explain's input gradient, the input's
+    layout, and further torch.onnx.export keywords."""
+
+    ctor: Callable[[], torch.nn.Module]
+    shape: tuple
+    opsets: tuple
+    input_gradient: bool = False
+    layout: str = "NCHW"
+    export: dict = field(default_factory=dict)
+
+
+def image(side: int) -> tuple:
+    return (1, 3, side, side)
+
+
 FAMILIES = {
-    "alexnet": (lambda: M.alexnet(), 224, (9, 13, 17), False),
-    "resnet18": (lambda: M.resnet18(), 32, (9, 13, 17), False),
+    "alexnet": Case(lambda: M.alexnet(), image(224), (9, 13, 17)),
+    "resnet18": Case(lambda: M.resnet18(), image(32), (9, 13, 17)),
     # at ImageNet's size: the bench's imported ONNX ResNet-50 too (bench/saliency.ts)
-    "resnet50": (lambda: M.resnet50(), 224, (17,), False),
-    "resnext50_32x4d": (lambda: M.resnext50_32x4d(), 32, (9, 13, 17), False),
-    "wide_resnet50_2": (lambda: M.wide_resnet50_2(), 32, (13,), False),
-    "squeezenet1_1": (lambda: M.squeezenet1_1(), 64, (9, 13, 17), False),
-    "densenet121": (lambda: M.densenet121(), 32, (9, 13, 17), False),
-    "inception_v3": (
-        lambda: M.inception_v3(aux_logits=True, transform_input=True, init_weights=False),
-        75,
-        (9, 13, 17),
-        False,
+    "resnet50": Case(lambda: M.resnet50(), image(224), (17,)),
+    "resnext50_32x4d": Case(lambda: M.resnext50_32x4d(), image(32), (9, 13, 17)),
+    "wide_resnet50_2": Case(lambda: M.wide_resnet50_2(), image(32), (13,)),
+    "squeezenet1_1": Case(lambda: M.squeezenet1_1(), image(64), (9, 13, 17)),
+    "densenet121": Case(lambda: M.densenet121(), image(32), (9, 13, 17)),
+    "inception_v3": Case(
+        lambda: M.inception_v3(aux_logits=True, transform_input=True, init_weights=False), image(75), (9, 13, 17)
     ),
-    "googlenet": (lambda: M.googlenet(aux_logits=False, transform_input=True, init_weights=False), 32, (9, 13, 17), False),
+    "googlenet": Case(
+        lambda: M.googlenet(aux_logits=False, transform_input=True, init_weights=False), image(32), (9, 13, 17)
+    ),
     # torch.onnx 1.13 cannot export ShuffleNetV2's channel split (prim::ConstantChunk) at opset 9
-    "shufflenet_v2_x0_5": (lambda: M.shufflenet_v2_x0_5(), 32, (13, 17), False),
-    "mobilenet_v2": (lambda: M.mobilenet_v2(), 32, (9, 13, 17), False),
-    "mobilenet_v3_small": (lambda: M.mobilenet_v3_small(), 32, (9, 13, 17), True),
-    "mnasnet0_5": (lambda: M.mnasnet0_5(), 32, (9, 13, 17), False),
-    "efficientnet_b0": (lambda: M.efficientnet_b0(), 32, (9, 13, 17), False),
-    "efficientnet_v2_s": (lambda: M.efficientnet_v2_s(), 32, (9, 13, 17), False),
-    "regnet_y_400mf": (lambda: M.regnet_y_400mf(), 32, (9, 13, 17), False),
-    "convnext_tiny": (small_convnext, 32, (9, 13, 17), True),
-    "vit_b_16": (small_vit, 32, (9, 13, 17), True),
+    "shufflenet_v2_x0_5": Case(lambda: M.shufflenet_v2_x0_5(), image(32), (13, 17)),
+    "mobilenet_v2": Case(lambda: M.mobilenet_v2(), image(32), (9, 13, 17)),
+    "mobilenet_v3_small": Case(lambda: M.mobilenet_v3_small(), image(32), (9, 13, 17), input_gradient=True),
+    "mnasnet0_5": Case(lambda: M.mnasnet0_5(), image(32), (9, 13, 17)),
+    "efficientnet_b0": Case(lambda: M.efficientnet_b0(), image(32), (9, 13, 17)),
+    "efficientnet_v2_s": Case(lambda: M.efficientnet_v2_s(), image(32), (9, 13, 17)),
+    "regnet_y_400mf": Case(lambda: M.regnet_y_400mf(), image(32), (9, 13, 17)),
+    "convnext_tiny": Case(small_convnext, image(32), (9, 13, 17), input_gradient=True),
+    "vit_b_16": Case(small_vit, image(32), (9, 13, 17), input_gradient=True),
     # nor Swin's padding to whole windows (Pad with computed sizes) at opset 9
-    "swin_t": (small_swin, 112, (13, 17), False),
+    "swin_t": Case(small_swin, image(112), (13, 17)),
 }
 
 
@@ -137,7 +156,10 @@ def fold(model, folds) -> None:
         setattr(mods[parent] if parent else model, leaf, torch.nn.Identity())
 
 
-def conv_params(model) -> list:
-    """Names of the 4-D (conv) parameters, in named_parameters order."""
-    return [n for n, p in model.named_parameters() if p.dim() == 4]
-
+def filter_params(model) -> list:
+    """Names of the conv weights, in named_parameters order: those of the modules torch.onnx
+    exports as Conv (nn.Conv1d, Conv2d, Conv3d), whose output channels are pss's filters. For
+    torchvision's families these are the 4-D parameters; a ConvTranspose2d is not among them."""
+    mods = dict(model.named_modules())
+    conv = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    return [n for n, _ in model.named_parameters() if n.endswith(".weight") and isinstance(mods.get(n[:-7]), conv)]
