@@ -9,11 +9,7 @@
  */
 import { onnxParitySuite } from '../helpers/onnx-parity.js';
 
-/**
- * The patterns (each has test/fixtures/onnx-patterns/P.safetensors and one skeleton per opset).
- * norms_cnn (LocalResponseNorm's 3-D AveragePool) and eca (DepthToSpace, ConvTranspose) have
- * fixtures but are not here yet: pss refuses those operators.
- */
-const PATTERNS = ['attention', 'vit_tiny', 'gated', 'nhwc_sigmoid', 'resnet18_legacy'];
+/** The patterns (each has test/fixtures/onnx-patterns/P.safetensors and one skeleton per opset). */
+const PATTERNS = ['norms_cnn', 'attention', 'vit_tiny', 'gated', 'eca', 'nhwc_sigmoid', 'resnet18_legacy'];
 
 onnxParitySuite('onnx-patterns', PATTERNS);
