@@ -8,20 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { PssError } from '../../src/errors.js';
-import type { Value } from '../../src/graph/graph.js';
-import { hashUniform } from '../../src/models/deterministic.js';
-import { Net } from '../../src/models/nn.js';
-import { importOnnx } from '../../src/models/onnx/import.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
-import * as op from '../../src/ops/index.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { pairAndAlone } from '../helpers/batch.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
-import { checkGrads } from '../helpers/gradcheck.js';
-import { type Attr, hashedTensor, type Node, onnxBytes, onnxNode, tinyOnnx } from '../helpers/onnx.js';
-import { rng } from '../helpers/random.js';
+import { type Attr, type Node, onnxNode, tinyOnnx } from '../helpers/onnx.js';
+import { CASE_IMAGE, CASE_SHAPE, caseBytes, checkCase, type OnnxCase } from '../helpers/onnx-case.js';
 import { maskedLogits, plainLogits, zeroUnits } from '../helpers/zero-by-hand.js';
 
 const ints = (name: string, v: number[]): Attr => ({ name, ints: v, type: 7 });
@@ -35,11 +28,10 @@ const conv = (x: string, out: string, c = 4): Node =>
   node('Conv', [x, `w:${c}x3x3x3`, `b:${c}`], [out], ints('pads', [1, 1, 1, 1]));
 const flatten = (x: string): Node => node('Flatten', [x], ['y']);
 
-interface Case {
-  name: string;
-  nodes: Node[];
-  constants?: Record<string, number[]>;
-}
+type Case = OnnxCase;
+const bytesOf = caseBytes;
+const SHAPE = CASE_SHAPE;
+const image = CASE_IMAGE;
 
 /** x viewed 5-D ("u5": [1, 3, 4, 2, 8], H split in two), pooled by `pool` ("p5"), viewed [1, 3, 4, 4] for the conv. */
 const pooled5d = (pool: Node): Node[] => [
@@ -283,69 +275,10 @@ const TRANSPOSED: Case[] = [
   })),
 ];
 
-const OPSET = 17;
-const bytesOf = (c: Case) =>
-  onnxBytes({
-    opset: OPSET,
-    nodes: c.nodes,
-    constants: c.constants,
-    deterministic: hashedTensor,
-    outputs: [{ name: 'y', dims: [1, 'classes'] }],
-  });
-const SHAPE = [1, 3, 8, 8] as const;
-const image = Float32Array.from({ length: 3 * 64 }, (_, i) => 2 * hashUniform('layout-input', i));
-
-async function ortLogits(bytes: Uint8Array, x: Float32Array): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    const out = await session.run({ x: new ort.Tensor('float32', x, [...SHAPE]) });
-    return out.y.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-/** The imported graph as a function of the image and every parameter (graph inputs), for checkGrads. */
-function replayed(bytes: Uint8Array) {
-  const { arch, weights } = importOnnx(bytes, 'layout.onnx');
-  const declared = new Net();
-  arch.define(declared, arch.defaultClasses);
-  const params = declared.params;
-  const cube = (v: Value) => op.mul(v, op.mul(v, v));
-  return {
-    params,
-    inputs: params.map((p) => ({ shape: p.shape, data: weights.get(p.name)! })),
-    f: ([x, ...ps]: Value[]) => {
-      const net = new Net({ graph: x.graph, param: (p) => ps[params.findIndex((q) => q.name === p.name)] });
-      return cube(arch.define(net, arch.defaultClasses)(x));
-    },
-  };
-}
-
-async function check(c: Case) {
-  const bytes = bytesOf(c);
-  const model = onnxModel(bytes, 'layout.onnx');
-  await using engine = new SaliencyEngine(model);
-  const [r] = await engine.compute({ data: image, shape: SHAPE }, [1]);
-  const ref = await ortLogits(bytes, image);
-  assert.equal(r.logits.length, ref.length);
-  const rel = maxRelDiff(r.logits, ref);
-  // both float32; the same ops in another order differ by a few roundings
-  assert.ok(rel < 1e-5, `${c.name}: logits against ONNX Runtime: max rel diff ${rel}`);
-  assert.ok(r.saliency.some((v) => v > 0));
-  const { inputs, f } = replayed(bytes);
-  // Inputs at least 0.05 apart, so that the step changes no max's choice of window entry. The
-  // step moves every weight and input at once, through a conv and a cube: 1e-3 keeps the
-  // central difference's truncation error (eps² f''') under the tolerance.
-  const x = { shape: SHAPE, data: rng(7).distinct(3 * 64, 0.05) };
-  await checkGrads({ name: c.name, inputs: [x, ...inputs], f, eps: 1e-3 });
-  return { model, rel };
-}
-
 describe('ONNX import: pools over 1 or 3 spatial axes', () => {
   for (const c of POOLS)
     it(c.name, async (t) => {
-      const { rel } = await check(c);
+      const { rel } = await checkCase(c);
       t.diagnostic(`max rel diff of the logits against ONNX Runtime ${rel.toExponential(2)}`);
     });
 
@@ -366,10 +299,66 @@ describe('ONNX import: pools over 1 or 3 spatial axes', () => {
   });
 });
 
+/** An AveragePool in ceil mode on the image, then the conv. */
+const ceilPool = (...attrs: Attr[]): Node[] => [
+  node('AveragePool', ['x'], ['p'], int('ceil_mode', 1), ...attrs),
+  conv('p', 'c'),
+  flatten('c'),
+];
+const CEIL: Case[] = [
+  {
+    name: 'kernel 3, stride 2 on 8 (a last window of 2)',
+    nodes: ceilPool(ints('kernel_shape', [3, 3]), ints('strides', [2, 2])),
+  },
+  {
+    name: 'count_include_pad 1 with pads: the file’s pads count, ceil mode’s extension does not',
+    nodes: ceilPool(
+      ints('kernel_shape', [3, 3]),
+      ints('strides', [2, 2]),
+      ints('pads', [1, 1, 1, 1]),
+      int('count_include_pad', 1),
+    ),
+  },
+  {
+    name: 'count_include_pad 1, other kernels, strides and pads per axis',
+    nodes: ceilPool(
+      ints('kernel_shape', [3, 2]),
+      ints('strides', [2, 3]),
+      ints('pads', [0, 1, 1, 0]),
+      int('count_include_pad', 1),
+    ),
+  },
+  {
+    // timm's ResNet-D shortcut: AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False) on an odd size
+    name: 'kernel 2, stride 2 on 7 (ResNet-D’s downsampling shortcut)',
+    nodes: [
+      node('AveragePool', ['x'], ['odd'], ints('kernel_shape', [2, 2])),
+      node(
+        'AveragePool',
+        ['odd'],
+        ['p'],
+        int('ceil_mode', 1),
+        ints('kernel_shape', [2, 2]),
+        ints('strides', [2, 2]),
+      ),
+      conv('p', 'c'),
+      flatten('c'),
+    ],
+  },
+];
+
+describe('ONNX import: AveragePool in ceil mode', () => {
+  for (const c of CEIL)
+    it(c.name, async (t) => {
+      const { rel } = await checkCase(c);
+      t.diagnostic(`max rel diff of the logits against ONNX Runtime ${rel.toExponential(2)}`);
+    });
+});
+
 describe('ONNX import: Conv over 1 spatial axis', () => {
   for (const c of CONV1D)
     it(c.name, async (t) => {
-      const { rel } = await check(c);
+      const { rel } = await checkCase(c);
       t.diagnostic(`max rel diff of the logits against ONNX Runtime ${rel.toExponential(2)}`);
     });
 
@@ -412,7 +401,7 @@ describe('ONNX import: Conv over 1 spatial axis', () => {
 describe('ONNX import: DepthToSpace and SpaceToDepth', () => {
   for (const c of BLOCKS)
     it(c.name, async (t) => {
-      const { rel } = await check(c);
+      const { rel } = await checkCase(c);
       t.diagnostic(`max rel diff of the logits against ONNX Runtime ${rel.toExponential(2)}`);
     });
 });
@@ -420,7 +409,7 @@ describe('ONNX import: DepthToSpace and SpaceToDepth', () => {
 describe('ONNX import: ConvTranspose', () => {
   for (const c of TRANSPOSED)
     it(c.name, async (t) => {
-      const { rel } = await check(c);
+      const { rel } = await checkCase(c);
       t.diagnostic(`max rel diff of the logits against ONNX Runtime ${rel.toExponential(2)}`);
     });
 

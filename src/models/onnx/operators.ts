@@ -16,7 +16,7 @@ import {
   type ReplayRules,
   unary,
 } from './rule.js';
-import { asTwoD, explicitPads, perAxis, transposedPads } from './spatial.js';
+import { asTwoD, ceilPads, explicitPads, includePadFactor, perAxis, transposedPads } from './spatial.js';
 
 export type { ReplayContext, ReplayRule } from './rule.js';
 
@@ -32,24 +32,26 @@ const pool =
     const r = kernel.length;
     if (x.rank !== r + 2) c.fail(`${type} kernel_shape [${kernel}] does not fit an input of rank ${x.rank}`);
     const strides = perAxis(c, 'strides', r, 1);
-    const pads = explicitPads(c, x.shape.slice(2), kernel);
-    if (int(n, 'ceil_mode', 0)) {
-      // Ceil mode = extra end padding that lets the last partial window count.
-      if (type === 'AveragePool') c.fail('AveragePool with ceil_mode is not supported');
-      kernel.forEach((k, i) => {
-        const span = x.shape[2 + i] + pads[i] + pads[i + r] - k;
-        pads[i + r] += (strides[i] - (span % strides[i])) % strides[i];
-      });
-    }
+    const spatial = x.shape.slice(2);
+    const given = { kernel, strides, pads: explicitPads(c, spatial, kernel) };
+    const ceil = int(n, 'ceil_mode', 0) === 1;
+    const pads = ceil ? ceilPads(spatial, given) : given.pads;
     const countIncludePad = int(n, 'count_include_pad', 0) === 1;
-    return (
+    // ceil mode's extension is padding no window counts: count the real entries only, and
+    // rescale to the file's pads where count_include_pad asks for them
+    const rescale = type === 'AveragePool' && ceil && countIncludePad;
+    const y =
       asTwoD(x, { kernel, strides, pads }, (v, w) =>
-        type === 'MaxPool' ? op.maxPool(v, w) : op.averagePool(v, { ...w, countIncludePad }),
+        type === 'MaxPool'
+          ? op.maxPool(v, w)
+          : op.averagePool(v, { ...w, countIncludePad: countIncludePad && !rescale }),
       ) ??
       c.fail(
         `${type} over ${r} spatial axes is supported when at most 2 of them pool (the others kernel 1, stride 1, no pads); kernel_shape [${kernel}], strides [${strides}], pads [${pads}]`,
-      )
-    );
+      );
+    if (!rescale) return y;
+    const factor = includePadFactor(spatial, given, pads);
+    return op.mul(y, x.graph.constant(factor.data, factor.shape));
   };
 
 /** Conv over 1 spatial axis: a 2-D conv of [N, C, 1, L] with the weight [O, I, k] as [O, I, 1, k]. */
@@ -148,6 +150,37 @@ const NN_RULES: ReplayRules = {
       float(c.node, 'epsilon', 1e-5),
     );
   },
+  GroupNormalization: (c) => {
+    inferenceOnly(c, 'GroupNormalization');
+    const x = c.value(0);
+    const groups = int(c.node, 'num_groups', 0);
+    const [n, channels, ...spatial] = x.shape;
+    if (!(groups > 0) || channels % groups)
+      c.fail(`${channels} channels do not split into num_groups = ${groups} groups`);
+    const per = (channels / groups) * spatial.reduce((a, b) => a * b, 1);
+    const ones = x.graph.cachedConstant(`ones:${per}`, () =>
+      x.graph.constant(new Float32Array(per).fill(1), [per]),
+    );
+    const normed = op.layerNorm(
+      op.reshape(x, [n, groups, per]),
+      ones,
+      undefined,
+      2,
+      float(c.node, 'epsilon', 1e-5),
+    );
+    const [scale, bias] = [c.value(1), c.value(2)];
+    // opset 18 scales per group ([G]), opset 21 per channel ([C]): the length tells (G = C reads the same either way)
+    if (scale.shape[0] === groups && groups !== channels)
+      return op.reshape(
+        op.add(op.mul(normed, op.reshape(scale, [groups, 1])), op.reshape(bias, [groups, 1])),
+        x.shape,
+      );
+    const perChannel = [channels, ...spatial.map(() => 1)];
+    return op.add(
+      op.mul(op.reshape(normed, x.shape), op.reshape(scale, perChannel)),
+      op.reshape(bias, perChannel),
+    );
+  },
   InstanceNormalization: (c) =>
     op.instanceNorm(c.value(0), c.value(1), c.value(2), float(c.node, 'epsilon', 1e-5)),
   LRN: (c) =>
@@ -212,6 +245,19 @@ const NN_RULES: ReplayRules = {
   Tanh: unary(op.tanh),
   Erf: unary(op.erf),
   Softplus: unary(op.softplus),
+  Mish: (c) => {
+    const x = c.value(0);
+    return op.mul(x, op.tanh(op.softplus(x)));
+  },
+  Softsign: (c) => {
+    const x = c.value(0);
+    return op.div(x, op.add(op.abs(x), 1));
+  },
+  // alpha · elu(x / alpha), as the spec defines it
+  Celu: (c) => {
+    const alpha = float(c.node, 'alpha', 1);
+    return op.mul(op.elu(op.div(c.value(0), alpha)), alpha);
+  },
   HardSigmoid: (c) => op.hardSigmoid(c.value(0), float(c.node, 'alpha', 0.2), float(c.node, 'beta', 0.5)),
   HardSwish: unary(op.hardSwish),
   LeakyRelu: (c) => op.leakyRelu(c.value(0), float(c.node, 'alpha', 0.01)),

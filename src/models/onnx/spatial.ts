@@ -113,3 +113,50 @@ export function asTwoD(x: Value, w: Window, f: (x: Value, w: Window) => Value): 
 }
 
 const inverse = (perm: readonly number[]) => perm.map((_, i) => perm.indexOf(i));
+
+/**
+ * Ceil mode as extra end padding: the pads that let the last partial window of each axis
+ * count — unless it would start in the end padding, which PyTorch and ONNX Runtime drop.
+ */
+export function ceilPads(spatial: readonly number[], w: Window): number[] {
+  const r = w.kernel.length;
+  const pads = [...w.pads];
+  w.kernel.forEach((k, i) => {
+    const s = w.strides[i];
+    const padded = spatial[i] + pads[i] + pads[i + r];
+    let out = Math.ceil((padded - k) / s) + 1;
+    if ((out - 1) * s >= spatial[i] + pads[i]) out--;
+    pads[i + r] += Math.max(0, (out - 1) * s + k - padded);
+  });
+  return pads;
+}
+
+/**
+ * What turns an average that counts only real entries into one that counts the file's pads
+ * too (count_include_pad = 1) but not ceil mode's extension: per output position, real
+ * entries / entries within the padded input — a product over the axes, [1, 1, ...out].
+ */
+export function includePadFactor(spatial: readonly number[], w: Window, extended: readonly number[]) {
+  const r = w.kernel.length;
+  const perAxisFactor = w.kernel.map((k, i) => {
+    const out = Math.floor((spatial[i] + extended[i] + extended[i + r] - k) / w.strides[i]) + 1;
+    return Array.from({ length: out }, (_, j) => {
+      const start = j * w.strides[i] - w.pads[i];
+      const real = Math.min(start + k, spatial[i]) - Math.max(start, 0);
+      const counted = Math.min(start + k, spatial[i] + w.pads[i + r]) - start;
+      return real / counted;
+    });
+  });
+  const shape = perAxisFactor.map((f) => f.length);
+  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  data.forEach((_, flat) => {
+    let rest = flat;
+    let v = 1;
+    for (let i = r - 1; i >= 0; i--) {
+      v *= perAxisFactor[i][rest % shape[i]];
+      rest = Math.floor(rest / shape[i]);
+    }
+    data[flat] = v;
+  });
+  return { data, shape: [1, 1, ...shape] };
+}
