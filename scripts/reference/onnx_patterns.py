@@ -147,6 +147,28 @@ class NHWC(Classifier):
         return self.fc(x.mean((2, 3)))
 
 
+class ResNetD(Classifier):
+    """timm's ResNet-D shortcut (AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False) on an
+    odd size, then a 1x1 conv), a ceil-mode average pool that counts its padding, GroupNorm and
+    Mish (torch.onnx 1.13 writes Mish as Softplus, Tanh, Mul)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 16, 3, stride=2, padding=1)  # 31 -> 16
+        self.gn = nn.GroupNorm(4, 16)
+        self.body = nn.Conv2d(16, 32, 3, stride=2, padding=1)  # 16 -> 8
+        self.down = nn.AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)
+        self.shortcut = nn.Conv2d(16, 32, 1)
+        self.pad_pool = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=True)
+        self.fc = nn.Linear(32, 10)
+
+    def scores(self, x):
+        x = F.mish(self.gn(self.stem(x)))
+        odd = x[:, :, 1:, 1:]  # 15 x 15: the last window of the shortcut's pool is partial
+        x = F.relu(self.body(odd) + self.shortcut(self.down(odd)))
+        return self.fc(self.pad_pool(x).mean((2, 3)))
+
+
 def tiny_vit():
     return torchvision.models.vision_transformer.VisionTransformer(
         image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64, num_classes=10)
@@ -161,6 +183,7 @@ PATTERNS = {
     "gated": Case(Gated, (1, 3, 32, 32), (13, 17), input_gradient=True),
     "eca": Case(ECA, (1, 3, 16, 16), (9, 13, 17)),
     "nhwc_sigmoid": Case(NHWC, (1, 32, 32, 3), (9, 13, 17), layout="NHWC"),
+    "resnet_d": Case(ResNetD, (1, 3, 31, 31), (9, 13, 17)),
     # initializers listed as graph inputs, as older exporters and the ONNX model zoo have them
     "resnet18_legacy": Case(lambda: torchvision.models.resnet18(), (1, 3, 32, 32), (7, 8),
                             export={"keep_initializers_as_inputs": True}),
