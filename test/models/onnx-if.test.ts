@@ -7,13 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { PssError } from '../../src/errors.js';
 import { hashUniform } from '../../src/models/deterministic.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
 import { type Attr, hashedTensor, type Node, onnxNode as node, onnxBytes } from '../helpers/onnx.js';
+import { CASE_SHAPE, ortLogits as ortCaseLogits } from '../helpers/onnx-case.js';
 
 const ints = (name: string, v: number[]): Attr => ({ name, ints: v, type: 7 });
 const int = (name: string, v: number): Attr => ({ name, i: v, type: 2 });
@@ -60,18 +60,10 @@ function classifier(opset: number, axis: number, extra: { thenNodes?: Node[]; co
   });
 }
 
-const SHAPE = [1, 3, 8, 8] as const;
+const SHAPE = CASE_SHAPE;
 const X = Float32Array.from({ length: 3 * 64 }, (_, i) => hashUniform('if-input', i));
 
-async function ortLogits(bytes: Uint8Array): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    const out = await session.run({ x: new ort.Tensor('float32', X, [...SHAPE]) });
-    return out.y.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
+const ortLogits = (bytes: Uint8Array) => ortCaseLogits(bytes, X);
 
 async function pss(bytes: Uint8Array) {
   await using engine = new SaliencyEngine(onnxModel(bytes, 'if.onnx'));

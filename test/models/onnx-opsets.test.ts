@@ -6,7 +6,6 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import * as ort from 'onnxruntime-node';
 import { PssError } from '../../src/errors.js';
 import { hashUniform } from '../../src/models/deterministic.js';
 import { OPSET_CHANGES } from '../../src/models/onnx/opsets.js';
@@ -14,6 +13,7 @@ import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { maxRelDiff } from '../helpers/fixtures.js';
 import { type Attr, type Node, onnxBytes } from '../helpers/onnx.js';
+import { ortLogits } from '../helpers/onnx-case.js';
 
 const ints = (name: string, v: number[]): Attr => ({ name, ints: v, type: 7 });
 const int = (name: string, v: number): Attr => ({ name, i: v, type: 2 });
@@ -126,16 +126,6 @@ const deterministic = (name: string) => {
   };
 };
 
-async function ortRun(bytes: Uint8Array, x: Float32Array, shape: readonly number[]) {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    const out = await session.run({ x: new ort.Tensor('float32', x, [...shape]) });
-    return out.y.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
 describe('ONNX opsets 7 to 12 read through the one table of per-opset changes', () => {
   for (const c of CASES) {
     it(`opset ${c.opset}: ${c.name}`, async (t) => {
@@ -145,7 +135,7 @@ describe('ONNX opsets 7 to 12 read through the one table of per-opset changes', 
       const x = Float32Array.from({ length: 3 * 64 }, (_, i) => 2 * hashUniform('opset-input', i));
       await using engine = new SaliencyEngine(model);
       const [r] = await engine.compute({ data: x, shape }, [3]);
-      const ref = await ortRun(bytes, x, shape);
+      const ref = await ortLogits(bytes, x);
       const rel = maxRelDiff(r.logits, ref);
       t.diagnostic(
         `logits against ONNX Runtime running opset ${c.opset}: max rel diff ${rel.toExponential(2)}`,
