@@ -25,7 +25,7 @@ import { serializeNpy } from '../../src/io/npy.js';
 import { parseSafeTensors, serializeSafeTensors, type TensorToWrite } from '../../src/io/safetensors.js';
 import { serializeStats } from '../../src/stats/file.js';
 import { RunningStats } from '../../src/stats/welford.js';
-import { type PssRun, pss, tempDir } from '../helpers/cli.js';
+import { assertOneLine, type PssRun, pss, tempDir } from '../helpers/cli.js';
 import { writeShardFaults } from '../helpers/shard-fixtures.js';
 
 const fx = tempDir();
@@ -136,7 +136,12 @@ before(async () => {
   npy('batch2.npy', [2, 1, 28, 28]);
   const okNpy = readFileSync(f('ok.npy'));
   writeFileSync(f('truncated.npy'), okNpy.subarray(0, okNpy.length - 10));
-  writeFileSync(f('f64.npy'), Buffer.from(okNpy.toString('latin1').replace("'<f4'", "'<f8'"), 'latin1'));
+  writeFileSync(f('i32.npy'), Buffer.from(okNpy.toString('latin1').replace("'<f4'", "'<i4'"), 'latin1'));
+  // a float64 header over float32 data: too few bytes
+  writeFileSync(
+    f('short-f64.npy'),
+    Buffer.from(okNpy.toString('latin1').replace("'<f4'", "'<f8'"), 'latin1'),
+  );
   writeFileSync(f('empty.png'), '');
   writeFileSync(f('text.png'), 'this is not an image\n');
   const png = readFileSync(EXAMPLE);
@@ -556,9 +561,14 @@ const CASES: Case[] = [
     error: /data bytes/,
   },
   {
-    name: 'a float64 .npy',
-    args: () => ['saliency', '--input', f('f64.npy'), '--label', '1'],
-    error: /dtype "?<f8"? is not supported/,
+    name: 'an int32 .npy',
+    args: () => ['saliency', '--input', f('i32.npy'), '--label', '1'],
+    error: /dtype "<i4" is not supported; pss reads floating-point arrays/,
+  },
+  {
+    name: 'a float64 .npy header over too few bytes',
+    args: () => ['saliency', '--input', f('short-f64.npy'), '--label', '1'],
+    error: /holds 3136 data bytes; shape \[1, 28, 28\] of float64 needs 6272/,
   },
   {
     name: 'a PNG given as --input',
@@ -924,16 +934,6 @@ const CASES: Case[] = [
       /--device webgpu: no WebGPU adapter was found\. .*VK_ICD_FILENAMES=\/usr\/lib\/chromium\/vk_swiftshader_icd\.json/,
   },
 ];
-
-/** Asserts a one-line user error naming the problem, exit code 1, and no stack trace. */
-export function assertOneLine(r: ReturnType<typeof pss>, pattern: RegExp, code = 1) {
-  assert.equal(r.code, code, `exit code ${r.code} (stderr: ${r.stderr})`);
-  assert.doesNotMatch(r.stderr, /\n\s+at |Error:|\[W:onnxruntime/, `no stack or runtime noise:\n${r.stderr}`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
-  assert.match(lines[0], /^pss: /);
-  assert.match(lines[0], pattern);
-}
 
 describe('bad input: one line, exit 1, no stack, nothing written', () => {
   it(`covers at least 60 cases (${CASES.length})`, () => {
