@@ -23,6 +23,7 @@ export const main = defineCommand({
   },
   subCommands: {
     saliency: () => import('./commands/saliency.js').then((m) => m.default),
+    inspect: () => import('./commands/inspect.js').then((m) => m.default),
     stats: () => import('./commands/stats.js').then((m) => m.default),
     explain: () => import('./commands/explain.js').then((m) => m.default),
     serve: () => import('./commands/serve.js').then((m) => m.default),

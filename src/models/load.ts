@@ -4,7 +4,7 @@ import { PssError } from '../errors.js';
 import { readFileChecked } from '../io/files.js';
 import type { DownloadProgress } from './download/resolve.js';
 import { hasTorchvisionHubWeights } from './download/spec.js';
-import type { Model } from './model.js';
+import { Model } from './model.js';
 import { onnxModel } from './onnx-import.js';
 import { applyDescription } from './preprocessing-file.js';
 import { TORCHVISION_WEIGHTS } from './torchvision-weights.js';
@@ -30,6 +30,11 @@ export interface ModelSpec {
   outputName?: string;
   /** The units saliency covers (default: the architecture's, models/units.ts). */
   units?: UnitSet;
+  /**
+   * Only the structure is needed (pss inspect): a built-in without weights given gets the
+   * deterministic placeholder weights instead of a refusal, and a note says so.
+   */
+  structureOnly?: boolean;
   /** Told how a download of the weights goes (the CLI draws its progress bar from it). */
   onProgress?: (progress: DownloadProgress) => void;
 }
@@ -55,6 +60,11 @@ async function loadWeightsOf(spec: ModelSpec): Promise<Model> {
     );
   const arch = architecture(spec.model);
   const weights = spec.weights ?? (arch.bundled && fileURLToPath(arch.bundled.weights));
+  if (!weights && spec.structureOnly) {
+    const model = Model.deterministic(arch);
+    model.warnings = [`no --weights: ${arch.name}'s structure, with placeholder weights`];
+    return spec.preprocessing === undefined ? model : applyDescription(model, spec.model, spec.preprocessing);
+  }
   if (!weights) {
     const tv = Object.hasOwn(TORCHVISION_WEIGHTS, arch.name) ? TORCHVISION_WEIGHTS[arch.name].url : undefined;
     throw new PssError(

@@ -13,6 +13,8 @@ export interface ModelInfo {
   batchNormFolded?: boolean;
   /** Things the user should know (dropped softmax, filled-in tensors...). */
   notes?: string[];
+  /** An imported ONNX file: its opset, the graph input fed (and its layout), the output read and how the graph ended. */
+  onnx?: { opset: number; input: string; layout: 'NCHW' | 'NHWC'; output: string; ending: string };
 }
 
 export class Model {

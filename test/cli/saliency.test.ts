@@ -11,7 +11,7 @@ import { Model } from '../../src/models/model.js';
 import { tinycnn } from '../../src/models/tinycnn.js';
 import { buildForward } from '../../src/saliency/graph.js';
 import { readStats } from '../../src/stats/file.js';
-import { pss, tempDir } from '../helpers/cli.js';
+import { assertOneLine, pss, tempDir } from '../helpers/cli.js';
 import { assertParity, loadFixture } from '../helpers/fixtures.js';
 
 const dir = tempDir();
@@ -27,15 +27,6 @@ function weightsFile(name: string, edit: (t: Record<string, TensorToWrite>) => v
   edit(tensors);
   writeFileSync(path(name), serializeSafeTensors(tensors));
   return path(name);
-}
-
-/** Asserts a one-line user error naming the problem, exit code 1, and no stack trace. */
-function assertUserError(r: ReturnType<typeof pss>, pattern: RegExp) {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.trim().split('\n');
-  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
-  assert.match(lines[0], /^pss: /);
-  assert.match(lines[0], pattern);
 }
 
 describe('pss saliency', () => {
@@ -100,7 +91,7 @@ describe('pss saliency', () => {
 
   describe('bad input: one line naming the problem, exit 1, nothing written', () => {
     it('a missing input file', () => {
-      assertUserError(
+      assertOneLine(
         pss([...base.slice(0, -1), path('nope.npy'), '--label', '1']),
         /input file not found: .*nope\.npy/,
       );
@@ -108,44 +99,41 @@ describe('pss saliency', () => {
     it('a missing weights file', () => {
       const args = [...base];
       args[4] = path('nope.safetensors');
-      assertUserError(pss([...args, '--label', '1']), /weights file not found/);
+      assertOneLine(pss([...args, '--label', '1']), /weights file not found/);
     });
     it('a .npy of integers', () => {
       const i32 = Buffer.from(serializeNpy(input, [3, 29, 29]));
       i32.write("'<i4'", i32.indexOf("'<f4'"));
       writeFileSync(path('i32.npy'), i32);
-      assertUserError(
+      assertOneLine(
         pss([...base.slice(0, -1), path('i32.npy'), '--label', '1']),
         /dtype "<i4" is not supported; pss reads floating-point arrays \(float32, float64 or float16\)/,
       );
     });
     it('a .npy of the wrong shape', () => {
       writeFileSync(path('flat.npy'), serializeNpy(input, [input.length]));
-      assertUserError(
+      assertOneLine(
         pss([...base.slice(0, -1), path('flat.npy'), '--label', '1']),
         /shape \[2523\]; expected \[3, H, W\]/,
       );
     });
     it('a file that is not .npy', () => {
       writeFileSync(path('text.npy'), 'hello');
-      assertUserError(
-        pss([...base.slice(0, -1), path('text.npy'), '--label', '1']),
-        /not a NumPy \.npy file/,
-      );
+      assertOneLine(pss([...base.slice(0, -1), path('text.npy'), '--label', '1']), /not a NumPy \.npy file/);
     });
     it('a label out of range', () => {
       const r = pss([...base, '--label', '10', '--json', path('never.json')]);
-      assertUserError(r, /label 10 is out of range: tinycnn has classes 0\.\.9/);
+      assertOneLine(r, /label 10 is out of range: tinycnn has classes 0\.\.9/);
       assert.equal(existsSync(path('never.json')), false);
     });
     it('a label that is not a number', () => {
-      assertUserError(pss([...base, '--label', 'shark']), /--label must be an integer/);
+      assertOneLine(pss([...base, '--label', 'shark']), /--label must be an integer/);
     });
     it('a weights file missing a tensor', () => {
       const w = weightsFile('missing.safetensors', (t) => delete t['fc.bias']);
       const args = [...base];
       args[4] = w;
-      assertUserError(pss([...args, '--label', '1']), /lacks 1 tinycnn tensor\(s\): "fc\.bias" \[10\]/);
+      assertOneLine(pss([...args, '--label', '1']), /lacks 1 tinycnn tensor\(s\): "fc\.bias" \[10\]/);
     });
     it('a weights file with a wrong shape', () => {
       const w = weightsFile('shape.safetensors', (t) => {
@@ -157,7 +145,7 @@ describe('pss saliency', () => {
       });
       const args = [...base];
       args[4] = w;
-      assertUserError(
+      assertOneLine(
         pss([...args, '--label', '1']),
         /"conv1\.weight" .* has shape \[16, 3, 9\]; tinycnn expects \[16, 3, 3, 3\]/,
       );
@@ -168,15 +156,15 @@ describe('pss saliency', () => {
       writeFileSync(path('corrupt.safetensors'), bytes);
       const args = [...base];
       args[4] = path('corrupt.safetensors');
-      assertUserError(pss([...args, '--label', '1']), /not a valid safetensors file: header length/);
+      assertOneLine(pss([...args, '--label', '1']), /not a valid safetensors file: header length/);
     });
     it('an unknown model', () => {
       const args = [...base];
       args[2] = 'resnet99';
-      assertUserError(pss([...args, '--label', '1']), /unknown model "resnet99"; built-in models: resnet18/);
+      assertOneLine(pss([...args, '--label', '1']), /unknown model "resnet99"; built-in models: resnet18/);
     });
     it('a missing required flag', () => {
-      assertUserError(pss(base), /label/i);
+      assertOneLine(pss(base), /label/i);
     });
   });
 });
@@ -229,38 +217,38 @@ describe('pss saliency --image', () => {
   describe('bad input: one line naming the problem, exit 1', () => {
     it('both --image and --input, or neither', () => {
       writeFileSync(path('any.npy'), serializeNpy(input, [3, 29, 29]));
-      assertUserError(
+      assertOneLine(
         run(w10, '--image', image, '--input', path('any.npy'), '--label', '1'),
         /--image and --input are alternatives: give only one/,
       );
-      assertUserError(run(w10, '--label', '1'), /no image: give an image file with --image .*or .* --input/);
+      assertOneLine(run(w10, '--label', '1'), /no image: give an image file with --image .*or .* --input/);
     });
     it('an image file that is not an image, a truncated one, a missing one', () => {
       writeFileSync(path('text.png'), 'not a picture');
-      assertUserError(
+      assertOneLine(
         run(w10, '--image', path('text.png'), '--label', '1'),
         /image file .*text\.png is not a JPEG/,
       );
       const jpeg = readFileSync(image);
       writeFileSync(path('cut.jpg'), jpeg.subarray(0, 5000));
-      assertUserError(
+      assertOneLine(
         run(w10, '--image', path('cut.jpg'), '--label', '1'),
         /image file .*cut\.jpg is truncated or corrupt \(JPEG\)/,
       );
-      assertUserError(
+      assertOneLine(
         run(w10, '--image', path('nope.jpg'), '--label', '1'),
         /image file not found: .*nope\.jpg/,
       );
     });
     it('an ambiguous or unknown class name', () => {
-      assertUserError(
+      assertOneLine(
         run(w1000, '--image', image, '--label', 'shark'),
         /"shark" is ambiguous: .*"great white shark" \(2\), "tiger shark" \(3\)/,
       );
-      assertUserError(run(w1000, '--image', image, '--label', 'goldfsh'), /did you mean "goldfish" \(1\)\?/);
+      assertOneLine(run(w1000, '--image', image, '--label', 'goldfsh'), /did you mean "goldfish" \(1\)\?/);
     });
     it('a class name for a model that is not a 1000-class one', () => {
-      assertUserError(
+      assertOneLine(
         run(w10, '--image', image, '--label', 'great white shark'),
         /--label must be an integer >= 0, got "great white shark" \(class names .* tinycnn has 10 classes\)/,
       );
@@ -355,12 +343,12 @@ describe('pss saliency --stats, ONNX models', () => {
       '--aggregation',
       'signed',
     ]);
-    assertUserError(r, /holds filter statistics; this run uses --aggregation signed/);
+    assertOneLine(r, /holds filter statistics; this run uses --aggregation signed/);
     const other = weightsFile('other.safetensors', (t) => {
       t['fc.bias'] = { ...t['fc.bias'], data: (t['fc.bias'].data as Float32Array).map((v) => v + 1) };
     });
     r = pss(['saliency', '--model', 'tinycnn', '--weights', other, ...imageArgs, '--stats', statsFile]);
-    assertUserError(r, /was computed for tinycnn with other weights/);
+    assertOneLine(r, /was computed for tinycnn with other weights/);
   });
 
   it('runs an ONNX classifier file and refuses one with unknown operators', (t) => {
@@ -378,7 +366,7 @@ describe('pss saliency --stats, ONNX models', () => {
       'latin1',
     );
     writeFileSync(path('frob.onnx'), bytes);
-    assertUserError(
+    assertOneLine(
       pss(['saliency', '--model', path('frob.onnx'), ...imageArgs]),
       /operators pss cannot differentiate: Frob/,
     );

@@ -1,4 +1,5 @@
 /** Runs the built `pss` bin in a child process, as a user would. */
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,3 +36,13 @@ export function pssAsync(args: string[], opts: PssRun = {}) {
 }
 
 export const tempDir = () => mkdtempSync(join(tmpdir(), 'pss-test-'));
+
+/** Asserts a one-line user error naming the problem, exit code 1, and no stack trace. */
+export function assertOneLine(r: ReturnType<typeof pss>, pattern: RegExp, code = 1) {
+  assert.equal(r.code, code, `exit code ${r.code} (stderr: ${r.stderr})`);
+  assert.doesNotMatch(r.stderr, /\n\s+at |Error:|\[W:onnxruntime/, `no stack or runtime noise:\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got:\n${r.stderr}`);
+  assert.match(lines[0], /^pss: /);
+  assert.match(lines[0], pattern);
+}

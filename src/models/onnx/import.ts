@@ -252,8 +252,10 @@ export function onnxModel(bytes: Uint8Array, source: string, options: OnnxOption
     notes.push(
       'BatchNorm appears folded into the convs (no BatchNormalization, conv biases, generated weight names): raw saliency differs by a per-filter factor; z-scores with statistics of this same file are unaffected',
     );
+  const { opset, input, outputName: output, ending } = imported;
   return new Model(imported.arch, imported.arch.defaultClasses, imported.weights, source, {
     batchNormFolded: imported.batchNormFolded,
     notes,
+    onnx: { opset, input: input.name, layout: input.layout, output, ending },
   });
 }
