@@ -73,6 +73,13 @@ describe('pss inspect', () => {
     assert.ok(d.notes.some((n: string) => /ends in Softmax/.test(n)));
   });
 
+  it('has help with examples, and is listed among the commands', () => {
+    const r = pss(['inspect', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /pss inspect --model my-classifier\.onnx/);
+    assert.match(pss(['--help']).stdout, /\n {2}inspect {5}What pss sees of a model/);
+  });
+
   it('a file pss cannot run: one line naming every unsupported operator on the way to the scores', () => {
     const dir = tempDir();
     const file = join(dir, 'custom.onnx');
