@@ -8,6 +8,7 @@ import { Model } from '../../../src/models/model.js';
 import { onnxModel } from '../../../src/models/onnx-import.js';
 import { tinycnn } from '../../../src/models/tinycnn.js';
 import { buildForward } from '../../../src/saliency/graph.js';
+import { loadSkeleton } from '../../helpers/onnx.js';
 import { innerMutations } from '../mutate.js';
 import { onnxEdits } from '../onnx-edits.js';
 import { file, filesIn, MiB, type Target } from './common.js';
@@ -141,7 +142,16 @@ function tinycnnOnnx(): Uint8Array {
   return toOnnxModel([{ name: 'logits', value: logits }]);
 }
 
-const ONNX_SEEDS = [handmadeOnnx(), tinycnnOnnx(), file('test/fixtures/onnx/resnet18-folded.skeleton.onnx')];
+const ONNX_SEEDS = [
+  handmadeOnnx(),
+  tinycnnOnnx(),
+  file('test/fixtures/onnx/resnet18-folded.skeleton.onnx'),
+  // exports with If branches (LocalResponseNorm, a squeeze), 3-D and ceil-mode pools, Conv1d,
+  // DepthToSpace and ConvTranspose
+  loadSkeleton('test/fixtures/onnx-patterns/norms_cnn-op13.skeleton.onnx.gz'),
+  loadSkeleton('test/fixtures/onnx-patterns/eca-op17.skeleton.onnx.gz'),
+  loadSkeleton('test/fixtures/onnx-patterns/resnet_d-op13.skeleton.onnx.gz'),
+];
 const onnx: Target = {
   name: 'onnx',
   seeds: ONNX_SEEDS,
@@ -158,6 +168,10 @@ const onnx: Target = {
     'Constant',
     'Reshape',
     'Softmax',
+    'If',
+    'then_branch',
+    'else_branch',
+    'ceil_mode',
   ],
   async run(bytes) {
     const m = onnxModel(bytes, 'model x.onnx');
