@@ -1,6 +1,6 @@
 /**
  * One model of each imported ONNX family on `--device webgpu` (the opset 17 export of
- * test/models/onnx-families.test.ts, 32x32 inputs), against its PyTorch float64 fixture with
+ * test/models/onnx-families.test.ts, 32x32 inputs, and two of onnx-patterns.test.ts), against its PyTorch float64 fixture with
  * assertParity's tolerance and against the CPU; explain's second-order input gradient too
  * where the fixture has it (MobileNetV3, ConvNeXt, ViT).
  */
@@ -24,12 +24,22 @@ import { webgpuSkipReason } from './webgpu-env.js';
 
 const skip = webgpuSkipReason();
 /**
- * In npm test: the three with explain fixtures and two more op mixes, about a minute on
+ * In npm test: the three with explain fixtures, two more op mixes and two custom modules, about 80 s on
  * SwiftShader. PSS_WEBGPU_FAMILIES=all adds ResNeXt (grouped convs), EfficientNet and RegNet
  * (squeeze-excitation), about 100 s more; or a comma-separated list. All eight passed on
  * SwiftShader when this was written.
  */
-const DEFAULT = ['mobilenet_v3_small', 'convnext_tiny', 'vit_b_16', 'shufflenet_v2_x0_5', 'mnasnet0_5'];
+const DEFAULT = [
+  'mobilenet_v3_small',
+  'convnext_tiny',
+  'vit_b_16',
+  'shufflenet_v2_x0_5',
+  'mnasnet0_5',
+  // custom modules (test/models/onnx-patterns.test.ts): If, LRN's 3-D pool, GroupNorm, ceil-mode
+  // pools; Conv1d, DepthToSpace, ConvTranspose
+  'onnx-patterns/norms_cnn',
+  'onnx-patterns/eca',
+];
 const MORE = ['resnext50_32x4d', 'efficientnet_b0', 'regnet_y_400mf'];
 const chosen = process.env.PSS_WEBGPU_FAMILIES;
 const FAMILIES = !chosen ? DEFAULT : chosen === 'all' ? [...DEFAULT, ...MORE] : chosen.split(',');
@@ -43,7 +53,8 @@ const reordered = (ref: Reference, order: readonly number[]): Reference => ({
 describe('imported ONNX families on webgpu', { skip }, () => {
   for (const family of FAMILIES) {
     it(family, async (t) => {
-      const fx = loadFixture(`onnx/${family}`);
+      const [dir, name] = family.includes('/') ? family.split('/') : ['onnx', family];
+      const fx = loadFixture(`${dir}/${name}`);
       const shape = JSON.parse(fx.metadata.input_shape) as [number, number, number, number];
       const label = fx.get('labels').data[0];
       const data = deterministicInput('input', shape);
@@ -54,8 +65,8 @@ describe('imported ONNX families on webgpu', { skip }, () => {
         start.set(name, offset);
         offset += filters;
       }
-      const path = `test/fixtures/onnx/${family}-op17.skeleton.onnx.gz`;
-      const model = onnxModel(loadSkeleton(path), `${family}-op17.onnx`);
+      const path = `test/fixtures/${dir}/${name}-op17.skeleton.onnx.gz`;
+      const model = onnxModel(loadSkeleton(path), `${name}-op17.onnx`);
       const order = convSources(path).flatMap((name, k) =>
         Array.from({ length: model.layers[k].filters }, (_, f) => start.get(name)! + f),
       );
