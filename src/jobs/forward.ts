@@ -26,10 +26,11 @@ export interface ForwardRunner {
 /** A forward runner on the engine's model (sessions cached in the engine, so reuse is free). */
 export function forwardRunner(
   engine: SaliencyEngine,
-  batch: number,
+  rows: number,
   options: ForwardOptions = {},
 ): ForwardRunner {
   const model = engine.model;
+  const batch = Math.min(rows, engine.maxBatch);
   const shape = [batch, ...model.arch.inputShape];
   const per = model.arch.inputShape.reduce((a, b) => a * b, 1);
   const f = model.unitCount;
@@ -86,7 +87,7 @@ export interface UnitsOffRunner {
 export function unitsOffRunner(engine: SaliencyEngine, batch: number): UnitsOffRunner {
   const masked = forwardRunner(engine, batch, { unitMask: true });
   return {
-    batch,
+    batch: masked.batch,
     logits: (images, off) => masked.logits(images, { mask: unitsOffMask(engine.model.unitCount, off) }),
   };
 }

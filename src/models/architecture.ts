@@ -38,6 +38,8 @@ export interface Architecture {
   readonly inputShape: readonly [number, number, number];
   /** The model takes other input sizes too (an ONNX file with dynamic height or width). */
   readonly dynamicSize?: boolean;
+  /** The most images one run takes: 1 for an ONNX file whose shapes fix a batch of one; absent: any. */
+  readonly maxBatch?: number;
   /** Name of the classifier layer; its weight's first dimension gives the number of classes. */
   readonly classifier: string;
   readonly preprocessing: Preprocessing;

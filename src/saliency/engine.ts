@@ -57,6 +57,11 @@ export class SaliencyEngine implements AsyncDisposable {
     readonly options: SaliencyOptions = {},
   ) {}
 
+  /** The most images one run takes (arch.maxBatch): callers batch at most this many. */
+  get maxBatch(): number {
+    return this.model.arch.maxBatch ?? Number.POSITIVE_INFINITY;
+  }
+
   /**
    * A cached ONNX Runtime session for a graph over inputs of `shape`, built on first use. A
    * model that cannot take an input size other than its own (too small for its kernels, say)
@@ -68,6 +73,8 @@ export class SaliencyEngine implements AsyncDisposable {
     outputs: () => GraphOutput[],
     kind: keyof typeof WEIGHTS = 'saliency',
   ): Promise<Runner> {
+    if (shape[0] > this.maxBatch)
+      throw new Error(`${this.model.name} takes ${this.maxBatch} image(s) per run, not ${shape[0]}`);
     let r = this.runners.get(key);
     if (!r) {
       const [h, w] = shape.slice(2);
@@ -134,6 +141,16 @@ export class SaliencyEngine implements AsyncDisposable {
       throw new PssError(
         `target class ${target.class} is out of range: ${this.model.name} has classes 0..${k - 1}`,
       );
+    if (n > this.maxBatch) {
+      const per = c * h * w;
+      const results: SaliencyResult[] = [];
+      for (let i = 0; i < n; i += this.maxBatch) {
+        const m = Math.min(this.maxBatch, n - i);
+        const part = { data: batch.data.subarray(i * per, (i + m) * per), shape: [m, c, h, w] as const };
+        results.push(...(await this.compute(part, labels.slice(i, i + m), mode, target)));
+      }
+      return results;
+    }
     const predicted = target === 'predicted';
     const runner = await this.runner(mode, batch.shape, predicted);
     const lossClasses = labels.map((l) => targetClass(target, l) ?? 0);

@@ -89,7 +89,7 @@ export async function explain(
   data.set(x);
   for (let i = 1; i < rows; i++)
     for (let j = 0; j < per; j++) data[i * per + j] = (1 - p) * x[j] + p * rand.normal();
-  const batch = Math.min(rows, o.noiseBatch ?? rows);
+  const batch = Math.min(rows, o.noiseBatch ?? rows, engine.maxBatch);
   if (!Number.isInteger(batch) || batch < 1)
     throw new PssError(`noise batch must be >= 1, got ${o.noiseBatch}`);
   const shape = [batch, c, h, w] as const;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { PssError } from '../../src/errors.js';
+import { forwardRunner } from '../../src/jobs/forward.js';
 import { deterministicInput, hashUniform } from '../../src/models/deterministic.js';
 import type { Model } from '../../src/models/model.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
@@ -246,6 +247,42 @@ describe('a half-precision file', () => {
     assert.deepEqual(r.saliency, ref.saliency);
     // ONNX Runtime runs the file itself in float16: the same logits to half precision
     assert.ok(maxRelDiff(r.logits, await ortRun(float16, { x: [x, shape] }, 'y')) < 1e-2);
+  });
+});
+
+describe('a file fixed to a batch of one', () => {
+  it('is said in a note, and every batch runs one image at a time: the same results as each image alone', async () => {
+    const nodes = [
+      node('Conv', ['x', 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
+      // a reshape to a constant [1, …] — as torch.onnx writes view(1, -1) or attention exported at batch 1
+      node('Reshape', ['c', 'one_row'], ['flat']),
+      node('Gemm', ['flat', 'fc:10x256', 'fcb:10'], ['y'], [{ name: 'transB', i: 1, type: 2 }]),
+    ];
+    const bytes = onnxBytes({ opset: 17, nodes, deterministic, constants: { one_row: [1, 256] } });
+    const model = onnxModel(bytes, 'one.onnx');
+    assert.equal(model.arch.maxBatch, 1);
+    assert.match(notes(model), /fixes a batch of one image in its shapes .*one image at a time/);
+    assert.equal(
+      onnxModel(onnxBytes({ opset: 17, nodes: body('x'), deterministic }), 'any.onnx').arch.maxBatch,
+      undefined,
+    );
+
+    const shape = [1, 3, 8, 8] as const;
+    const images = [0, 1, 2].map((k) => Float32Array.from(input(shape), (v, i) => v * Math.cos(k + i)));
+    await using engine = new SaliencyEngine(model);
+    const together = await engine.compute(
+      { data: Float32Array.from(images.flatMap((x) => [...x])), shape: [3, 3, 8, 8] },
+      [1, 4, 7],
+    );
+    for (const [k, x] of images.entries()) {
+      const [alone] = await engine.compute({ data: x, shape }, [[1, 4, 7][k]]);
+      assert.deepEqual(together[k].saliency, alone.saliency);
+      assert.deepEqual(together[k].logits, alone.logits);
+    }
+    const forward = forwardRunner(engine, 8);
+    assert.equal(forward.batch, 1);
+    const logits = await forward.logits(Float32Array.from(images.flatMap((x) => [...x])));
+    assert.deepEqual(logits.subarray(10, 20), together[1].logits);
   });
 });
 

@@ -156,14 +156,16 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     return { logits: define(probeNet)(graph.input('input', [batch, ...inputShape])), rows };
   };
   const { logits, rows } = probeAt(1);
+  // at batch 1, [T, 1, E] with T = 1 looks per sample too: batch 2 tells — and whether the file
+  // takes more than one image at all (a Reshape to [T, heads, d] exported at batch 1 does not)
   let rows2: Map<string, boolean> | undefined;
-  // at batch 1, [T, 1, E] with T = 1 looks per sample too: batch 2 tells
-  if ([...rows.values()].some(Boolean))
-    try {
-      rows2 = probeAt(2).rows;
-    } catch {
-      // a file made for one image (a batch of 1 fixed in its shapes): at batch 1 axis 0 is the image
-    }
+  try {
+    rows2 = probeAt(2).rows;
+  } catch {
+    notes.push(
+      'the file fixes a batch of one image in its shapes (exported at batch 1): pss runs it one image at a time',
+    );
+  }
   // a Sigmoid on one score became two classes: the note tells of the one score
   const classes = oneScore.seen ? 1 : logits.shape[1];
   const note = endingNote(ending, classes);
@@ -201,6 +203,7 @@ export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptio
     defaultClasses: logits.shape[1],
     inputShape,
     dynamicSize: dynamic,
+    ...(rows2 ? {} : { maxBatch: 1 }),
     classifier: '',
     preprocessing,
     unitLinears,
