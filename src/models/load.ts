@@ -5,6 +5,7 @@ import { readFileChecked } from '../io/files.js';
 import type { DownloadProgress } from './download/resolve.js';
 import { hasTorchvisionHubWeights } from './download/spec.js';
 import { Model } from './model.js';
+import { externalDataBeside } from './onnx/external.js';
 import { onnxModel } from './onnx-import.js';
 import { applyDescription } from './preprocessing-file.js';
 import { TORCHVISION_WEIGHTS } from './torchvision-weights.js';
@@ -48,10 +49,18 @@ async function loadWeightsOf(spec: ModelSpec): Promise<Model> {
   if (/\.onnx$/i.test(spec.model)) {
     if (spec.weights)
       throw new PssError('--weights applies to built-in models; an ONNX file carries its own weights');
-    const model = onnxModel(await readFileChecked(spec.model, 'ONNX model'), spec.model, {
-      inputName: spec.inputName,
-      outputName: spec.outputName,
-    });
+    const bytes = await readFileChecked(spec.model, 'ONNX model');
+    const externalData = externalDataBeside(spec.model);
+    let model: Model;
+    try {
+      model = onnxModel(bytes, spec.model, {
+        inputName: spec.inputName,
+        outputName: spec.outputName,
+        externalData,
+      });
+    } finally {
+      externalData.close();
+    }
     return applyDescription(model, spec.model, spec.preprocessing);
   }
   if (spec.inputName !== undefined || spec.outputName !== undefined)

@@ -115,6 +115,10 @@ const TENSOR_READERS: Record<number, Reader> = {
   10: [2, (r, o) => halfToFloat(r.getUint16(o, true)), (t) => t.int32Data?.map(halfToFloat), 'int32_data'],
 };
 
+/** Whether a tensor's data is in a file beside the model (external_data) rather than inside it. */
+export const isExternal = (t: onnxProto.onnx.ITensorProto): boolean =>
+  t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || !!t.externalData?.length;
+
 /**
  * An initializer or Constant tensor as a Const. Its data is either raw_data (little-endian) or
  * the typed field, never both, and holds exactly the elements its dims say — checked before
@@ -122,8 +126,10 @@ const TENSOR_READERS: Record<number, Reader> = {
  */
 export function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Const {
   const what = `${source}: tensor ${quoted(t.name ?? '')}`;
-  if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || t.externalData?.length)
-    throw new PssError(`${what} is kept in an external file; re-save the model with the weights inside`);
+  if (isExternal(t))
+    throw new PssError(
+      `${what} is kept in an external file; give the model as a file path with its data beside it, or re-save it with the weights inside`,
+    );
   const type = t.dataType ?? 0;
   const reader = TENSOR_READERS[type];
   if (!reader) throw new PssError(`${what} has ONNX data type ${type}, which pss does not read`);

@@ -15,6 +15,7 @@ import { Model } from '../model.js';
 import { Net } from '../nn.js';
 import { type LinearUnits, unitLayerName } from '../units.js';
 import { type Const, decodeModel, int, type NodeProto, withBranches } from './decode.js';
+import type { ExternalData } from './external.js';
 import {
   type BiasAdd,
   batchNormFolded,
@@ -44,6 +45,8 @@ export interface OnnxOptions {
   preprocessing?: Preprocessing;
   /** [height, width] for dimensions the file leaves dynamic (default: the preprocessing's size, else 224). */
   inputSize?: readonly [number, number];
+  /** Reads tensors kept in files beside the model (external data); without it they are refused. */
+  externalData?: ExternalData;
 }
 
 export interface OnnxImport {
@@ -96,7 +99,7 @@ function forward(
 export function importOnnx(bytes: Uint8Array, source: string, options: OnnxOptions = {}): OnnxImport {
   const { model, graph } = decodeModel(bytes, source);
   const opset = opsetOf(model, source);
-  const initializers = readInitializers(graph, source);
+  const initializers = readInitializers(graph, source, options.externalData);
   const upgraded = upgradeNodes(graph.node, opset, initializers, source);
   const notes: string[] = [];
   const chosenOutput = scoresOutput(graph, options.outputName, source, notes);

@@ -11,12 +11,14 @@ import {
   type GraphProto,
   int,
   isDefaultDomain,
+  isExternal,
   type ModelProto,
   type NodeProto,
   num,
   tensorConst,
   withBranches,
 } from './decode.js';
+import type { ExternalData } from './external.js';
 import { checkOpset } from './opsets.js';
 import { isSupported } from './replay.js';
 import type { BiasAdd } from './rule.js';
@@ -41,9 +43,25 @@ export function refuseUnsupported(nodes: readonly NodeProto[], source: string): 
     throw new PssError(`${source} uses ONNX operators pss cannot differentiate: ${unsupported.join(', ')}`);
 }
 
-export function readInitializers(graph: GraphProto, source: string): Map<string, Const> {
+/** The initializers as constants; those kept in external files read through `external` (else refused). */
+export function readInitializers(
+  graph: GraphProto,
+  source: string,
+  external?: ExternalData,
+): Map<string, Const> {
   const initializers = new Map<string, Const>();
-  for (const t of graph.initializer ?? []) initializers.set(t.name!, tensorConst(t, source));
+  for (const t of graph.initializer ?? []) {
+    const inline =
+      isExternal(t) && external
+        ? {
+            ...t,
+            rawData: external.read(t, `${source}: tensor ${quoted(t.name ?? '')}`),
+            dataLocation: 0,
+            externalData: [],
+          }
+        : t;
+    initializers.set(t.name!, tensorConst(inline, source));
+  }
   return initializers;
 }
 
