@@ -140,6 +140,15 @@ export const onnxNode = (
   attribute,
 });
 
+/** The small classifier most hand-built cases use: Conv 3→4 (3×3, same), Relu, global pool, Gemm to `classes`. */
+export const convClassifier = (x: string, y = 'y', classes = 10): Node[] => [
+  onnxNode('Conv', [x, 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
+  onnxNode('Relu', ['c'], ['r']),
+  onnxNode('GlobalAveragePool', ['r'], ['gap']),
+  onnxNode('Flatten', ['gap'], ['flat']),
+  onnxNode('Gemm', ['flat', `fc:${classes}x4`, `fcb:${classes}`], [y], [{ name: 'transB', i: 1, type: 2 }]),
+];
+
 /** An initializer named "key:DxD...": those dims, values u(name, i) in [-1, 1) (onnxBytes's `deterministic`). */
 export function hashedTensor(name: string): { dims: number[]; values: number[] } {
   const dims = name.split(':')[1].split('x').map(Number);

@@ -11,7 +11,7 @@ import { after, describe, it } from 'node:test';
 import { serializeNpy } from '../../src/io/npy.js';
 import { hashUniform } from '../../src/models/deterministic.js';
 import { pss, tempDir } from '../helpers/cli.js';
-import { type Node, onnxBytes } from '../helpers/onnx.js';
+import { convClassifier, type Node, onnxBytes } from '../helpers/onnx.js';
 
 const deterministic = (name: string) => {
   const dims = name.split(':')[1].split('x').map(Number);
@@ -26,15 +26,7 @@ const node = (opType: string, input: string[], output: string[], extra: Partial<
   output,
   ...extra,
 });
-const body = (x: string, y = 'y'): Node[] => [
-  node('Conv', [x, 'w:4x3x3x3', 'b:4'], ['c'], {
-    attribute: [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }],
-  }),
-  node('Relu', ['c'], ['r']),
-  node('GlobalAveragePool', ['r'], ['gap']),
-  node('Flatten', ['gap'], ['flat']),
-  node('Gemm', ['flat', 'fc:10x4', 'fcb:10'], [y], { attribute: [{ name: 'transB', i: 1, type: 2 }] }),
-];
+const body = (x: string, y = 'y') => convClassifier(x, y);
 const npy = (shape: number[]) =>
   serializeNpy(
     Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => hashUniform('cli', i)),

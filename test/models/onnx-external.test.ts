@@ -16,18 +16,12 @@ import { loadModel } from '../../src/models/load.js';
 import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { assertOneLine, pss, tempDir } from '../helpers/cli.js';
-import { hashedTensor, onnxNode as node, onnxBytes } from '../helpers/onnx.js';
+import { convClassifier, hashedTensor, onnxBytes } from '../helpers/onnx.js';
 
 const { onnx } = onnxProto;
 const inline = onnxBytes({
   opset: 17,
-  nodes: [
-    node('Conv', ['x', 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
-    node('Relu', ['c'], ['r']),
-    node('GlobalAveragePool', ['r'], ['gap']),
-    node('Flatten', ['gap'], ['flat']),
-    node('Gemm', ['flat', 'fc:10x4', 'fcb:10'], ['y'], [{ name: 'transB', i: 1, type: 2 }]),
-  ],
+  nodes: convClassifier('x'),
   deterministic: hashedTensor,
 });
 

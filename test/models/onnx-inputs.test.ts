@@ -15,6 +15,7 @@ import { onnxModel } from '../../src/models/onnx-import.js';
 import { SaliencyEngine } from '../../src/saliency/engine.js';
 import { assertParity, loadFixture, maxRelDiff } from '../helpers/fixtures.js';
 import {
+  convClassifier,
   hashedTensor as deterministic,
   loadSkeleton,
   type Node,
@@ -22,13 +23,7 @@ import {
   onnxBytes,
 } from '../helpers/onnx.js';
 
-const body = (x: string, y = 'y', classes = 10): Node[] => [
-  node('Conv', [x, 'w:4x3x3x3', 'b:4'], ['c'], [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }]),
-  node('Relu', ['c'], ['r']),
-  node('GlobalAveragePool', ['r'], ['gap']),
-  node('Flatten', ['gap'], ['flat']),
-  node('Gemm', ['flat', `fc:${classes}x4`, `fcb:${classes}`], [y], [{ name: 'transB', i: 1, type: 2 }]),
-];
+const body = convClassifier;
 const input = (shape: readonly number[]) =>
   Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 2 * hashUniform('io-input', i));
 
