@@ -12,6 +12,7 @@ import {
   int,
   isDefaultDomain,
   isExternal,
+  kindOf,
   type ModelProto,
   type NodeProto,
   num,
@@ -157,9 +158,6 @@ export function imageInput(
   return { name: input.name!, layout, channels: channels ?? 3, height, width };
 }
 
-/** TensorProto element types of floating point: float, float16, double, bfloat16. */
-const FLOAT_TYPES = new Set([1, 10, 11, 16]);
-
 /** The output pss reads class scores from: the one named `chosen`, or the first (said so when there are several). */
 export function scoresOutput(
   graph: GraphProto,
@@ -171,7 +169,7 @@ export function scoresOutput(
   if (!outputs.length) throw new PssError(`${source} has no output`);
   const list = outputs.map((o) => `${quoted(o.name!)} ${showDims(dimsOf(o))}`).join(', ');
   // class scores are floating-point [N, K]: not an int64 label beside them
-  const floating = (o: ValueInfo) => FLOAT_TYPES.has(o.type?.tensorType?.elemType ?? 1);
+  const floating = (o: ValueInfo) => kindOf(o.type?.tensorType?.elemType ?? 1) === 'float';
   const output =
     chosen === undefined
       ? (outputs.find((o) => dimsOf(o)?.length === 2 && floating(o)) ??

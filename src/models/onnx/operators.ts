@@ -6,7 +6,7 @@
  */
 import type { Value } from '../../graph/graph.js';
 import * as op from '../../ops/index.js';
-import { float, int, ints, string } from './decode.js';
+import { float, int, ints, kindOf, string } from './decode.js';
 import { MOVEMENT_RULES } from './movement.js';
 import {
   binary,
@@ -286,13 +286,7 @@ const NN_RULES: ReplayRules = {
   Cast: (c) => {
     const to = int(c.node, 'to', 1);
     const dtype =
-      to === 9
-        ? 'bool'
-        : to === 7 || to === 6
-          ? 'int64'
-          : [1, 10, 11, 16].includes(to)
-            ? 'float32'
-            : undefined;
+      to === 9 ? 'bool' : to === 7 || to === 6 ? 'int64' : kindOf(to) === 'float' ? 'float32' : undefined;
     return dtype ? op.cast(c.value(0), dtype) : c.fail(`Cast to ONNX type ${to} is not supported`);
   },
 
