@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import onnxProto from 'onnx-proto';
 import { PssError, quoted } from '../../errors.js';
 import { halfToFloat } from '../../io/half.js';
+import type { ExternalData } from './external.js';
 
 const { onnx } = onnxProto;
 export type ModelProto = onnxProto.onnx.ModelProto;
@@ -116,20 +117,28 @@ const TENSOR_READERS: Record<number, Reader> = {
 };
 
 /** Whether a tensor's data is in a file beside the model (external_data) rather than inside it. */
-export const isExternal = (t: onnxProto.onnx.ITensorProto): boolean =>
+const isExternal = (t: onnxProto.onnx.ITensorProto): boolean =>
   t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL || !!t.externalData?.length;
 
 /**
- * An initializer or Constant tensor as a Const. Its data is either raw_data (little-endian) or
+ * An initializer or Constant tensor as a Const (its data read through `external` when kept
+ * beside the model, refused without it). Its data is either raw_data (little-endian) or
  * the typed field, never both, and holds exactly the elements its dims say — checked before
  * anything is allocated, so dims that claim 2^40 elements cost nothing.
  */
-export function tensorConst(t: onnxProto.onnx.ITensorProto, source: string): Const {
-  const what = `${source}: tensor ${quoted(t.name ?? '')}`;
-  if (isExternal(t))
+export function tensorConst(
+  stored: onnxProto.onnx.ITensorProto,
+  source: string,
+  external?: ExternalData,
+): Const {
+  const what = `${source}: tensor ${quoted(stored.name ?? '')}`;
+  if (isExternal(stored) && !external)
     throw new PssError(
       `${what} is kept in an external file; give the model as a file path with its data beside it, or re-save it with the weights inside`,
     );
+  const t = isExternal(stored)
+    ? { ...stored, rawData: external!.read(stored, what), dataLocation: 0, externalData: [] }
+    : stored;
   const type = t.dataType ?? 0;
   const reader = TENSOR_READERS[type];
   if (!reader) throw new PssError(`${what} has ONNX data type ${type}, which pss does not read`);

@@ -11,7 +11,6 @@ import {
   type GraphProto,
   int,
   isDefaultDomain,
-  isExternal,
   kindOf,
   type ModelProto,
   type NodeProto,
@@ -51,18 +50,7 @@ export function readInitializers(
   external?: ExternalData,
 ): Map<string, Const> {
   const initializers = new Map<string, Const>();
-  for (const t of graph.initializer ?? []) {
-    const inline =
-      isExternal(t) && external
-        ? {
-            ...t,
-            rawData: external.read(t, `${source}: tensor ${quoted(t.name ?? '')}`),
-            dataLocation: 0,
-            externalData: [],
-          }
-        : t;
-    initializers.set(t.name!, tensorConst(inline, source));
-  }
+  for (const t of graph.initializer ?? []) initializers.set(t.name!, tensorConst(t, source, external));
   return initializers;
 }
 
