@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { parseSafeTensors, toFloat64 } from '../../src/io/safetensors.js';
+import type { ExplainResult } from '../../src/saliency/explain.js';
 import { cosine } from '../../src/util/vector.js';
 
 /** How far PyTorch float32 lands from its float64 reference (scripts/reference/noise_floor.py). */
@@ -135,4 +136,23 @@ function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
+}
+
+/**
+ * explain's result against an input-saliency fixture (make_input_saliency_fixture.py and its
+ * modern and transformer kin): the same top-10 units boosted, the same prediction, cos(z,
+ * boosted z), the second-order input gradient and both Grad-CAMs within assertParity.
+ */
+export function assertExplainParity(
+  t: TestContext,
+  r: Pick<ExplainResult, 'boosted' | 'result' | 'cos' | 'inputGradient' | 'gradcam'>,
+  fx: ReturnType<typeof loadFixture>,
+) {
+  assert.deepEqual(r.boosted, Array.from(fx.get('top').data), 'same top-10 units by z');
+  assert.equal(r.result.predicted, Number(fx.metadata.predicted));
+  assertParity(t, 'cos(z, boosted z)', [r.cos], fx.reference('cos'));
+  assertParity(t, 'input gradient', r.inputGradient, fx.reference('input_gradient'), INPUT_COSINE);
+  // ReLU can zero a whole small CAM (TinyCNN's): assertParity passes two zero maps.
+  assertParity(t, 'Grad-CAM (predicted)', r.gradcam.predicted, fx.reference('gradcam_pred'), INPUT_COSINE);
+  assertParity(t, 'Grad-CAM (true)', r.gradcam.true, fx.reference('gradcam_true'), INPUT_COSINE);
 }
