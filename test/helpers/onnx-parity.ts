@@ -39,6 +39,30 @@ function pssInput(shape: Shape, layout: string): { data: Float32Array; shape: Sh
   return { data: out, shape: [n, c, h, w] };
 }
 
+/** PyTorch's convs in a fixture (named_parameters order): where each one's filters start, and how many. */
+export function torchConvs(
+  fx: ReturnType<typeof loadFixture>,
+): Map<string, { start: number; filters: number }> {
+  const convs = new Map<string, { start: number; filters: number }>();
+  let start = 0;
+  for (const [conv, filters] of JSON.parse(fx.metadata.conv_layers) as [string, number][]) {
+    convs.set(conv, { start, filters });
+    start += filters;
+  }
+  return convs;
+}
+
+/** pss's filter i of an imported skeleton is PyTorch's order[i]: its convs in node order, from the skeleton's recipes. */
+export function torchFilterOrder(
+  path: string,
+  model: Model,
+  convs: ReadonlyMap<string, { start: number }>,
+): number[] {
+  return convSources(path).flatMap((conv, k) =>
+    Array.from({ length: model.layers[k].filters }, (_, f) => convs.get(conv)!.start + f),
+  );
+}
+
 /** One describe per case and opset: test/fixtures/DIR/NAME.safetensors and NAME-opN.skeleton.onnx.gz. */
 export function onnxParitySuite(dir: string, names: readonly string[]) {
   for (const name of names) {
@@ -47,14 +71,7 @@ export function onnxParitySuite(dir: string, names: readonly string[]) {
     const input = pssInput(JSON.parse(fx.metadata.input_shape), fx.metadata.input_layout ?? 'NCHW');
     const { shape } = input;
     const label = fx.get('labels').data[0];
-    // PyTorch's convs (named_parameters order) and where each filter starts
-    const torchConvs = JSON.parse(fx.metadata.conv_layers) as [string, number][];
-    const start = new Map<string, number>();
-    let offset = 0;
-    for (const [conv, filters] of torchConvs) {
-      start.set(conv, offset);
-      offset += filters;
-    }
+    const convs = torchConvs(fx);
 
     for (const opset of opsets) {
       const path = `test/fixtures/${dir}/${name}-op${opset}.skeleton.onnx.gz`;
@@ -64,10 +81,7 @@ export function onnxParitySuite(dir: string, names: readonly string[]) {
         let order: number[];
         before(() => {
           model = onnxModel(loadSkeleton(path), `${name}-op${opset}.onnx`);
-          // pss's filter i is PyTorch's order[i]: convs in node order, from the skeleton's recipes
-          order = convSources(path).flatMap((conv, k) =>
-            Array.from({ length: model.layers[k].filters }, (_, f) => start.get(conv)! + f),
-          );
+          order = torchFilterOrder(path, model, convs);
         });
         after(() => {
           model = undefined as unknown as Model;
@@ -77,15 +91,15 @@ export function onnxParitySuite(dir: string, names: readonly string[]) {
           assert.equal(model.layers.length, convSources(path).length);
           assert.equal(model.unitCount, order.length);
           assert.ok(
-            convSources(path).every((conv) => start.has(conv)),
+            convSources(path).every((conv) => convs.has(conv)),
             'every conv of the ONNX file is a PyTorch conv',
           );
           const used = new Set(convSources(path));
           // convs missing from the export are the ones eval mode never runs (zero saliency)
           const filter = fx.get('filter').data;
-          for (const [conv, filters] of torchConvs.filter(([n]) => !used.has(n)))
+          for (const [conv, { start, filters }] of [...convs].filter(([n]) => !used.has(n)))
             assert.ok(
-              filter.subarray(start.get(conv)!, start.get(conv)! + filters).every((v) => v === 0),
+              filter.subarray(start, start + filters).every((v) => v === 0),
               `${conv} is in PyTorch's graph but not in the ONNX file`,
             );
         });

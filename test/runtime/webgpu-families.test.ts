@@ -19,7 +19,8 @@ import {
   loadFixture,
   type Reference,
 } from '../helpers/fixtures.js';
-import { convSources, loadSkeleton } from '../helpers/onnx.js';
+import { loadSkeleton } from '../helpers/onnx.js';
+import { torchConvs, torchFilterOrder } from '../helpers/onnx-parity.js';
 import { webgpuSkipReason } from './webgpu-env.js';
 
 const skip = webgpuSkipReason();
@@ -58,18 +59,10 @@ describe('imported ONNX families on webgpu', { skip }, () => {
       const shape = JSON.parse(fx.metadata.input_shape) as [number, number, number, number];
       const label = fx.get('labels').data[0];
       const data = deterministicInput('input', shape);
-      const torchConvs = JSON.parse(fx.metadata.conv_layers) as [string, number][];
-      const start = new Map<string, number>();
-      let offset = 0;
-      for (const [name, filters] of torchConvs) {
-        start.set(name, offset);
-        offset += filters;
-      }
+      const convs = torchConvs(fx);
       const path = `test/fixtures/${dir}/${name}-op17.skeleton.onnx.gz`;
       const model = onnxModel(loadSkeleton(path), `${name}-op17.onnx`);
-      const order = convSources(path).flatMap((name, k) =>
-        Array.from({ length: model.layers[k].filters }, (_, f) => start.get(name)! + f),
-      );
+      const order = torchFilterOrder(path, model, convs);
       const run = async (device: Device) => {
         await using engine = new SaliencyEngine(model, { device });
         const [r] = await engine.compute({ data, shape }, [label]);
