@@ -174,8 +174,21 @@ async function makeDir(dir: string): Promise<void> {
   }
 }
 
+/**
+ * An output pss renames into place: a rename would put a file where a device, FIFO or folder
+ * was (as root, /dev/full or /dev/stdout itself), so an existing path must be a regular file.
+ */
+async function checkReplaceable(path: string): Promise<void> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing && !existing.isFile())
+    throw new PssError(
+      `${path} is ${kind(existing)}; pss writes its outputs to regular files (for standard output, give - where the flag takes it)`,
+    );
+}
+
 /** Writes never leave a half-written file: `write` fills a temporary sibling, then it is renamed. */
 async function atomically(path: string, write: (tmp: string) => Promise<void>): Promise<void> {
+  await checkReplaceable(path);
   const tmp = tmpName(path);
   inFlight.add(tmp);
   try {
@@ -224,6 +237,7 @@ export async function writeFilesAtomic(
   dir: string,
   files: Record<string, Uint8Array | string>,
 ): Promise<void> {
+  for (const name of Object.keys(files)) await checkReplaceable(`${dir}/${name}`);
   const stage = tmpName(dir.replace(/\/+$/, '') || '.');
   inFlight.add(stage);
   try {

@@ -12,6 +12,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  statSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -154,6 +155,8 @@ before(async () => {
   );
   mkdirSync(f('dir.png'));
   execFileSync('mkfifo', [f('fifo')]);
+  mkdirSync(f('out-with-fifo'));
+  execFileSync('mkfifo', [f('out-with-fifo/heatmap.png')]);
   // A sparse 3 GiB file: no disk used, but far over any size pss reads.
   const fd = openSync(f('huge.safetensors'), 'w');
   closeSync(fd);
@@ -477,6 +480,23 @@ const CASES: Case[] = [
       '1',
     ],
     error: /weights file \/dev\/zero is a device/,
+  },
+  {
+    // written by a rename, it would be replaced by a file (as root, /dev/full or /dev/stdout too)
+    name: '--json onto a FIFO',
+    args: () => fashion('--json', f('fifo')),
+    error:
+      /fifo is a FIFO \(named pipe\); pss writes its outputs to regular files \(for standard output, give - where the flag takes it\)$/,
+  },
+  {
+    name: 'explain into a folder where one of its files is a FIFO',
+    args: () => ['explain', '--out-dir', f('out-with-fifo')],
+    error: /out-with-fifo\/heatmap\.png is a FIFO \(named pipe\); pss writes its outputs to regular files/,
+  },
+  {
+    name: 'pss inspect --json onto a directory',
+    args: () => ['inspect', '--json', f('')],
+    error: /is a directory; pss writes its outputs to regular files/,
   },
   {
     name: 'a FIFO as statistics',
@@ -954,6 +974,11 @@ describe('bad input: one line, exit 1, no stack, nothing written', () => {
       );
     });
   }
+
+  it('leaves the FIFOs outputs were refused on FIFOs', () => {
+    assert.ok(statSync(f('fifo')).isFIFO());
+    assert.ok(statSync(f('out-with-fifo/heatmap.png')).isFIFO());
+  });
 });
 
 describe('odd but valid input works', () => {
