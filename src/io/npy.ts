@@ -3,6 +3,7 @@
  * order read as float32 C-order tensors (numpy's default float64 needs no astype); float32 written.
  */
 import { PssError, quoted } from '../errors.js';
+import { sizeOf } from '../graph/graph.js';
 import { halfToFloat } from './half.js';
 
 export interface NpyArray {
@@ -69,7 +70,7 @@ export function parseNpy(buf: Uint8Array, what = '.npy file'): NpyArray {
     .map(Number);
   if (shape.some((d) => !Number.isSafeInteger(d)))
     bad(`shape (${fields.get('shape')!.slice(1, -1)}) has a dimension beyond 2^53`);
-  const n = shape.reduce((a, b) => a * b, 1);
+  const n = sizeOf(shape);
   const offset = start + headerLen;
   const have = buf.byteLength - offset;
   if (have !== size * n)
@@ -90,7 +91,7 @@ export function parseNpy(buf: Uint8Array, what = '.npy file'): NpyArray {
 function fortranToC(stored: Float32Array, shape: readonly number[]): Float32Array {
   const out = new Float32Array(stored.length);
   const rank = shape.length;
-  const stride = shape.map((_, k) => shape.slice(0, k).reduce((a, b) => a * b, 1));
+  const stride = shape.map((_, k) => sizeOf(shape.slice(0, k)));
   const index = new Array<number>(rank).fill(0);
   for (let i = 0, o = 0; i < out.length; i++) {
     out[i] = stored[o];

@@ -1,4 +1,5 @@
 /** What pss sees of a model — its input, classes, units and the choices made on loading — as data (pss inspect). */
+import { sizeOf } from '../graph/graph.js';
 import type { Model } from './model.js';
 import { describePreprocessing } from './preprocessing-config.js';
 import { describeUnitCounts, type UnitKind, type UnitSet } from './units.js';
@@ -37,7 +38,7 @@ export function describeModel(model: Model): ModelDescription {
     preprocessing: describePreprocessing(arch.preprocessing, arch.inputShape),
     parameters: {
       tensors: model.params.length,
-      values: model.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0),
+      values: model.params.reduce((n, p) => n + sizeOf(p.shape), 0),
     },
     units: model.units,
     unitCount: model.unitCount,

@@ -17,6 +17,7 @@ import {
   unary,
 } from './rule.js';
 import { asTwoD, ceilPads, explicitPads, includePadFactor, perAxis, transposedPads } from './spatial.js';
+import { sizeOf } from './tensor.js';
 
 export type { ReplayContext, ReplayRule } from './rule.js';
 
@@ -157,7 +158,7 @@ const NN_RULES: ReplayRules = {
     const [n, channels, ...spatial] = x.shape;
     if (!(groups > 0) || channels % groups)
       c.fail(`${channels} channels do not split into num_groups = ${groups} groups`);
-    const per = (channels / groups) * spatial.reduce((a, b) => a * b, 1);
+    const per = (channels / groups) * sizeOf(spatial);
     const ones = x.graph.cachedConstant(`ones:${per}`, () =>
       x.graph.constant(new Float32Array(per).fill(1), [per]),
     );

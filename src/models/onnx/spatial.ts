@@ -8,6 +8,7 @@ import type { Value } from '../../graph/graph.js';
 import * as op from '../../ops/index.js';
 import { ints, string } from './decode.js';
 import type { ReplayContext } from './rule.js';
+import { sizeOf } from './tensor.js';
 
 const filled = (length: number, v: number) => new Array<number>(length).fill(v);
 
@@ -148,7 +149,7 @@ export function includePadFactor(spatial: readonly number[], w: Window, extended
     });
   });
   const shape = perAxisFactor.map((f) => f.length);
-  const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  const data = new Float32Array(sizeOf(shape));
   data.forEach((_, flat) => {
     let rest = flat;
     let v = 1;

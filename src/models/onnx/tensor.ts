@@ -4,15 +4,16 @@
  * transposition, scatter. Every function takes and returns a Const; `fail` reports a misuse
  * in the model's terms.
  */
+import { sizeOf } from '../../graph/graph.js';
 import type { Const, ConstKind } from './decode.js';
+
+export { sizeOf };
 
 export const konst = (data: ArrayLike<number>, shape: readonly number[], kind: ConstKind = 'int'): Const => ({
   data: Float64Array.from(data),
   shape: [...shape],
   kind,
 });
-
-export const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Row-major strides of a shape. */
 export function stridesOf(shape: readonly number[]): number[] {
